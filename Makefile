@@ -1,0 +1,20 @@
+# make test: type check, compile, then every uvu suite; ends with "N passed, N failed".
+.PHONY: build test typecheck bench demo clean
+
+build:
+	npx tsc -p tsconfig.json
+
+typecheck:
+	npx tsc -p tsconfig.test.json
+
+test: build typecheck
+	node scripts/test.mjs
+
+bench: build
+	node --import tsx scripts/bench.ts
+
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf dist
