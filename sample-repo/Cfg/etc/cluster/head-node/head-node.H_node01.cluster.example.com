@@ -1,0 +1,1 @@
+This node schedules jobs for the cluster.

@@ -1,0 +1,67 @@
+import { BinderyError } from '../errors.js';
+import { scanRepo } from '../repo/index.js';
+import { loadMetadata, findClient, groupMetadata, type MetadataModel } from '../metadata/index.js';
+import { passphrases } from '../secrets/index.js';
+import { bindEntry, newCaches, type BindContext, type BindResult } from '../cfg/index.js';
+import type { ClientMetadata } from '../types.js';
+import { planClients, resolveConfig, type Skipped } from './index.js';
+
+interface InspectOptions {
+  readonly repo: string;
+  readonly configPath?: string;
+  readonly host: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Read-only access to one client for `bindery info`: no keys are generated, nothing is written. */
+async function open(opts: InspectOptions): Promise<{ ctx: BindContext; metadata: MetadataModel; client: ClientMetadata }> {
+  const config = resolveConfig(opts.repo, opts.configPath);
+  const repo = await scanRepo(opts.repo, config);
+  const metadata = loadMetadata(repo.root);
+  const client = findClient(metadata, opts.host);
+  if (!client) {
+    throw new BinderyError('USAGE', `no client "${opts.host}" in Metadata/clients.xml`, { file: 'Metadata/clients.xml', host: opts.host }, 'bindery compiles only the clients listed there (names are lower-case; aliases work too)');
+  }
+  const ctx: BindContext = {
+    repo,
+    config,
+    passphrases: passphrases(config, opts.env),
+    clients: metadata.clients,
+    findClient: (n) => findClient(metadata, n),
+    groupMetadata: (g) => groupMetadata(metadata, g),
+    caches: newCaches(),
+  };
+  return { ctx, metadata, client };
+}
+
+export interface PathReport {
+  readonly path: string;
+  readonly ok: boolean;
+  readonly source?: string;
+  readonly deltas: readonly string[];
+  readonly owner?: string;
+  readonly group?: string;
+  readonly mode?: string;
+  readonly validator?: string;
+  readonly message?: string;
+}
+
+/** `bindery info client`: metadata and, for every planned path, the file chosen. */
+export async function inspectClient(opts: InspectOptions): Promise<{ metadata: ClientMetadata; paths: PathReport[]; skipped: { bundle: string; tag: string; name: string }[] }> {
+  const { ctx, client } = await open(opts);
+  const skipped: Skipped[] = [];
+  const plan = planClients(ctx.repo, [client], [], skipped).get(client.hostname)!;
+  const paths: PathReport[] = plan.map((entry) => {
+    const r = bindEntry(ctx, entry, client);
+    return r.ok
+      ? { path: r.file.path, ok: true, source: r.file.source, deltas: r.file.deltas, owner: r.file.info.owner, group: r.file.info.group, mode: r.file.info.mode, validator: r.file.validator }
+      : { path: entry.name, ok: false, deltas: [], message: r.failure.message };
+  });
+  return { metadata: client, paths: paths.sort((a, b) => (a.path < b.path ? -1 : 1)), skipped: skipped.map(({ bundle, tag, name }) => ({ bundle, tag, name })) };
+}
+
+/** `bindery info buildfile`: bind one path for one client. */
+export async function buildFile(opts: InspectOptions & { path: string; altsrc?: string }): Promise<BindResult> {
+  const { ctx, client } = await open(opts);
+  return bindEntry(ctx, { name: opts.path, ...(opts.altsrc ? { altsrc: opts.altsrc } : {}) }, client);
+}

@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { BinderyError } from '../../errors.js';
+import { compile } from '../../build/index.js';
+import { loadSigningKey, publishBuild } from '../../emit/index.js';
+import { boolOpt, stringOpt, type Command } from '../command.js';
+import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--json]';
+
+export const buildCommand: Command = {
+  name: 'build',
+  summary: 'compile every client of a repository into signed per-host tarballs and a manifest',
+  usage: USAGE,
+  options: {
+    out: { type: 'string', short: 'o' },
+    config: { type: 'string', short: 'C' },
+    'signing-key': { type: 'string' },
+    'keep-going': { type: 'boolean', short: 'k' },
+    jobs: { type: 'string', short: 'j' },
+    'no-validate': { type: 'boolean' },
+  },
+  async run(ctx) {
+    const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
+    const out = stringOpt(ctx, 'out');
+    if (!out) throw new BinderyError('USAGE', 'missing --out <dir>', {}, `usage: bindery ${USAGE}`);
+    const started = Date.now();
+    // Fail on a missing key before any work is done.
+    const key = loadSigningKey({ path: stringOpt(ctx, 'signing-key'), env: process.env });
+    const jobs = jobsOption(ctx);
+    const result = await compile({
+      repo,
+      configPath: stringOpt(ctx, 'config'),
+      jobs,
+      validate: !boolOpt(ctx, 'no-validate'),
+      generateKeys: true,
+      env: process.env,
+      onPhase: progressPhases(ctx.io),
+    });
+    const { io } = ctx;
+    result.warnings.forEach((w) => io.warn(w));
+    const failures = result.hosts.flatMap((h) => h.failures);
+    const keepGoing = boolOpt(ctx, 'keep-going');
+    const summary = {
+      ok: failures.length === 0,
+      published: false,
+      out: resolve(out),
+      hosts: result.hosts.length,
+      files: result.hosts.reduce((n, h) => n + h.files.length, 0),
+      failures,
+      warnings: result.warnings,
+      skipped: result.skipped,
+      keysWritten: result.keysWritten,
+      validation: result.validation,
+      revision: result.revision,
+      seconds: 0,
+    };
+    if (failures.length > 0 && !keepGoing) {
+      reportFailures(io, failures);
+      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound; the previous output in ${out} is untouched (use --keep-going to publish the other hosts)`);
+      io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
+      return 1;
+    }
+    // With --keep-going a host with any failure is left out rather than shipped incomplete.
+    const good = result.hosts.filter((h) => h.failures.length === 0);
+    const bar = io.progress(good.length, 'writing');
+    const manifest = await publishBuild(
+      resolve(out),
+      { hosts: good.map((h) => ({ host: h.host, files: h.files })), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision },
+      key,
+      { concurrency: jobs * 2, onHost: () => bar.tick() },
+    );
+    bar.done();
+    reportFailures(io, failures);
+    const seconds = (Date.now() - started) / 1000;
+    io.info(
+      `built ${Object.keys(manifest.hosts).length} host${good.length === 1 ? '' : 's'} (${summary.files} files) in ${seconds.toFixed(2)} s → ${resolve(out)}/hosts/` +
+        (result.keysWritten.length ? `; generated ${result.keysWritten.length} key files` : '') +
+        (result.validation.checked ? `; ${result.validation.runs} validator runs for ${result.validation.checked} validated files` : '') +
+        (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
+        (failures.length ? `; ${failures.length} failures (hosts left out)` : ''),
+    );
+    io.result({ ...summary, published: true, seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });
+    return failures.length > 0 ? 1 : 0;
+  },
+};

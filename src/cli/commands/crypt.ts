@@ -1,0 +1,96 @@
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BinderyError } from '../../errors.js';
+import { loadConfig } from '../../config/index.js';
+import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../../secrets/index.js';
+import { boolOpt, stringOpt, type Command } from '../command.js';
+
+/** `bindery crypt encrypt|decrypt <file>`: bcfg2-crypt's Cfg mode (spec §7.6). */
+export const cryptCommand: Command = {
+  name: 'crypt',
+  summary: 'encrypt a Cfg file to <file>.crypt, or decrypt a .crypt file back',
+  usage: 'crypt encrypt|decrypt <file> [--passphrase NAME] [--remove] [--config bcfg2.conf]',
+  options: {
+    passphrase: { type: 'string', short: 'p' },
+    remove: { type: 'boolean' },
+    config: { type: 'string', short: 'C' },
+  },
+  async run(ctx) {
+    const [action, file, ...extra] = ctx.positionals;
+    if ((action !== 'encrypt' && action !== 'decrypt') || !file || extra.length > 0) {
+      throw new BinderyError('USAGE', 'expected: crypt encrypt|decrypt <file>', {}, 'run bindery crypt --help');
+    }
+    const src = resolve(file);
+    const configFile = stringOpt(ctx, 'config') ?? findConfig(dirname(src));
+    const list = passphrases(loadConfig(configFile), process.env);
+    const name = stringOpt(ctx, 'passphrase');
+    const chosen = name === undefined ? undefined : passphraseNamed(list, name, { file: configFile ?? undefined });
+    let data: Buffer;
+    try {
+      data = readFileSync(src);
+    } catch (e) {
+      throw new BinderyError('USAGE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+    }
+
+    let dest: string;
+    let out: Buffer;
+    let used: string;
+    if (action === 'encrypt') {
+      if (isEncrypted(data)) throw new BinderyError('CRYPT', 'the file is already encrypted', { file }, 'decrypt it first, or encrypt the plaintext file');
+      const p = chosen ?? onlyPassphrase(list, configFile);
+      dest = src + '.crypt';
+      out = Buffer.from(encryptText(data, p.secret));
+      used = p.name;
+    } else {
+      dest = plaintextName(src, file);
+      out = chosen ? decryptWith(data, chosen.secret, { file }) : decryptAny(data, list, { requireUtf8: false, file });
+      used = chosen?.name ?? 'the only one that fits';
+    }
+    // The plaintext of a secret is only for its owner; ciphertext keeps the source's mode.
+    writeAtomic(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777);
+    if (boolOpt(ctx, 'remove')) rmSync(src);
+    ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
+    ctx.io.result({ action, source: src, written: dest, passphrase: chosen?.name ?? (action === 'encrypt' ? used : null), removed: boolOpt(ctx, 'remove') });
+    return 0;
+  },
+};
+
+/** With no --passphrase, encryption needs exactly one passphrase (as bcfg2-crypt). */
+function onlyPassphrase(list: readonly Passphrase[], configFile: string | null): Passphrase {
+  if (list.length === 1) return list[0]!;
+  const where = configFile ?? 'the environment (no bcfg2.conf found)';
+  if (list.length === 0) {
+    throw new BinderyError('CONFIG', `no passphrases in ${where}`, {}, 'add "name = secret" to [encryption] in bcfg2.conf, or set BINDERY_PASSPHRASE_<NAME>');
+  }
+  throw new BinderyError('USAGE', `several passphrases (${list.map((p) => p.name).join(', ')}): say which one to encrypt with`, {}, 'add --passphrase NAME');
+}
+
+/** `x.crypt` → `x`; `x.crypt.genshi` → `x.genshi` (the encrypted-template spellings). */
+function plaintextName(src: string, shown: string): string {
+  const b = basename(src);
+  const m = /^(.+)\.crypt(\.(?:genshi|cheetah|liquid|jinja2))?$/.exec(b);
+  if (!m) throw new BinderyError('USAGE', `cannot tell the plaintext file name of ${shown}`, { file: shown }, 'encrypted Cfg files end with .crypt (or .crypt.genshi, .crypt.cheetah, .crypt.liquid)');
+  return join(dirname(src), m[1]! + (m[2] ?? ''));
+}
+
+/** The nearest bcfg2.conf in `dir` or its parents, so running inside a repository just works. */
+function findConfig(dir: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    const candidate = join(d, 'bcfg2.conf');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(d) === d) return null;
+  }
+}
+
+/** Write via a temporary sibling and rename, so a reader never sees half a file. */
+function writeAtomic(dest: string, data: Buffer, mode: number): void {
+  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, data, { mode, flag: 'wx' });
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new BinderyError('CRYPT', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
+  }
+}
