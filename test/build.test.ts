@@ -1,0 +1,197 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync, existsSync, symlinkSync, chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bindery, run, tempDir, copyFixture, FIXTURES, ROOT } from './helpers.ts';
+
+const work = tempDir('bindery-build-');
+const key = join(work.dir, 'signing-key.pem');
+const pub = join(work.dir, 'signing-pub.pem');
+
+test.before(async () => {
+  assert.is((await run('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key])).code, 0);
+  assert.is((await run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub])).code, 0);
+});
+test.after(() => work.cleanup());
+
+const basic = join(FIXTURES, 'core-basic');
+
+async function build(repo: string, out: string, ...extra: string[]) {
+  return bindery(['build', repo, '--out', out, '--signing-key', key, '--json', ...extra]);
+}
+
+async function extract(tarball: string): Promise<string> {
+  const dir = join(work.dir, 'x-' + Math.random().toString(36).slice(2));
+  mkdirSync(dir);
+  const r = await run('tar', ['-xzf', tarball, '-C', dir]);
+  assert.is(r.code, 0, r.stderr);
+  return dir;
+}
+
+test('build writes one signed tarball per client that real tar and openssl accept', async () => {
+  const out = join(work.dir, 'out1');
+  const r = await build(basic, out);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.ok, true);
+  assert.equal(Object.keys(summary.tarballs).sort(), ['db1', 'web1', 'web2']);
+  for (const host of ['db1', 'web1', 'web2']) {
+    const tgz = join(out, 'hosts', `${host}.tar.gz`);
+    const v = await run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', tgz, '-sigfile', tgz + '.sig']);
+    assert.is(v.code, 0, `signature of ${host}: ${v.stdout}${v.stderr}`);
+  }
+  const web1 = await extract(join(out, 'hosts', 'web1.tar.gz'));
+  assert.is(readFileSync(join(web1, 'etc/motd'), 'utf8'), 'Welcome, web1 itself\n', 'host file beats group file');
+  assert.is(readFileSync(join(web1, 'etc/web.conf'), 'utf8'), 'generic=1\n', 'altsrc binds another entry set under this name');
+  assert.equal([...readFileSync(join(web1, 'srv/logo.bin'))], [0, 1, 2, 0xff, 0xfe], 'base64 entries are carried as raw bytes');
+  assert.not.ok(existsSync(join(web1, 'etc/db.conf')), 'conditional bundle entries follow groups');
+  const web2 = await extract(join(out, 'hosts', 'web2.tar.gz'));
+  assert.is(readFileSync(join(web2, 'etc/motd'), 'utf8'), 'Welcome, web server\n');
+  const db1 = await extract(join(out, 'hosts', 'db1.tar.gz'));
+  assert.is(readFileSync(join(db1, 'etc/motd'), 'utf8'), 'Welcome\n');
+  assert.is(readFileSync(join(db1, 'etc/issue'), 'utf8'), 'Authorized use only\nDatabase host\n', 'cat delta of the db group');
+  const listing = await run('tar', ['-tvzf', join(out, 'hosts', 'db1.tar.gz')]);
+  assert.match(listing.stdout, /-rw------- postgres\/postgres .* etc\/db\.conf/);
+  assert.match(listing.stdout, /-rw-r--r-- root\/root .* etc\/motd/);
+});
+
+test('the manifest lists hosts, files, skipped entries and warnings, and is signed', async () => {
+  const out = join(work.dir, 'out1');
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  assert.equal(Object.keys(manifest.hosts).sort(), ['db1', 'web1', 'web2']);
+  assert.ok(manifest.hosts.web1.files.some((f: { path: string; source: string }) => f.path === '/etc/web.conf' && f.source === 'Cfg/etc/generic.conf/generic.conf'));
+  assert.ok(manifest.skipped.some((s: { tag: string; name: string }) => s.tag === 'Package' && s.name === 'openssh-server'));
+  assert.ok(manifest.warnings.some((w: { code: string; file: string }) => w.code === 'unknown-cfg-file' && w.file === 'Cfg/etc/motd/motd.orig'));
+  assert.not.ok(JSON.stringify(manifest).includes('motd~'), 'ignore globs hide editor backups');
+  const v = await run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', join(out, 'manifest.json'), '-sigfile', join(out, 'manifest.json.sig')]);
+  assert.is(v.code, 0, v.stderr);
+});
+
+test('the same repository gives byte-identical tarballs', async () => {
+  const out2 = join(work.dir, 'out2');
+  assert.is((await build(basic, out2)).code, 0);
+  for (const host of ['db1', 'web1', 'web2']) {
+    assert.ok(readFileSync(join(work.dir, 'out1', 'hosts', `${host}.tar.gz`)).equals(readFileSync(join(out2, 'hosts', `${host}.tar.gz`))), host);
+  }
+});
+
+test('a failed build names host, path and files, and leaves the previous output untouched', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    const out = join(work.dir, 'out-fail');
+    assert.is((await build(repo.dir, out)).code, 0);
+    const before = readFileSync(join(out, 'manifest.json'));
+    writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_base'), 'tie\n');
+    const r = await bindery(['build', repo.dir, '--out', out, '--signing-key', key]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'motd.G50_base');
+    assert.match(r.stderr, 'motd.G50_web');
+    assert.match(r.stderr, 'host web2');
+    assert.match(r.stderr, 'path /etc/motd');
+    assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'previous manifest kept');
+    const kept = await bindery(['build', repo.dir, '--out', out, '--signing-key', key, '--keep-going', '--json']);
+    assert.is(kept.code, 1, 'failures still fail the run');
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(Object.keys(manifest.hosts), ['db1'], 'hosts with a failure are left out, the others are written');
+    assert.ok(manifest.failures.some((f: { host: string; path: string }) => f.host === 'web1' || f.host === 'web2'));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('a missing signing key is a usage error that says how to make one', async () => {
+  const r = await bindery(['build', basic, '--out', join(work.dir, 'nokey')], { env: { BINDERY_SIGNING_KEY: '' } });
+  assert.is(r.code, 2);
+  assert.match(r.stderr, 'openssl genpkey -algorithm ed25519');
+  assert.not.ok(existsSync(join(work.dir, 'nokey', 'manifest.json')));
+});
+
+test('malformed XML fails with the file and line', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    writeFileSync(join(repo.dir, 'Metadata/groups.xml'), '<Groups>\n  <Group name="a">\n</Groups>\n');
+    const r = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'Metadata/groups.xml:3');
+    assert.not.match(r.stderr, '    at ', 'no stack trace');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('a symlink pointing out of the repository is refused', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    mkdirSync(join(repo.dir, 'Cfg/etc/passwd'));
+    symlinkSync('/etc/passwd', join(repo.dir, 'Cfg/etc/passwd/passwd'));
+    const r = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'Cfg/etc/passwd/passwd');
+    assert.match(r.stderr, 'outside the repository');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an unreadable file is reported by name', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    chmodSync(repo.dir, 0o755);
+    chmodSync(join(repo.dir, 'Cfg/etc/issue/issue'), 0o000);
+    const args = ['build', repo.dir, '--out', join(repo.dir, 'out')];
+    const env = { BINDERY_SIGNING_KEY: readFileSync(key, 'utf8') };
+    // root reads anything: run the build as nobody so the permission really bites.
+    const r = process.getuid?.() === 0
+      ? await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { env })
+      : await bindery(args, { env });
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, 'Cfg/etc/issue/issue');
+    assert.match(r.stderr, 'EACCES');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an empty directory is not a repository', async () => {
+  const empty = tempDir();
+  try {
+    const r = await bindery(['build', empty.dir, '--out', join(empty.dir, 'out'), '--signing-key', key]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'not a Bcfg2 repository');
+  } finally {
+    empty.cleanup();
+  }
+});
+
+test('info client shows groups, bundles and the file chosen for each path', async () => {
+  const r = await bindery(['info', 'client', 'WEB1', '--repo', basic]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, 'profile:    web-server');
+  assert.match(r.stdout, /groups:\s+base, web, web-server/);
+  assert.match(r.stdout, '/etc/motd  ← Cfg/etc/motd/motd.H_web1');
+  const j = JSON.parse((await bindery(['info', 'client', 'db1', '--repo', basic, '--json'])).stdout);
+  const issue = j.paths.find((p: { path: string }) => p.path === '/etc/issue');
+  assert.equal(issue.deltas, ['Cfg/etc/issue/issue.G50_db.cat']);
+});
+
+test('info buildfile prints the bound content', async () => {
+  const r = await bindery(['info', 'buildfile', '/etc/issue', 'db1', '--repo', basic]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'Authorized use only\nDatabase host\n');
+  const miss = await bindery(['info', 'buildfile', '/etc/nope', 'db1', '--repo', basic]);
+  assert.is(miss.code, 1);
+  assert.match(miss.stderr, 'no Cfg entry set');
+  const unknown = await bindery(['info', 'buildfile', '/etc/issue', 'nobody', '--repo', basic]);
+  assert.is(unknown.code, 2);
+});
+
+test('bad command lines exit 2 with a hint', async () => {
+  assert.is((await bindery(['frobnicate'])).code, 2);
+  assert.is((await bindery(['build'])).code, 2);
+  assert.is((await bindery(['build', basic, '--out', 'x', '--jobs', 'zero'])).code, 2);
+  const help = await bindery(['build', '--help']);
+  assert.is(help.code, 0);
+  assert.match(help.stdout, 'usage: bindery build');
+});
+
+test.run();
