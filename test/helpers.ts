@@ -28,6 +28,7 @@ export function run(cmd: string, args: readonly string[], opts: { cwd?: string; 
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.on('error', () => {}); // a child may exit before reading its input
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,0 +1,8 @@
+/**
+ * emit: bound files → signed, deterministic per-host tarballs and a signed manifest, published
+ * atomically into an output directory (DECISIONS #16). See docs/output.md.
+ */
+export { stableStringify } from './json.js';
+export { hostTarball } from './tarball.js';
+export { loadSigningKey, signBytes, verifyBytes, SIGNING_KEY_ENV, type SigningKey } from './sign.js';
+export { publishBuild, readCurrentBuild, sourceDateEpoch, type BuildInput, type Manifest, type ManifestHost, type ManifestFile } from './publish.js';
