@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { scanRepo, type RepoModel } from '../repo/index.js';
-import { loadMetadata, findClient, groupMetadata, type MetadataModel } from '../metadata/index.js';
+import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
 import { generateKeys } from '../keys/index.js';
-import { bindEntry, newCaches, selectBest, sha256, type BindContext } from '../cfg/index.js';
+import { selectBest, sha256 } from '../cfg/index.js';
+import { bindAll, type BindInput } from './bind-all.js';
 import { runValidators, type ValidationRequest } from '../validate/index.js';
 import type { BindFailure, BoundFile, ClientMetadata, PathEntry } from '../types.js';
 import { repoChecks } from './checks.js';
@@ -138,32 +139,16 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   }
   warnings.push(...repoChecks(repo, metadata));
 
-  const ctx: BindContext = {
-    repo,
-    config,
-    passphrases: passphrases(config, opts.env),
-    clients: metadata.clients,
-    findClient: (name) => findClient(metadata, name),
-    groupMetadata: (group) => groupMetadata(metadata, group),
-    caches: newCaches(),
-  };
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', metadata.clients.length);
-  const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
-  for (const m of metadata.clients) {
-    const files: BoundFile[] = [];
-    const failures: BindFailure[] = [];
-    for (const entry of plans.get(m.hostname)!) {
-      const r = bindEntry(ctx, entry, m as ClientMetadata);
-      warnings.push(...r.diagnostics);
-      if (r.ok) files.push(validating ? r.file : { ...r.file, validator: undefined });
-      else if (!r.omitted) failures.push(r.failure);
-    }
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    bound.set(m.hostname, { files, failures });
-    bar.tick();
-  }
+  const input: BindInput = { repo, config, passphrases: passphrases(config, opts.env), metadata, plans, validating };
+  const bindings = await bindAll(input, opts.jobs, () => bar.tick());
   bar.done();
+  const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
+  for (const b of bindings) {
+    warnings.push(...b.diagnostics);
+    bound.set(b.host, { files: b.files, failures: b.failures });
+  }
 
   let validation = { runs: 0, checked: 0, failed: 0 };
   if (validating) validation = await validateAll(repo, config, bound, opts.jobs, phase);

@@ -49,7 +49,7 @@ function specificMatch(base: string, name: string, ext: string | null): Specific
   const m = re.exec(name);
   if (!m) return null;
   if (m[1] !== undefined) return { kind: 'host', host: m[1] };
-  if (m[2] !== undefined) return { kind: 'group', group: m[4]!, prio: Number.parseInt(m[2], 10) };
+  if (m[2] !== undefined) return { kind: 'group', group: m[3]!, prio: Number.parseInt(m[2], 10) };
   return { kind: 'all' };
 }
 
