@@ -79,5 +79,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// Turn Ctrl-C / SIGTERM into a normal exit so 'exit' listeners run (they kill validator process groups).
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
