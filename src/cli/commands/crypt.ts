@@ -25,7 +25,12 @@ export const cryptCommand: Command = {
     const configFile = stringOpt(ctx, 'config') ?? findConfig(dirname(src));
     const list = passphrases(loadConfig(configFile), process.env);
     const name = stringOpt(ctx, 'passphrase');
-    const chosen = name === undefined ? undefined : passphraseNamed(list, name, { file: configFile ?? undefined });
+    let chosen: Passphrase | undefined;
+    try {
+      chosen = name === undefined ? undefined : passphraseNamed(list, name);
+    } catch (e) {
+      throw new BinderyError('USAGE', (e as BinderyError).message, { file: configFile ?? undefined }, (e as BinderyError).hint);
+    }
     let data: Buffer;
     try {
       data = readFileSync(src);

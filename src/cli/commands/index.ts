@@ -7,4 +7,10 @@ export const commands: readonly Command[] = [
   (await import('./info.js')).infoClientCommand,
   (await import('./info.js')).infoBuildfileCommand,
   (await import('./crypt.js')).cryptCommand,
+  (await import('./keys.js')).keysCommand,
+  (await import('./ca.js')).caInitCommand,
+  (await import('./ca.js')).caIssueCommand,
+  (await import('./serve.js')).serveCommand,
+  (await import('./fetch.js')).fetchCommand,
+  (await import('./migrate.js')).migrateCommand,
 ];

@@ -1,0 +1,224 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../src/secrets/index.ts';
+import { configFromIni } from '../src/config/index.ts';
+import { BinderyError } from '../src/errors.ts';
+import { bindery, run, tempDir } from './helpers.ts';
+
+const VECTOR = 'U2FsdGVkX18wMTIzNDU2N1Ig+QgyWrcjXR4LZJwCAvY=\n';
+const PASS = 'a simple passphrase';
+const SECRETS = [PASS, 'bogus one', 'bogus two', 'right'];
+
+/** Run fn, expect a CRYPT BinderyError, and check no secret leaked into it. */
+function cryptError(fn: () => unknown, says: RegExp): BinderyError {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, BinderyError);
+    const err = e as BinderyError;
+    assert.is(err.code, 'CRYPT');
+    assert.match(err.message, says);
+    for (const s of SECRETS) {
+      assert.not.ok(err.message.includes(s), `message leaks a secret: ${err.message}`);
+      assert.not.ok((err.hint ?? '').includes(s), `hint leaks a secret: ${err.hint}`);
+    }
+    return err;
+  }
+  assert.unreachable(`expected an error matching ${says}`);
+  throw new Error('unreachable');
+}
+
+const list = (...pairs: [string, string][]): Passphrase[] => pairs.map(([name, secret]) => ({ name, secret }));
+
+test('the spec §7.1 vector: our encryption gives exactly the documented file', () => {
+  assert.is(encryptText(Buffer.from('hello world\n'), PASS, Buffer.from('01234567')), VECTOR);
+});
+
+test('the spec §7.1 vector decrypts to "hello world\\n"', () => {
+  assert.is(decryptWith(VECTOR, PASS).toString(), 'hello world\n');
+});
+
+test('encrypted output is one base64 line plus a newline, and round-trips binary data (spec §12.4 #36)', () => {
+  const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 37) % 256));
+  const text = encryptText(data, 'right');
+  assert.match(text, /^[A-Za-z0-9+/]+={0,2}\n$/);
+  assert.ok(isEncrypted(text));
+  assert.equal(decryptWith(text, 'right'), data);
+  assert.not.equal(encryptText(data, 'right'), text, 'a fresh random salt each time');
+});
+
+test('a file made by `openssl enc -aes-256-cbc -md md5 -a -salt` decrypts (wrapped base64 too)', async () => {
+  const plain = 'db_password = hunter2\n'.repeat(20); // long enough for openssl to wrap its base64
+  const r = await run('openssl', ['enc', '-aes-256-cbc', '-md', 'md5', '-a', '-salt', '-pass', 'pass:right'], { input: plain });
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(r.stdout.trim().includes('\n'), 'openssl wrapped the base64');
+  assert.is(decryptAny(r.stdout, list(['bogus', 'bogus one'], ['ok', 'right']), { requireUtf8: true, file: 'f.crypt' }).toString(), plain);
+});
+
+test('a file we write decrypts with `openssl enc -d -aes-256-cbc -md md5 -a -A`', async () => {
+  const plain = 'secret line\n'.repeat(30);
+  const r = await run('openssl', ['enc', '-d', '-aes-256-cbc', '-md', 'md5', '-a', '-A', '-pass', 'pass:right'], { input: encryptText(Buffer.from(plain), 'right') });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, plain);
+});
+
+test('a wrong passphrase is a CRYPT error that names no secret', () => {
+  cryptError(() => decryptWith(VECTOR, 'bogus one'), /wrong passphrase/);
+});
+
+test('decryptAny tries every passphrase and takes the one that fits (spec §12.4 #37)', () => {
+  const text = encryptText(Buffer.from('payload\n'), 'right');
+  const got = decryptAny(text, list(['a', 'bogus one'], ['b', 'right'], ['c', 'bogus two']), { requireUtf8: true, file: 'x.crypt' });
+  assert.is(got.toString(), 'payload\n');
+});
+
+test('decryptAny with no passphrases says so, naming the file', () => {
+  const err = cryptError(() => decryptAny(VECTOR, [], { requireUtf8: true, file: 'Cfg/etc/x/x.crypt' }), /no passphrases are configured/);
+  assert.is(err.location.file, 'Cfg/etc/x/x.crypt');
+});
+
+test('decryptAny when no passphrase fits lists the names tried, never the secrets', () => {
+  cryptError(() => decryptAny(VECTOR, list(['one', 'bogus one'], ['two', 'bogus two']), { requireUtf8: false, file: 'x.crypt' }), /no passphrase yields valid plaintext \(tried one, two\)/);
+});
+
+test('corrupt base64, a missing header and truncated ciphertext are each named', () => {
+  const good = list(['p', PASS]);
+  const opts = { requireUtf8: true, file: 'x.crypt' };
+  cryptError(() => decryptAny('U2FsdGVkX1*wMTIz!!', good, opts), /not valid base64/);
+  cryptError(() => decryptAny(Buffer.from('plain text, not encrypted at all').toString('base64'), good, opts), /"Salted__" header/);
+  const raw = Buffer.from(VECTOR.trim(), 'base64');
+  cryptError(() => decryptAny(raw.subarray(0, raw.length - 5).toString('base64'), good, opts), /truncated/);
+  cryptError(() => decryptAny(raw.subarray(0, 16).toString('base64'), good, opts), /truncated/);
+});
+
+/** A wrong passphrase that nevertheless passes the padding check for this ciphertext (≈1 in 256). */
+function luckyWrongPassphrase(text: string): string {
+  for (let i = 0; ; i++) {
+    try {
+      decryptWith(text, `wrong-${i}`);
+      return `wrong-${i}`;
+    } catch {
+      /* keep looking */
+    }
+  }
+}
+
+test('two passphrases yielding valid but different plaintext is an error, not a guess', () => {
+  const text = encryptText(Buffer.from('the real content of the file\n'.repeat(4)), 'right', Buffer.from('saltsalt'));
+  const lucky = luckyWrongPassphrase(text);
+  const both = list(['real', 'right'], ['lucky', lucky]);
+  cryptError(() => decryptAny(text, both, { requireUtf8: false, file: 'x.crypt' }), /more than one passphrase yields valid plaintext \(real, lucky\)/);
+  // Requiring UTF-8 rejects the garbage, so the text entry decrypts.
+  assert.is(decryptAny(text, both, { requireUtf8: true, file: 'x.crypt' }).toString(), 'the real content of the file\n'.repeat(4));
+});
+
+test('the same secret under two names is not ambiguous', () => {
+  assert.is(decryptAny(VECTOR, list(['a', PASS], ['b', PASS]), { requireUtf8: true, file: 'x' }).toString(), 'hello world\n');
+});
+
+test('passphrases: bcfg2.conf order, then BINDERY_PASSPHRASE_<NAME>; env replaces a same-named one, any case', () => {
+  const config = configFromIni({ encryption: { algorithm: 'aes_256_cbc', Prod: 'p1', dev: 'd1' } }, 'bcfg2.conf');
+  const got = passphrases(config, { BINDERY_PASSPHRASE_PROD: 'from-ci', BINDERY_PASSPHRASE_EXTRA: 'e1', BINDERY_PASSPHRASE_EMPTY: '', PATH: '/bin' });
+  assert.equal(got, list(['Prod', 'from-ci'], ['dev', 'd1'], ['extra', 'e1']));
+});
+
+test('passphraseNamed finds a name case-insensitively and explains an unknown one', () => {
+  const l = list(['Prod', 'p1'], ['dev', 'd1']);
+  assert.is(passphraseNamed(l, 'prod').secret, 'p1');
+  const err = cryptError(() => passphraseNamed(l, 'nope'), /unknown passphrase name "nope" \(known passphrases: Prod, dev\)/);
+  assert.match(err.hint!, /BINDERY_PASSPHRASE_NOPE/);
+});
+
+// ---- the CLI: bcfg2-crypt's Cfg mode ----
+
+function repoWithConf(conf: string): { dir: string; cleanup: () => void } {
+  const t = tempDir('bindery-secrets-');
+  writeFileSync(join(t.dir, 'bcfg2.conf'), conf);
+  return t;
+}
+
+test('`bindery crypt encrypt` writes <file>.crypt that openssl decrypts; --remove deletes the plaintext', async () => {
+  const t = repoWithConf('[encryption]\nonly = right\n');
+  try {
+    const f = join(t.dir, 'motd');
+    writeFileSync(f, 'welcome\n');
+    const r = await bindery(['crypt', 'encrypt', f, '--remove']);
+    assert.is(r.code, 0, r.stderr);
+    assert.not.ok(existsSync(f));
+    const o = await run('openssl', ['enc', '-d', '-aes-256-cbc', '-md', 'md5', '-a', '-A', '-pass', 'pass:right', '-in', f + '.crypt']);
+    assert.is(o.stdout, 'welcome\n');
+    assert.not.ok(r.stderr.includes('right'), 'no secret on stderr');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('`bindery crypt decrypt` restores an openssl-made .crypt.genshi as .genshi, readable only by its owner', async () => {
+  const t = repoWithConf('[encryption]\na = bogus one\nb = right\n');
+  try {
+    const f = join(t.dir, 'motd.crypt.genshi');
+    const o = await run('openssl', ['enc', '-aes-256-cbc', '-md', 'md5', '-a', '-salt', '-pass', 'pass:right', '-out', f], { input: 'Hello ${metadata.hostname}\n' });
+    assert.is(o.code, 0, o.stderr);
+    const r = await bindery(['crypt', 'decrypt', f, '--json']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(readFileSync(join(t.dir, 'motd.genshi'), 'utf8'), 'Hello ${metadata.hostname}\n');
+    assert.is(JSON.parse(r.stdout).written, join(t.dir, 'motd.genshi'));
+    const { statSync } = await import('node:fs');
+    assert.is(statSync(join(t.dir, 'motd.genshi')).mode & 0o777, 0o600);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('`bindery crypt encrypt` with several passphrases needs --passphrase; an unknown name is a usage error', async () => {
+  const t = repoWithConf('[encryption]\na = bogus one\nb = right\n');
+  try {
+    const f = join(t.dir, 'motd');
+    writeFileSync(f, 'x\n');
+    let r = await bindery(['crypt', 'encrypt', f]);
+    assert.is(r.code, 2);
+    assert.match(r.stderr, /several passphrases \(a, b\)/);
+    r = await bindery(['crypt', 'encrypt', f, '--passphrase', 'zzz']);
+    assert.is(r.code, 2);
+    assert.match(r.stderr, /unknown passphrase name "zzz"/);
+    r = await bindery(['crypt', 'encrypt', f, '--passphrase', 'b']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(decryptWith(readFileSync(f + '.crypt'), 'right').toString(), 'x\n');
+    r = await bindery(['crypt', 'encrypt', f + '.crypt', '--passphrase', 'b']);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /already encrypted/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('`bindery crypt` takes a passphrase from the environment (CI secret stores)', async () => {
+  const t = tempDir('bindery-secrets-env-');
+  try {
+    const f = join(t.dir, 'token');
+    writeFileSync(f, 'abc\n');
+    const r = await bindery(['crypt', 'encrypt', f, '--config', '/dev/null'], { env: { BINDERY_PASSPHRASE_CI: 'right' } });
+    assert.is(r.code, 0, r.stderr);
+    assert.is(decryptWith(readFileSync(f + '.crypt'), 'right').toString(), 'abc\n');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('`bindery crypt decrypt` of a damaged file fails with exit 1 and writes nothing', async () => {
+  const t = repoWithConf('[encryption]\nonly = right\n');
+  try {
+    const f = join(t.dir, 'x.crypt');
+    writeFileSync(f, encryptText(Buffer.from('data\n'), 'right').slice(0, 30) + '\n');
+    const r = await bindery(['crypt', 'decrypt', f]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /truncated/);
+    assert.not.ok(existsSync(join(t.dir, 'x')));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test.run();
