@@ -3,15 +3,14 @@ import type { Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
 import { findClient, groupMetadata, type MetadataModel } from '../metadata/index.js';
-import type { Passphrase } from '../secrets/index.js';
-import { bindEntry, newCaches, type BindContext } from '../cfg/index.js';
+import { bindEntry, newCaches, type BindContext, type Decrypted } from '../cfg/index.js';
 import type { BindFailure, BoundFile, CfgFile, ClientMetadata, EntrySet, PathEntry, RepoFile } from '../types.js';
 
 /** Everything a binder needs; plain data, so it can be sent to a worker as it is. */
 export interface BindInput {
   readonly repo: RepoModel;
   readonly config: Config;
-  readonly passphrases: readonly Passphrase[];
+  readonly decrypted: ReadonlyMap<string, Decrypted>;
   readonly metadata: MetadataModel;
   readonly plans: ReadonlyMap<string, readonly PathEntry[]>;
   readonly validating: boolean;
@@ -29,7 +28,7 @@ export function bindContext(input: BindInput): BindContext {
   return {
     repo: input.repo,
     config: input.config,
-    passphrases: input.passphrases,
+    decrypted: input.decrypted,
     clients: metadata.clients,
     findClient: (name) => findClient(metadata, name),
     groupMetadata: (group) => groupMetadata(metadata, group),
@@ -65,6 +64,10 @@ export function reviveRepo(repo: RepoModel): RepoModel {
     entrySets.set(name, { ...s, generators: revive(s.generators), deltas: revive(s.deltas), validators: revive(s.validators), infos: revive(s.infos), creators: revive(s.creators) });
   }
   return { ...repo, files, entrySets };
+}
+
+export function reviveDecrypted(d: ReadonlyMap<string, Decrypted>): Map<string, Decrypted> {
+  return new Map([...d].map(([rel, v]) => [rel, 'plain' in v ? { plain: asBuffer(v.plain) } : v]));
 }
 
 export function reviveBinding(b: ClientBinding): ClientBinding {

@@ -8,7 +8,7 @@ import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
 import { generateKeys } from '../keys/index.js';
-import { selectBest, sha256 } from '../cfg/index.js';
+import { decryptAll, selectBest, sha256 } from '../cfg/index.js';
 import { bindAll, type BindInput } from './bind-all.js';
 import { runValidators, type ValidationRequest } from '../validate/index.js';
 import type { BindFailure, BoundFile, ClientMetadata, PathEntry } from '../types.js';
@@ -141,7 +141,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', metadata.clients.length);
-  const input: BindInput = { repo, config, passphrases: passphrases(config, opts.env), metadata, plans, validating };
+  const input: BindInput = { repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans, validating };
   const bindings = await bindAll(input, opts.jobs, () => bar.tick());
   bar.done();
   const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();

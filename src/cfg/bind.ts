@@ -19,7 +19,8 @@ import { selectBest, shadowWarnings } from './select.js';
 export interface BindContext {
   readonly repo: RepoModel;
   readonly config: Config;
-  readonly passphrases: readonly Passphrase[];
+  /** Every encrypted generator, decrypted once per build by decryptAll(). */
+  readonly decrypted: ReadonlyMap<string, Decrypted>;
   readonly clients: readonly ClientMetadata[];
   findClient(name: string): ClientMetadata | undefined;
   groupMetadata(group: string): ClientMetadata;
@@ -28,13 +29,12 @@ export interface BindContext {
 
 export interface BindCaches {
   readonly templates: Map<string, CompiledTemplate | BinderyError>;
-  readonly decrypted: Map<string, Buffer | BinderyError>;
   readonly infoXml: Map<string, XmlElement | BinderyError>;
   readonly content: Map<string, Buffer>;
 }
 
 export function newCaches(): BindCaches {
-  return { templates: new Map(), decrypted: new Map(), infoXml: new Map(), content: new Map() };
+  return { templates: new Map(), infoXml: new Map(), content: new Map() };
 }
 
 export type BindResult =
@@ -57,7 +57,37 @@ function once<T>(cache: Map<string, T | BinderyError>, key: string, make: () => 
 }
 
 function decrypted(ctx: BindContext, f: CfgFile): Buffer {
-  return once(ctx.caches.decrypted, f.file.rel, () => decryptAny(f.file.data, ctx.passphrases, { requireUtf8: false, file: f.file.rel }));
+  const v = ctx.decrypted.get(f.file.rel);
+  if (v === undefined) throw new BinderyError('INTERNAL', 'encrypted file was not decrypted before binding', { file: f.file.rel });
+  if ('error' in v) throw new BinderyError(v.error.code, v.error.message, v.error.location, v.error.hint);
+  return v.plain;
+}
+
+/** A decryption result as plain data (it crosses to bind workers). */
+export type Decrypted = { readonly plain: Buffer } | { readonly error: { code: BinderyError['code']; message: string; location: BinderyError['location']; hint?: string } };
+
+const ENCRYPTED_KINDS = new Set<CfgFile['kind']>(['crypt', 'genshi.crypt', 'cheetah.crypt', 'liquid.crypt']);
+
+/**
+ * Decrypt every encrypted generator once per build (not per host, not per worker). Text
+ * entries must decrypt to UTF-8, which also rules out a wrong passphrase that happens to
+ * yield valid padding (DECISIONS #6); an entry set whose info.xml ships base64 may be binary.
+ */
+export function decryptAll(repo: RepoModel, list: readonly Passphrase[]): Map<string, Decrypted> {
+  const out = new Map<string, Decrypted>();
+  for (const set of repo.entrySets.values()) {
+    const binary = set.infos.some((i) => /encoding\s*[=:]\s*["']?base64/.test(i.file.data.toString('utf8')));
+    for (const g of set.generators) {
+      if (!ENCRYPTED_KINDS.has(g.kind)) continue;
+      try {
+        out.set(g.file.rel, { plain: decryptAny(g.file.data, list, { requireUtf8: !binary || g.kind !== 'crypt', file: g.file.rel }) });
+      } catch (e) {
+        const err = asBinderyError(e, 'CRYPT', { file: g.file.rel });
+        out.set(g.file.rel, { error: { code: err.code, message: err.message, location: err.location, hint: err.hint } });
+      }
+    }
+  }
+  return out;
 }
 
 const TEMPLATE_KINDS: Partial<Record<CfgFile['kind'], TemplateKind>> = {
@@ -91,6 +121,8 @@ function entryInfo(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname:
     return infoFromXml(root, xml.file.rel, m, realname, defaults, warn, m.hostname);
   }
   if (legacy) return infoFromLegacy(legacy.file.data.toString('utf8'), legacy.file.rel, defaults, warn);
+  // Generated private keys default to 0600: ssh refuses a key others can read.
+  if (set.creators.some((c) => c.kind === 'privkey.xml' || c.kind === 'sslkey.xml')) return { ...defaults, mode: '0600' };
   return defaults;
 }
 

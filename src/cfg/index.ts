@@ -1,4 +1,4 @@
-export { bindEntry, newCaches, sha256, type BindContext, type BindCaches, type BindResult } from './bind.js';
+export { bindEntry, newCaches, decryptAll, sha256, type BindContext, type BindCaches, type BindResult, type Decrypted } from './bind.js';
 export { selectBest, type Selection } from './select.js';
 export { selectDeltas, applyCat, applyDiff } from './deltas.js';
 export { defaultInfo } from './info.js';
