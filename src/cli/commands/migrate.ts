@@ -1,0 +1,73 @@
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BinderyError } from '../../errors.js';
+import { loadMetadata } from '../../metadata/index.js';
+import { migrateTemplate } from '../../templates/index.js';
+import { boolOpt, type Command } from '../command.js';
+
+/** `bindery migrate <file>`: Genshi/Cheetah → an equivalent .liquid file beside it. */
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'convert a Genshi or Cheetah template into an equivalent .liquid file beside it (checked on every client)',
+  usage: 'migrate <file.genshi|file.cheetah> [--force]',
+  options: {
+    force: { type: 'boolean', short: 'f' },
+  },
+  async run(ctx) {
+    const [file, ...extra] = ctx.positionals;
+    if (!file || extra.length > 0) throw new BinderyError('USAGE', 'expected: migrate <file>', {}, 'run bindery migrate --help');
+    const abs = resolve(file);
+    const kind = /\.genshi$/.test(abs) ? 'genshi' : /\.cheetah$/.test(abs) ? 'cheetah' : null;
+    if (!kind) {
+      const hint = /\.crypt/.test(abs) ? 'decrypt it first with bindery crypt decrypt, migrate, then encrypt the .liquid file' : 'migrate converts Genshi (.genshi) and Cheetah (.cheetah) templates';
+      throw new BinderyError('USAGE', `${file} is not a Genshi or Cheetah template`, { file }, hint);
+    }
+    let source: string;
+    try {
+      source = readFileSync(abs, 'utf8');
+    } catch (e) {
+      throw new BinderyError('USAGE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+    }
+    const repoRoot = findRepoRoot(dirname(abs));
+    if (!repoRoot) throw new BinderyError('USAGE', `${file} is not inside a repository (no parent directory has a Cfg/ folder)`, { file });
+    const rel = relative(repoRoot, abs).split(sep).join('/');
+    const { clients } = loadMetadata(repoRoot);
+    const migration = migrateTemplate(kind, source, rel, { repoRoot, clients });
+    const dest = join(repoRoot, migration.file);
+    if (existsSync(dest) && !boolOpt(ctx, 'force')) {
+      throw new BinderyError('USAGE', `${migration.file} already exists`, { file: migration.file }, 'add --force to overwrite it');
+    }
+    writeAtomic(dest, migration.liquid, statSync(abs).mode & 0o777);
+    ctx.io.info(`wrote ${migration.file}: renders the same as ${rel} for all ${migration.clients} clients`);
+    if (migration.failing.length) {
+      ctx.io.info(`note: ${migration.failing.length} of them fail to bind with both templates (${migration.failing.slice(0, 3).join(', ')}${migration.failing.length > 3 ? ', …' : ''}), so their output was not compared`);
+    }
+    ctx.io.info(`${basename(rel)} is now shadowed by ${basename(migration.file)} (a warning at build time); remove it once you are happy`);
+    ctx.io.result({ source: rel, written: migration.file, clients: migration.clients, failing: migration.failing });
+    return 0;
+  },
+};
+
+/** The nearest directory at or above `dir` that holds a Cfg/ folder. */
+function findRepoRoot(dir: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if (statSync(join(d, 'Cfg')).isDirectory()) return d;
+    } catch {
+      // not here; keep walking up
+    }
+    if (dirname(d) === d) return null;
+  }
+}
+
+function writeAtomic(dest: string, text: string, mode: number): void {
+  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, text, { mode, flag: 'wx' });
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new BinderyError('REPO', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
+  }
+}

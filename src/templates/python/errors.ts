@@ -1,0 +1,44 @@
+/**
+ * Faults of the Python-subset evaluator. They carry a template line and column; the template
+ * front ends turn them into BinderyError('TEMPLATE') with the file name.
+ */
+
+/** A syntax error, or a construct outside bindery's subset, found while parsing. */
+export class SyntaxFault extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly col: number,
+    /** Set when the source is valid but outside the supported subset. */
+    readonly unsupported = false,
+  ) {
+    super(message);
+    this.name = 'SyntaxFault';
+  }
+}
+
+export function unsupported(construct: string, line: number, col: number): SyntaxFault {
+  return new SyntaxFault(`${construct} is outside the subset bindery evaluates`, line, col, true);
+}
+
+/** A Python exception raised while rendering (NameError, KeyError, TypeError, …). */
+export class PyError extends Error {
+  line?: number;
+  col?: number;
+  /** Repo-relative template file, set when the error crosses an include boundary. */
+  file?: string;
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PyError';
+  }
+}
+
+/** `raise TemplateError(...)`: the template itself refuses to render; the message is the user's. */
+export class TemplateRaise extends PyError {
+  constructor(message: string) {
+    super('TemplateError', message);
+  }
+}
