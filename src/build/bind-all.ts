@@ -74,48 +74,67 @@ export function reviveBinding(b: ClientBinding): ClientBinding {
   return { ...b, files: b.files.map((f) => ({ ...f, data: asBuffer(f.data) })) };
 }
 
-/** Worker entry: the script path of the worker module beside this one, compiled or through tsx. */
-function workerScript(): { url: URL; execArgv: string[] } {
-  const ts = import.meta.url.endsWith('.ts');
-  return { url: new URL(`./bind-worker.${ts ? 'ts' : 'js'}`, import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
+/**
+ * Start a bind worker running bind-worker beside this module: the compiled .js, or when
+ * running from TypeScript sources (tests, scripts), the .ts loaded through tsx's API, since
+ * Node 20 does not apply --import loader hooks inside workers.
+ */
+function startWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./bind-worker.js', import.meta.url), { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const script = new URL('./bind-worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`, { eval: true, workerData });
 }
 
+/** Below this much projected binding time, starting workers (and copying the repo to them) costs more than it saves. */
+const WORKER_THRESHOLD_MS = 1500;
+/** How long to bind in this thread before estimating the rest. */
+const PROBE_MS = 250;
+
 /**
- * Bind all clients. With jobs > 1 and enough clients the clients are split into shards bound
- * by worker threads (binding templates is CPU work); otherwise in this thread. Each binder
- * keeps its own caches, so a file is still parsed or compiled once per binder.
+ * Bind all clients. Binding starts in this thread; if the projected remaining time is large
+ * (template-heavy repositories with many clients) and jobs > 1, the remaining clients are split
+ * into shards bound by worker threads. Each binder keeps its own caches, so a file is still
+ * parsed or compiled once per binder; decryption already happened once, before.
  */
-export async function bindAll(input: BindInput, jobs: number, onClient: () => void): Promise<ClientBinding[]> {
+export async function bindAll(input: BindInput, jobs: number, onClient: () => void, opts: { thresholdMs?: number } = {}): Promise<ClientBinding[]> {
   const clients = input.metadata.clients;
-  const workers = Math.min(jobs, Math.floor(clients.length / 16));
-  if (workers < 2) {
-    const ctx = bindContext(input);
-    return clients.map((m) => {
-      const b = bindClient(ctx, m, input.plans.get(m.hostname) ?? [], input.validating);
-      onClient();
-      return b;
-    });
+  const ctx = bindContext(input);
+  const results: ClientBinding[] = [];
+  const started = performance.now();
+  let i = 0;
+  for (; i < clients.length; i++) {
+    const m = clients[i]!;
+    results.push(bindClient(ctx, m, input.plans.get(m.hostname) ?? [], input.validating));
+    onClient();
+    const elapsed = performance.now() - started;
+    if (jobs > 1 && elapsed > PROBE_MS && clients.length - i - 1 >= jobs * 4) {
+      const projected = (elapsed / (i + 1)) * (clients.length - i - 1);
+      if (projected > (opts.thresholdMs ?? WORKER_THRESHOLD_MS)) {
+        i++;
+        break;
+      }
+    }
   }
-  const shards: string[][] = Array.from({ length: workers }, () => []);
-  clients.forEach((m, i) => shards[i % workers]!.push(m.hostname));
-  const { url, execArgv } = workerScript();
-  const results = await Promise.all(
+  if (i >= clients.length) return results;
+  const rest = clients.slice(i).map((m) => m.hostname);
+  const shards: string[][] = Array.from({ length: jobs }, () => []);
+  rest.forEach((host, k) => shards[k % jobs]!.push(host));
+  const fromWorkers = await Promise.all(
     shards.map(
       (hosts) =>
         new Promise<ClientBinding[]>((resolve, reject) => {
-          const worker = new Worker(url, { workerData: { input, hosts }, execArgv });
+          const worker = startWorker({ input, hosts });
           const done: ClientBinding[] = [];
-          worker.on('message', (msg: { binding?: ClientBinding; error?: string }) => {
-            if (msg.binding) {
-              done.push(reviveBinding(msg.binding));
-              onClient();
-            }
+          worker.on('message', (msg: { binding: ClientBinding }) => {
+            done.push(reviveBinding(msg.binding));
+            onClient();
           });
           worker.on('error', reject);
           worker.on('exit', (code) => (code === 0 && done.length === hosts.length ? resolve(done) : reject(new Error(`bind worker exited with code ${code}`))));
         }),
     ),
   );
-  const byHost = new Map(results.flat().map((b) => [b.host, b]));
+  const byHost = new Map([...results, ...fromWorkers.flat()].map((b) => [b.host, b]));
   return clients.map((m) => byHost.get(m.hostname)!);
 }

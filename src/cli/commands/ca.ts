@@ -1,0 +1,52 @@
+import { resolve, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { BinderyError } from '../../errors.js';
+import { describeCertificate, initCa, issueToFiles } from '../../ca/index.js';
+import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
+import { positional } from './common.js';
+
+const INIT_USAGE = 'ca init <dir> [--days N] [--cn NAME]';
+const ISSUE_USAGE = 'ca issue <dir> <name> [--server] [--days N] [--san NAME]... [--out DIR]';
+
+function daysOption(ctx: CommandContext): number | undefined {
+  const v = stringOpt(ctx, 'days');
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new BinderyError('USAGE', `--days must be a whole number, not "${v}"`);
+  return n;
+}
+
+export const caInitCommand: Command = {
+  name: 'ca init',
+  summary: 'create a certificate authority (ca.key, ca.crt) for the server and its clients',
+  usage: INIT_USAGE,
+  options: { days: { type: 'string' }, cn: { type: 'string' } },
+  async run(ctx) {
+    const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
+    const paths = initCa(dir, { days: daysOption(ctx), commonName: stringOpt(ctx, 'cn') });
+    const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
+    ctx.io.info(`created CA ${cert.subject.replaceAll('\n', ', ')} valid until ${cert.validTo}\n  ${paths.certPath} (give this to clients and to bindery serve --ca)\n  ${paths.keyPath} (keep secret)`);
+    ctx.io.result({ ...paths, ...cert });
+    return 0;
+  },
+};
+
+export const caIssueCommand: Command = {
+  name: 'ca issue',
+  summary: 'issue a client certificate (CN = the client\'s FQDN) or, with --server, a server certificate',
+  usage: ISSUE_USAGE,
+  options: { server: { type: 'boolean' }, days: { type: 'string' }, san: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' } },
+  async run(ctx) {
+    const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
+    const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);
+    const san = ctx.values.san;
+    const server = boolOpt(ctx, 'server');
+    if (san && !server) throw new BinderyError('USAGE', '--san is for server certificates', {}, `usage: bindery ${ISSUE_USAGE}`);
+    const out = resolve(stringOpt(ctx, 'out') ?? join(dir, 'issued'));
+    const paths = issueToFiles(dir, name, out, { server, days: daysOption(ctx), altNames: Array.isArray(san) ? san : undefined });
+    const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
+    ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
+    ctx.io.result({ ...paths, ...cert, server });
+    return 0;
+  },
+};

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BinderyError } from '../../errors.js';
+import { caCertPath } from '../../ca/index.js';
+import { fetchAndApply } from '../../client/index.js';
+import { boolOpt, stringOpt, type Command } from '../command.js';
+
+const USAGE =
+  'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--dry-run]';
+
+export const PASSWORD_ENV = 'BINDERY_PASSWORD';
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BinderyError('USAGE', `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
+  }
+}
+
+export const fetchCommand: Command = {
+  name: 'fetch',
+  summary: 'download this client\'s configuration, verify its signature, and apply it (or show the diff)',
+  usage: USAGE,
+  options: {
+    server: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    user: { type: 'string', short: 'u' },
+    password: { type: 'string' },
+    'password-file': { type: 'string' },
+    ca: { type: 'string' },
+    trust: { type: 'string' },
+    root: { type: 'string' },
+    'dry-run': { type: 'boolean', short: 'n' },
+    'local-address': { type: 'string' },
+  },
+  async run(ctx) {
+    const need = (name: string) => {
+      const v = stringOpt(ctx, name);
+      if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
+      return v;
+    };
+    const server = need('server');
+    const certPath = stringOpt(ctx, 'cert');
+    const keyPath = stringOpt(ctx, 'key');
+    if (!!certPath !== !!keyPath) throw new BinderyError('USAGE', '--cert and --key go together', {}, `usage: bindery ${USAGE}`);
+    const passwordFile = stringOpt(ctx, 'password-file');
+    // The environment and a file keep the password out of the process list.
+    const password = stringOpt(ctx, 'password') ?? (passwordFile ? readFile(passwordFile, 'password file').replace(/\r?\n$/, '') : process.env[PASSWORD_ENV] || undefined);
+    const user = stringOpt(ctx, 'user') ?? (password !== undefined ? 'root' : undefined);
+    if (!certPath && user === undefined) {
+      throw new BinderyError('USAGE', 'no credentials: give --cert/--key, or --user with --password (or --password-file, or ' + PASSWORD_ENV + ')', {}, `usage: bindery ${USAGE}`);
+    }
+    const dryRun = boolOpt(ctx, 'dry-run');
+    const result = await fetchAndApply({
+      server,
+      ca: readFile(caCertPath(need('ca')), 'CA certificate'),
+      trust: readFile(need('trust'), 'trusted signing key'),
+      cert: certPath ? readFile(certPath, 'client certificate') : undefined,
+      key: keyPath ? readFile(keyPath, 'client key') : undefined,
+      user,
+      password,
+      root: resolve(need('root')),
+      dryRun,
+      localAddress: stringOpt(ctx, 'local-address'),
+    });
+    const { io } = ctx;
+    if (dryRun && result.diff) io.out(result.diff);
+    const counts: Record<string, number> = {};
+    for (const c of result.changes) {
+      counts[c.action] = (counts[c.action] ?? 0) + 1;
+      if (c.action !== 'unchanged') io.info(`${dryRun ? 'would ' : ''}${c.action} ${c.file.path} (${c.file.mode.toString(8).padStart(4, '0')} ${c.file.owner}:${c.file.group})`);
+    }
+    for (const f of result.failed) io.info(`failed: ${f.path}: ${f.reason}`);
+    const summary = ['create', 'update', 'metadata', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ');
+    io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}`);
+    io.result({
+      client: result.client,
+      sha256: result.sha256,
+      dryRun,
+      changes: result.changes.map((c) => ({ path: c.file.path, action: c.action })),
+      failed: result.failed,
+      reportPosted: result.reportPosted,
+      diff: result.diff,
+    });
+    return result.failed.length ? 1 : 0;
+  },
+};

@@ -1,0 +1,125 @@
+import { createWriteStream, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { BinderyError, formatError, isBinderyError } from '../../errors.js';
+import { caCertPath } from '../../ca/index.js';
+import { resolveConfig } from '../../build/index.js';
+import { loadMetadata } from '../../metadata/index.js';
+import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
+import type { ClientAuth } from '../../types.js';
+import { stringOpt, type Command, type CommandContext } from '../command.js';
+
+const USAGE =
+  'serve --build <dir> --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S]';
+
+const DEFAULT_LISTEN = '0.0.0.0:6789';
+
+/** host:port, [v6]:port or :port. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new BinderyError('USAGE', `--listen ${text} is not host:port`, {}, 'for example --listen 0.0.0.0:6789 or --listen [::]:6789');
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BinderyError('CONFIG', `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path }, 'make one with bindery ca init / bindery ca issue --server');
+  }
+}
+
+function positiveInt(ctx: CommandContext, name: string, dflt: number): number {
+  const v = stringOpt(ctx, name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new BinderyError('USAGE', `--${name} must be a whole number of at least 1, not "${v}"`);
+  return n;
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'serve each authenticated client its own signed tarball over HTTPS',
+  usage: USAGE,
+  options: {
+    build: { type: 'string' },
+    repo: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    ca: { type: 'string' },
+    listen: { type: 'string' },
+    state: { type: 'string' },
+    config: { type: 'string', short: 'C' },
+    log: { type: 'string' },
+    'max-failures': { type: 'string' },
+    'failure-window': { type: 'string' },
+  },
+  async run(ctx) {
+    const need = (name: string) => {
+      const v = stringOpt(ctx, name);
+      if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
+      return resolve(v);
+    };
+    const buildDir = need('build');
+    const repo = need('repo');
+    const config = resolveConfig(repo, stringOpt(ctx, 'config'));
+    const tlsFile = (flag: string, fromConfig: string | null, what: string) => {
+      const v = stringOpt(ctx, flag) ?? fromConfig;
+      if (!v) throw new BinderyError('USAGE', `missing --${flag} (or [communication] ${what} in bcfg2.conf)`, {}, `usage: bindery ${USAGE}`);
+      return resolve(v);
+    };
+    const tls = {
+      cert: readPem(tlsFile('tls-cert', config.communication.certificate, 'certificate'), 'server certificate'),
+      key: readPem(tlsFile('tls-key', config.communication.key, 'key'), 'server key'),
+      ca: readPem(caCertPath(tlsFile('ca', config.communication.ca, 'ca')), 'CA certificate'),
+    };
+    const { host, port } = parseListen(stringOpt(ctx, 'listen') ?? DEFAULT_LISTEN);
+    const stateDir = resolve(stringOpt(ctx, 'state') ?? join(dirname(buildDir), `${basename(buildDir)}.state`));
+    const logFile = stringOpt(ctx, 'log');
+    const logStream = logFile ? createWriteStream(logFile, { flags: 'a', mode: 0o600 }) : process.stderr;
+    const log = (line: string) => void logStream.write(line + '\n');
+    const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
+
+    // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
+    // be read, the previous inventory stays in force.
+    let inventory: { key: string | null; clients: readonly ClientAuth[] } = { key: null, clients: loadMetadata(repo).auth };
+    const reload = (key: string | null) => {
+      try {
+        inventory = { key, clients: loadMetadata(repo).auth };
+      } catch (e) {
+        inventory = { ...inventory, key };
+        log(JSON.stringify({ time: new Date().toISOString(), result: 'error', reason: `clients.xml not reloaded: ${isBinderyError(e) ? formatError(e) : String(e)}` }));
+      }
+    };
+    const clients = (build: ServedBuild | null) => {
+      const key = build?.dir ?? null;
+      if (inventory.key !== key) reload(key);
+      return inventory.clients;
+    };
+
+    const server = await startServer({
+      buildDir,
+      tls,
+      clients,
+      policy,
+      stateDir,
+      host,
+      port,
+      log,
+      rateLimit: { maxFailures: positiveInt(ctx, 'max-failures', 20), windowMs: positiveInt(ctx, 'failure-window', 60) * 1000 },
+    });
+    ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
+    ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.off('SIGHUP', hup);
+        void server.close().then(() => (logFile ? logStream.end(done) : done()));
+      };
+      const hup = () => reload(inventory.key);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      process.on('SIGHUP', hup);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,245 @@
+/**
+ * The client against a real server over TLS: verify before anything touches disk, dry-run
+ * diffs, atomic application with modes (and owners as root), the run report.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { fetchAndApply, readTarball, type FetchOptions } from '../src/client/index.ts';
+import { startServer, type RunningServer } from '../src/server/index.ts';
+import { BinderyError } from '../src/errors.ts';
+import type { SigningKey } from '../src/emit/index.ts';
+import { tempDir } from './helpers.ts';
+import { clientAuth, makePki, makeSigningKey, publish, type Pki } from './fixtures/server-kit/index.ts';
+
+let tmp: { dir: string; cleanup: () => void };
+let pki: Pki;
+let key: SigningKey;
+let server: RunningServer;
+let stateDir: string;
+const started: RunningServer[] = [];
+
+const files = {
+  '/etc/motd': 'welcome to web1\nsecond line\n',
+  '/etc/app/app.conf': { data: 'port = 80\n', mode: '0640' },
+  '/etc/app/secret.key': { data: 'TOP SECRET\n', mode: '0600' },
+  '/usr/local/bin/tool': { data: '#!/bin/sh\necho tool\n', mode: '0755' },
+};
+
+const base = (root: string, over: Partial<FetchOptions> = {}): FetchOptions => ({
+  server: server.url,
+  ca: pki.caPem,
+  cert: pki.client('web1').certPem,
+  key: pki.client('web1').keyPem,
+  trust: key.publicKeyPem,
+  root,
+  localAddress: '127.0.0.2',
+  chown: false,
+  ...over,
+});
+
+const newRoot = (name: string) => {
+  const root = join(tmp.dir, name);
+  mkdirSync(root, { recursive: true });
+  return root;
+};
+
+/** Every file under dir, relative, sorted. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
+}
+
+test.before(async () => {
+  tmp = tempDir('bindery-client-');
+  pki = makePki(tmp.dir);
+  key = makeSigningKey(tmp.dir);
+  await publish(join(tmp.dir, 'out'), { web1: files, other: { '/etc/motd': 'not yours\n' } }, key);
+  stateDir = join(tmp.dir, 'state');
+  server = await startServer({
+    buildDir: join(tmp.dir, 'out'),
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
+    clients: () => [clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] }), clientAuth('other', { addresses: ['127.0.0.3'] })],
+    policy: { globalPassword: 'g', defaultAuth: 'cert+password' },
+    stateDir,
+    port: 0,
+    log: () => {},
+  });
+  started.push(server);
+});
+
+test.after(async () => {
+  await Promise.all(started.map((s) => s.close()));
+  tmp?.cleanup();
+});
+
+test('a dry run shows a unified diff, hides unreadable files\' content, and changes nothing, not even the report', async () => {
+  const root = newRoot('dry');
+  mkdirSync(join(root, 'etc'));
+  writeFileSync(join(root, 'etc/motd'), 'welcome to web1\nfirst line\n');
+  const r = await fetchAndApply(base(root, { dryRun: true }));
+  assert.is(r.client, 'web1');
+  assert.match(r.diff!, /--- a\/etc\/motd\n\+\+\+ b\/etc\/motd/);
+  assert.match(r.diff!, /-first line\n\+second line/);
+  assert.match(r.diff!, /--- \/dev\/null\n\+\+\+ b\/usr\/local\/bin\/tool\n@@ -0,0 \+1,2 @@\n\+#!\/bin\/sh/);
+  assert.match(r.diff!, /b\/etc\/app\/app\.conf\n# content differs \(not shown/, 'mode 0640: not shown');
+  assert.match(r.diff!, /b\/etc\/app\/secret\.key\n# content differs \(not shown/);
+  assert.not.ok(r.diff!.includes('TOP SECRET'));
+  assert.not.ok(r.reportPosted);
+  assert.equal(listFiles(root), ['etc/motd']);
+  assert.is(readFileSync(join(root, 'etc/motd'), 'utf8'), 'welcome to web1\nfirst line\n');
+  assert.not.ok(existsSync(join(stateDir, 'reports', 'client-web1.json')));
+});
+
+test('a real run writes every file atomically with its mode, then posts the run report', async () => {
+  const root = newRoot('apply');
+  mkdirSync(join(root, 'etc'));
+  writeFileSync(join(root, 'etc/motd'), 'old\n');
+  const r = await fetchAndApply(base(root));
+  assert.equal(r.failed, []);
+  assert.equal(Object.fromEntries(r.changes.map((c) => [c.file.path, c.action])), {
+    '/etc/app/app.conf': 'create',
+    '/etc/app/secret.key': 'create',
+    '/etc/motd': 'update',
+    '/usr/local/bin/tool': 'create',
+  });
+  assert.equal(listFiles(root), ['etc/app/app.conf', 'etc/app/secret.key', 'etc/motd', 'usr/local/bin/tool'], 'no temporary files are left');
+  assert.is(readFileSync(join(root, 'etc/motd'), 'utf8'), files['/etc/motd']);
+  assert.is(statSync(join(root, 'etc/app/app.conf')).mode & 0o7777, 0o640);
+  assert.is(statSync(join(root, 'etc/app/secret.key')).mode & 0o7777, 0o600);
+  assert.is(statSync(join(root, 'usr/local/bin/tool')).mode & 0o7777, 0o755);
+  assert.ok(r.reportPosted);
+  const stored = JSON.parse(readFileSync(join(stateDir, 'reports', 'client-web1.json'), 'utf8'));
+  assert.is(stored.report.sha256, r.sha256);
+  assert.is(stored.report.ok, true);
+
+  const again = await fetchAndApply(base(root));
+  assert.ok(again.changes.every((c) => c.action === 'unchanged'), 'a second run changes nothing');
+});
+
+test('a mode-only difference is a metadata change', async () => {
+  const root = newRoot('mode');
+  await fetchAndApply(base(root));
+  const { chmodSync } = await import('node:fs');
+  chmodSync(join(root, 'etc/app/app.conf'), 0o666);
+  const r = await fetchAndApply(base(root, { dryRun: true }));
+  assert.is(r.changes.find((c) => c.file.path === '/etc/app/app.conf')!.action, 'metadata');
+  await fetchAndApply(base(root));
+  assert.is(statSync(join(root, 'etc/app/app.conf')).mode & 0o7777, 0o640);
+});
+
+test('a signature from another key is refused before anything touches disk', async () => {
+  const root = newRoot('untrusted');
+  const otherKey = makeSigningKey(tmp.dir, 'other-signing-key.pem');
+  try {
+    await fetchAndApply(base(root, { trust: otherKey.publicKeyPem }));
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.instance(e, BinderyError);
+    assert.is((e as BinderyError).code, 'FETCH');
+    assert.match((e as BinderyError).message, /signature does not verify/);
+  }
+  assert.equal(readdirSync(root), []);
+});
+
+test('a tampered tarball on the server is refused before anything touches disk', async () => {
+  const out = join(tmp.dir, 'tampered-out');
+  await publish(out, { web1: files }, key);
+  const sig = join(out, 'hosts', 'web1.tar.gz.sig');
+  const bytes = readFileSync(sig);
+  bytes[0] = bytes[0]! ^ 0xff;
+  writeFileSync(sig, bytes);
+  const s = await startServer({
+    buildDir: out,
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
+    clients: () => [clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] })],
+    policy: { globalPassword: null, defaultAuth: 'cert' },
+    stateDir: join(tmp.dir, 'tampered-state'),
+    port: 0,
+    log: () => {},
+  });
+  started.push(s);
+  const root = newRoot('tampered');
+  try {
+    await fetchAndApply(base(root, { server: s.url }));
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.match((e as Error).message, /signature does not verify/);
+  }
+  assert.equal(readdirSync(root), []);
+});
+
+test('a symlinked directory leading outside the root is not followed', async () => {
+  const root = newRoot('symlinked');
+  const outside = newRoot('outside');
+  mkdirSync(join(root, 'etc'));
+  symlinkSync(outside, join(root, 'etc', 'app'));
+  const r = await fetchAndApply(base(root));
+  assert.equal(r.failed.map((f) => f.path).sort(), ['/etc/app/app.conf', '/etc/app/secret.key']);
+  assert.match(r.failed[0]!.reason, /outside the root/);
+  assert.equal(readdirSync(outside), []);
+  assert.ok(existsSync(join(root, 'etc/motd')), 'the other files are applied');
+});
+
+test('wrong credentials are a FETCH error naming the 401', async () => {
+  try {
+    await fetchAndApply(base(newRoot('refused'), { cert: undefined, key: undefined, user: 'web1', password: 'g' }));
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.is((e as BinderyError).code, 'FETCH');
+    assert.match((e as Error).message, /refused this client's credentials \(401\)/);
+  }
+});
+
+test('owners are applied when asked to (as root)', async () => {
+  if (process.getuid?.() !== 0) return; // chown needs root; the CI container runs as root
+  const out = join(tmp.dir, 'owned-out');
+  await publish(out, { web1: { '/etc/owned': { data: 'x\n', owner: 'nobody', group: 'root', mode: '0644' }, '/etc/ghost': { data: 'y\n', owner: 'no-such-user' } } }, key);
+  const s = await startServer({
+    buildDir: out,
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
+    clients: () => [clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] })],
+    policy: { globalPassword: null, defaultAuth: 'cert' },
+    stateDir: join(tmp.dir, 'owned-state'),
+    port: 0,
+    log: () => {},
+  });
+  started.push(s);
+  const root = newRoot('owned');
+  const r = await fetchAndApply(base(root, { server: s.url, chown: true }));
+  const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2];
+  assert.is(statSync(join(root, 'etc/owned')).uid, Number(nobody));
+  assert.equal(r.failed, [{ path: '/etc/ghost', reason: 'unknown user no-such-user on this host' }]);
+  assert.not.ok(existsSync(join(root, 'etc/ghost')));
+});
+
+async function tarOf(entries: { name: string; type?: 'file' | 'symlink'; data?: string }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    if (e.type === 'symlink') pack.entry({ name: e.name, type: 'symlink', linkname: '/etc/shadow' });
+    else pack.entry({ name: e.name }, e.data ?? '');
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+test('the tarball reader refuses member names that climb out, absolute names, and non-files', async () => {
+  for (const bad of [[{ name: '../evil' }], [{ name: 'etc/../../evil' }], [{ name: '/etc/passwd' }], [{ name: 'etc/link', type: 'symlink' as const }]]) {
+    try {
+      await readTarball(await tarOf(bad));
+      assert.unreachable(`accepted ${bad[0]!.name}`);
+    } catch (e) {
+      assert.instance(e, BinderyError);
+    }
+  }
+  const ok = await readTarball(await tarOf([{ name: 'etc/motd', data: 'hi' }]));
+  assert.equal(ok.map((f) => [f.path, f.data.toString()]), [['/etc/motd', 'hi']]);
+});
+
+test.run();
