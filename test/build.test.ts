@@ -63,6 +63,9 @@ test('the manifest lists hosts, files, skipped entries and warnings, and is sign
   assert.ok(manifest.skipped.some((s: { tag: string; name: string }) => s.tag === 'Package' && s.name === 'openssh-server'));
   assert.ok(manifest.warnings.some((w: { code: string; file: string }) => w.code === 'unknown-cfg-file' && w.file === 'Cfg/etc/motd/motd.orig'));
   assert.not.ok(JSON.stringify(manifest).includes('motd~'), 'ignore globs hide editor backups');
+  const warning = (code: string, file: string) => manifest.warnings.find((w: { code: string; file: string }) => w.code === code && w.file === file);
+  assert.match(warning('unknown-group', 'Cfg/etc/issue/issue.G60_ghosts').message, 'group "ghosts" is not declared');
+  assert.match(warning('unknown-host', 'Cfg/etc/issue/issue.H_WEB2').message, 'rename it to .H_web2');
   const v = await run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', join(out, 'manifest.json'), '-sigfile', join(out, 'manifest.json.sig')]);
   assert.is(v.code, 0, v.stderr);
 });

@@ -86,6 +86,12 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(`import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`, { eval: true, workerData });
 }
 
+/** When to hand the remaining clients to workers (tests set both to 0 to force it). */
+export interface ParallelOptions {
+  readonly probeMs?: number;
+  readonly thresholdMs?: number;
+}
+
 /** Below this much projected binding time, starting workers (and copying the repo to them) costs more than it saves. */
 const WORKER_THRESHOLD_MS = 1500;
 /** How long to bind in this thread before estimating the rest. */
@@ -97,7 +103,7 @@ const PROBE_MS = 250;
  * into shards bound by worker threads. Each binder keeps its own caches, so a file is still
  * parsed or compiled once per binder; decryption already happened once, before.
  */
-export async function bindAll(input: BindInput, jobs: number, onClient: () => void, opts: { thresholdMs?: number } = {}): Promise<ClientBinding[]> {
+export async function bindAll(input: BindInput, jobs: number, onClient: () => void, opts: ParallelOptions = {}): Promise<{ bindings: ClientBinding[]; workers: number; inWorkers: number }> {
   const clients = input.metadata.clients;
   const ctx = bindContext(input);
   const results: ClientBinding[] = [];
@@ -108,15 +114,15 @@ export async function bindAll(input: BindInput, jobs: number, onClient: () => vo
     results.push(bindClient(ctx, m, input.plans.get(m.hostname) ?? [], input.validating));
     onClient();
     const elapsed = performance.now() - started;
-    if (jobs > 1 && elapsed > PROBE_MS && clients.length - i - 1 >= jobs * 4) {
+    if (jobs > 1 && elapsed >= (opts.probeMs ?? PROBE_MS) && clients.length - i - 1 >= jobs * 4) {
       const projected = (elapsed / (i + 1)) * (clients.length - i - 1);
-      if (projected > (opts.thresholdMs ?? WORKER_THRESHOLD_MS)) {
+      if (projected >= (opts.thresholdMs ?? WORKER_THRESHOLD_MS)) {
         i++;
         break;
       }
     }
   }
-  if (i >= clients.length) return results;
+  if (i >= clients.length) return { bindings: results, workers: 0, inWorkers: 0 };
   const rest = clients.slice(i).map((m) => m.hostname);
   const shards: string[][] = Array.from({ length: jobs }, () => []);
   rest.forEach((host, k) => shards[k % jobs]!.push(host));
@@ -136,5 +142,5 @@ export async function bindAll(input: BindInput, jobs: number, onClient: () => vo
     ),
   );
   const byHost = new Map([...results, ...fromWorkers.flat()].map((b) => [b.host, b]));
-  return clients.map((m) => byHost.get(m.hostname)!);
+  return { bindings: clients.map((m) => byHost.get(m.hostname)!), workers: jobs, inWorkers: rest.length };
 }

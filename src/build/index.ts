@@ -9,7 +9,7 @@ import { loadBundles, planClient } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
 import { generateKeys } from '../keys/index.js';
 import { decryptAll, selectBest, sha256 } from '../cfg/index.js';
-import { bindAll, type BindInput } from './bind-all.js';
+import { bindAll, type BindInput, type ParallelOptions } from './bind-all.js';
 import { runValidators, type ValidationRequest } from '../validate/index.js';
 import type { BindFailure, BoundFile, ClientMetadata, PathEntry } from '../types.js';
 import { repoChecks } from './checks.js';
@@ -27,6 +27,7 @@ export interface CompileOptions {
   readonly generateKeys: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly onPhase?: (phase: string, total: number) => { tick(): void; done(): void };
+  readonly parallel?: ParallelOptions;
 }
 
 export interface HostResult {
@@ -51,6 +52,8 @@ export interface CompileResult {
   readonly warnings: readonly Diagnostic[];
   readonly keysWritten: readonly string[];
   readonly validation: { readonly runs: number; readonly checked: number; readonly failed: number };
+  /** Worker threads used for binding, and how many clients they bound (0, 0 when one thread sufficed). */
+  readonly binding: { readonly workers: number; readonly inWorkers: number };
   readonly revision: string | null;
 }
 
@@ -142,7 +145,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', metadata.clients.length);
   const input: BindInput = { repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans, validating };
-  const bindings = await bindAll(input, opts.jobs, () => bar.tick());
+  const { bindings, workers, inWorkers } = await bindAll(input, opts.jobs, () => bar.tick(), opts.parallel);
   bar.done();
   const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
   for (const b of bindings) {
@@ -154,7 +157,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   if (validating) validation = await validateAll(repo, config, bound, opts.jobs, phase);
 
   const hosts: HostResult[] = [...bound].map(([host, r]) => ({ host, files: r.files, failures: r.failures }));
-  return { repo, config, metadata, hosts, skipped, warnings: dedupe(warnings), keysWritten, validation, revision: gitRevision(repo.root) };
+  return { repo, config, metadata, hosts, skipped, warnings: dedupe(warnings), keysWritten, validation, binding: { workers, inWorkers }, revision: gitRevision(repo.root) };
 }
 
 /** Run each (validator, content) once; a failure turns every file that shares it into a bind failure. */

@@ -51,6 +51,7 @@ export const buildCommand: Command = {
       skipped: result.skipped,
       keysWritten: result.keysWritten,
       validation: result.validation,
+      binding: result.binding,
       revision: result.revision,
       seconds: 0,
     };
