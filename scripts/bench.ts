@@ -14,10 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { compile } from '../src/build/index.ts';
 import { publishBuild, type SigningKey } from '../src/emit/index.ts';
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '1000' }, entries: { type: 'string', default: '50' }, jobs: { type: 'string', default: '2' }, 'skip-stages': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { clients: { type: 'string', default: '1000' }, entries: { type: 'string', default: '50' }, 'template-every': { type: 'string', default: '10' }, jobs: { type: 'string', default: '2' }, 'skip-stages': { type: 'boolean' }, 'write-repo': { type: 'string' } } });
 const N = Number(values.clients);
 const M = Number(values.entries);
 const GROUPS = 20;
+/** Every K-th entry set also gets a Liquid template entry. */
+const TEMPLATE_EVERY = Number(values['template-every']);
 
 function write(path: string, data: string) {
   mkdirSync(dirname(path), { recursive: true });
@@ -45,7 +47,7 @@ function syntheticRepo(root: string) {
     if (e % 5 === 0) write(join(dir, `${base}.H_host${e}.example.com`), `# host variant\n`);
     if (e % 3 === 0) write(join(dir, `${base}.G60_g${(e + 1) % GROUPS}.cat`), `+extra line for g${(e + 1) % GROUPS}\n`);
     if (e % 4 === 0) write(join(dir, 'info.xml'), `<FileInfo><Group name="g1"><Info mode="0600"/></Group><Info mode="0644" owner="app"/></FileInfo>\n`);
-    if (e % 10 === 0) {
+    if (e % TEMPLATE_EVERY === 0) {
       const t = `/etc/bench/tmpl${e}.conf`;
       paths.push(t);
       write(join(root, 'Cfg', t, `tmpl${e}.conf.liquid`), `host = {{ metadata.hostname }}\ngroups = {{ metadata.groups | join: "," }}\n{% for g in metadata.groups %}[{{ g }}]\n{% endfor %}`);
@@ -54,12 +56,18 @@ function syntheticRepo(root: string) {
   write(join(root, 'Bundler/all.xml'), `<Bundle>\n${paths.map((p) => `<Path name="${p}"/>`).join('\n')}\n</Bundle>\n`);
 }
 
+if (values['write-repo']) {
+  // Only write the synthetic repository (to profile or build it by hand), then stop.
+  syntheticRepo(values['write-repo']);
+  console.log(`wrote ${values['write-repo']}`);
+  process.exit(0);
+}
 const root = mkdtempSync(join(tmpdir(), 'bindery-bench-'));
 try {
   const repo = join(root, 'repo');
   let t = performance.now();
   syntheticRepo(repo);
-  console.log(`synthetic repo: ${N} clients × ${M} entry sets (+${Math.ceil(M / 10)} Liquid templates), generated in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  console.log(`synthetic repo: ${N} clients × ${M} entry sets (+${Math.ceil(M / TEMPLATE_EVERY)} Liquid templates), generated in ${((performance.now() - t) / 1000).toFixed(2)} s`);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const key: SigningKey = { privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
   const jobs = Number(values.jobs);
@@ -84,7 +92,8 @@ try {
   const publishS = (performance.now() - t) / 1000;
   const files = result.hosts.reduce((n, h) => n + h.files.length, 0);
   const total = compileS + publishS;
-  console.log(`compile (scan + metadata + bind${phases.validating ? ' + validate' : ''}): ${compileS.toFixed(2)} s  [binding ${phases.binding?.toFixed(2)} s]`);
+  const workers = result.binding.workers ? `, ${result.binding.inWorkers} clients in ${result.binding.workers} worker threads` : ', one thread';
+  console.log(`compile (scan + metadata + bind${phases.validating ? ' + validate' : ''}): ${compileS.toFixed(2)} s  [binding ${phases.binding?.toFixed(2)} s${workers}]`);
   console.log(`publish (tar + gzip + sign + manifest): ${publishS.toFixed(2)} s for ${Object.keys(manifest.hosts).length} tarballs`);
   console.log(`total: ${total.toFixed(2)} s → ${(N / total).toFixed(0)} clients/s, ${(files / total).toFixed(0)} files/s (${files} files)`);
   console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

@@ -15,7 +15,7 @@ function digest(r: CompileResult): Record<string, Record<string, string>> {
 test('binding in worker threads gives exactly what binding in one thread gives', async () => {
   const one = await compile({ ...base, jobs: 1 });
   let ticks = 0;
-  const many = await compile({ ...base, jobs: 2, parallel: { probeMs: 0, thresholdMs: 0 }, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
+  const many = await compile({ ...base, jobs: 2, parallel: { probeMs: 0, thresholdMs: 0, minJobs: 2 }, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
   assert.is(one.hosts.length, 9);
   assert.equal(one.binding, { workers: 0, inWorkers: 0 });
   assert.equal(many.binding, { workers: 2, inWorkers: 8 }, 'the first client is bound here, the other eight by two workers');

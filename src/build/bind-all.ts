@@ -90,7 +90,14 @@ function startWorker(workerData: unknown): Worker {
 export interface ParallelOptions {
   readonly probeMs?: number;
   readonly thresholdMs?: number;
+  readonly minJobs?: number;
 }
+
+/**
+ * Measured (scripts/bench.ts, 2,000 clients × 30 Liquid templates): a worker binds about 1.5×
+ * slower than the main thread, so two workers only break even; from three on they win.
+ */
+const MIN_JOBS_FOR_WORKERS = 3;
 
 /** Below this much projected binding time, starting workers (and copying the repo to them) costs more than it saves. */
 const WORKER_THRESHOLD_MS = 1500;
@@ -99,7 +106,7 @@ const PROBE_MS = 250;
 
 /**
  * Bind all clients. Binding starts in this thread; if the projected remaining time is large
- * (template-heavy repositories with many clients) and jobs > 1, the remaining clients are split
+ * (template-heavy repositories with many clients) and jobs allow, the remaining clients are split
  * into shards bound by worker threads. Each binder keeps its own caches, so a file is still
  * parsed or compiled once per binder; decryption already happened once, before.
  */
@@ -114,7 +121,7 @@ export async function bindAll(input: BindInput, jobs: number, onClient: () => vo
     results.push(bindClient(ctx, m, input.plans.get(m.hostname) ?? [], input.validating));
     onClient();
     const elapsed = performance.now() - started;
-    if (jobs > 1 && elapsed >= (opts.probeMs ?? PROBE_MS) && clients.length - i - 1 >= jobs * 4) {
+    if (jobs >= (opts.minJobs ?? MIN_JOBS_FOR_WORKERS) && elapsed >= (opts.probeMs ?? PROBE_MS) && clients.length - i - 1 >= jobs * 4) {
       const projected = (elapsed / (i + 1)) * (clients.length - i - 1);
       if (projected >= (opts.thresholdMs ?? WORKER_THRESHOLD_MS)) {
         i++;
