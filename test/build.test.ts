@@ -189,6 +189,19 @@ test('info buildfile prints the bound content', async () => {
   assert.is(unknown.code, 2);
 });
 
+test('deltas are never applied to generated keys (DECISIONS #4)', async () => {
+  const repo = copyFixture('../../sample-repo');
+  try {
+    writeFileSync(join(repo.dir, 'Cfg/root/.ssh/id_ed25519/id_ed25519.cat'), '+appended\n');
+    const r = await bindery(['info', 'buildfile', '/root/.ssh/id_ed25519', 'node01.cluster.example.com', '--repo', repo.dir]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]*-----END OPENSSH PRIVATE KEY-----\n$/);
+    assert.match(r.stderr, 'deltas are never applied to generated keys');
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test('bad command lines exit 2 with a hint', async () => {
   assert.is((await bindery(['frobnicate'])).code, 2);
   assert.is((await bindery(['build'])).code, 2);

@@ -144,8 +144,12 @@ function generate(ctx: BindContext, set: EntrySet, gen: CfgFile, m: ClientMetada
     r.diagnostics.forEach(warn);
     return { data: r.data, deltas: [] };
   }
-  // Plain and .crypt bases: the only ones deltas apply to (DECISIONS #4).
-  const deltas = selectDeltas(set.deltas, gen, m);
+  // Plain and .crypt bases are the only ones deltas apply to, and never generated keys or
+  // certificates (an entry set with a creator) (DECISIONS #4).
+  const deltas = set.creators.length > 0 ? [] : selectDeltas(set.deltas, gen, m);
+  if (set.creators.length > 0 && set.deltas.length > 0) {
+    warn({ code: 'delta-on-generated', message: 'deltas are never applied to generated keys or certificates; ignored', file: set.deltas[0]!.file.rel, host: m.hostname, path: realname });
+  }
   const key = [gen.file.rel, ...deltas.map((d) => d.file.rel)].join('\0');
   const cached = ctx.caches.content.get(key);
   if (cached) return { data: cached, deltas: deltas.map((d) => d.file.rel) };
