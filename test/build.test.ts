@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync, existsSync, symlinkSync, chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, symlinkSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindery, run, tempDir, copyFixture, FIXTURES, ROOT } from './helpers.ts';
 

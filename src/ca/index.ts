@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { BinderyError } from '../errors.js';
-import { writeFileAtomic } from '../server/index.js';
+import { writeFileAtomic } from '../fsutil/index.js';
 
 export const CA_KEY = 'ca.key';
 export const CA_CERT = 'ca.crt';

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { secretEquals } from './auth.js';
-import { createFileExclusive, writeFileAtomic } from './durable.js';
+import { createFileExclusive, writeFileAtomic } from '../fsutil/index.js';
 
 export type BootstrapStatus = 'new' | 'claimed' | 'done';
 

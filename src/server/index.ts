@@ -21,7 +21,7 @@ import type { ClientAuth } from '../types.js';
 import { authenticate, indexClients, normalizeAddress, parseBasic, type AuthDecision, type AuthIndex, type AuthPolicy, type Credentials } from './auth.js';
 import { openBootstrapStore, type BootstrapStore } from './bootstrap.js';
 import { buildSource, type BuildSource, type HostArtifact, type ServedBuild } from './build.js';
-import { writeFileAtomic } from './durable.js';
+import { writeFileAtomic } from '../fsutil/index.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './ratelimit.js';
 
 export { authenticate, indexClients, normalizeAddress, parseBasic, secretEquals } from './auth.js';
@@ -30,7 +30,6 @@ export { openBootstrapStore } from './bootstrap.js';
 export type { BootstrapStatus, BootstrapStore } from './bootstrap.js';
 export { buildSource } from './build.js';
 export type { BuildSource, HostArtifact, ServedBuild } from './build.js';
-export { createFileExclusive, writeFileAtomic } from './durable.js';
 export { createRateLimiter, DEFAULT_RATE_LIMIT } from './ratelimit.js';
 export type { RateLimiter, RateLimitOptions } from './ratelimit.js';
 

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../../fsutil/index.js';
 import { BinderyError } from '../../errors.js';
 import { loadConfig } from '../../config/index.js';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../../secrets/index.js';
@@ -53,7 +53,7 @@ export const cryptCommand: Command = {
       used = chosen?.name ?? 'the only one that fits';
     }
     // The plaintext of a secret is only for its owner; ciphertext keeps the source's mode.
-    writeAtomic(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777);
+    writeAtomicOrFail(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777);
     if (boolOpt(ctx, 'remove')) rmSync(src);
     ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
     ctx.io.result({ action, source: src, written: dest, passphrase: chosen?.name ?? (action === 'encrypt' ? used : null), removed: boolOpt(ctx, 'remove') });
@@ -88,14 +88,11 @@ function findConfig(dir: string): string | null {
   }
 }
 
-/** Write via a temporary sibling and rename, so a reader never sees half a file. */
-function writeAtomic(dest: string, data: Buffer, mode: number): void {
-  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
+/** Write atomically; a failure names the file and what to check. */
+function writeAtomicOrFail(dest: string, data: string | Buffer, mode: number): void {
   try {
-    writeFileSync(tmp, data, { mode, flag: 'wx' });
-    renameSync(tmp, dest);
+    writeFileAtomic(dest, data, mode);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new BinderyError('CRYPT', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
   }
 }

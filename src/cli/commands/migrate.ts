@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../../fsutil/index.js';
 import { BinderyError } from '../../errors.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { migrateTemplate } from '../../templates/index.js';
@@ -38,7 +38,7 @@ export const migrateCommand: Command = {
     if (existsSync(dest) && !boolOpt(ctx, 'force')) {
       throw new BinderyError('USAGE', `${migration.file} already exists`, { file: migration.file }, 'add --force to overwrite it');
     }
-    writeAtomic(dest, migration.liquid, statSync(abs).mode & 0o777);
+    writeAtomicOrFail(dest, migration.liquid, statSync(abs).mode & 0o777);
     ctx.io.info(`wrote ${migration.file}: renders the same as ${rel} for all ${migration.clients} clients`);
     if (migration.failing.length) {
       ctx.io.info(`note: ${migration.failing.length} of them fail to bind with both templates (${migration.failing.slice(0, 3).join(', ')}${migration.failing.length > 3 ? ', …' : ''}), so their output was not compared`);
@@ -61,13 +61,11 @@ function findRepoRoot(dir: string): string | null {
   }
 }
 
-function writeAtomic(dest: string, text: string, mode: number): void {
-  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
+/** Write atomically; a failure names the file and what to check. */
+function writeAtomicOrFail(dest: string, data: string | Buffer, mode: number): void {
   try {
-    writeFileSync(tmp, text, { mode, flag: 'wx' });
-    renameSync(tmp, dest);
+    writeFileAtomic(dest, data, mode);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new BinderyError('REPO', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
   }
 }

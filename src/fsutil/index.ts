@@ -1,7 +1,8 @@
 /**
- * Durable small-file writes: the bootstrap state must survive a crash or a power cut, and a
- * reader must never see half a file. Write a temporary file beside the target, fsync it,
- * rename it over the target, fsync the directory.
+ * Durable small-file writes, shared by every stage that writes files (server state, CA,
+ * crypt, migrate): a file must survive a crash or a power cut, and a reader must never see
+ * half a file. Write a temporary file beside the target, fsync it, rename it over the
+ * target, fsync the directory.
  */
 import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
