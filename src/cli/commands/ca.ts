@@ -2,19 +2,12 @@ import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BinderyError } from '../../errors.js';
 import { describeCertificate, initCa, issueToFiles } from '../../ca/index.js';
-import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
-import { positional } from './common.js';
+import { boolOpt, stringOpt, type Command } from '../command.js';
+import { intOption, positional } from './common.js';
 
 const INIT_USAGE = 'ca init <dir> [--days N] [--cn NAME]';
 const ISSUE_USAGE = 'ca issue <dir> <name> [--server] [--days N] [--san NAME]... [--out DIR]';
 
-function daysOption(ctx: CommandContext): number | undefined {
-  const v = stringOpt(ctx, 'days');
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new BinderyError('USAGE', `--days must be a whole number, not "${v}"`);
-  return n;
-}
 
 export const caInitCommand: Command = {
   name: 'ca init',
@@ -23,7 +16,7 @@ export const caInitCommand: Command = {
   options: { days: { type: 'string' }, cn: { type: 'string' } },
   async run(ctx) {
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
-    const paths = initCa(dir, { days: daysOption(ctx), commonName: stringOpt(ctx, 'cn') });
+    const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`created CA ${cert.subject.replaceAll('\n', ', ')} valid until ${cert.validTo}\n  ${paths.certPath} (give this to clients and to bindery serve --ca)\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ...paths, ...cert });
@@ -43,7 +36,7 @@ export const caIssueCommand: Command = {
     const server = boolOpt(ctx, 'server');
     if (san && !server) throw new BinderyError('USAGE', '--san is for server certificates', {}, `usage: bindery ${ISSUE_USAGE}`);
     const out = resolve(stringOpt(ctx, 'out') ?? join(dir, 'issued'));
-    const paths = issueToFiles(dir, name, out, { server, days: daysOption(ctx), altNames: Array.isArray(san) ? san : undefined });
+    const paths = issueToFiles(dir, name, out, { server, days: intOption(ctx, 'days', undefined), altNames: Array.isArray(san) ? san : undefined });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ...paths, ...cert, server });

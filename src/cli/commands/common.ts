@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BinderyError } from '../../errors.js';
 import type { CommandContext } from '../command.js';
@@ -6,13 +7,29 @@ import type { Io } from '../io.js';
 import { formatLocation } from '../../errors.js';
 import type { BindFailure } from '../../types.js';
 
+/** A whole-number option of at least `min`, or `dflt` when absent. */
+export function intOption(ctx: CommandContext, name: string, dflt: number, min?: number): number;
+export function intOption(ctx: CommandContext, name: string, dflt: undefined, min?: number): number | undefined;
+export function intOption(ctx: CommandContext, name: string, dflt: number | undefined, min = 1): number | undefined {
+  const v = stringOpt(ctx, name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new BinderyError('USAGE', `--${name} must be a whole number of at least ${min}, not "${v}"`);
+  return n;
+}
+
 /** --jobs N (default: the machine's parallelism). */
 export function jobsOption(ctx: CommandContext): number {
-  const v = stringOpt(ctx, 'jobs');
-  if (v === undefined) return Math.max(1, availableParallelism());
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new BinderyError('USAGE', `--jobs must be a whole number of at least 1, not "${v}"`);
-  return n;
+  return intOption(ctx, 'jobs', Math.max(1, availableParallelism()));
+}
+
+/** Read a file named on the command line; a failure says which option's file it was. */
+export function readOptionFile(path: string, what: string, code: 'USAGE' | 'CONFIG' = 'USAGE', hint?: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BinderyError(code, `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path }, hint);
+  }
 }
 
 /** The one positional a command requires, with a usage error naming it. */

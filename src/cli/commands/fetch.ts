@@ -1,22 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
 import { caCertPath } from '../../ca/index.js';
 import { fetchAndApply } from '../../client/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
+import { readOptionFile } from './common.js';
 
 const USAGE =
   'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--dry-run]';
 
 export const PASSWORD_ENV = 'BINDERY_PASSWORD';
 
-function readFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new BinderyError('USAGE', `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
-  }
-}
 
 export const fetchCommand: Command = {
   name: 'fetch',
@@ -47,7 +40,7 @@ export const fetchCommand: Command = {
     if (!!certPath !== !!keyPath) throw new BinderyError('USAGE', '--cert and --key go together', {}, `usage: bindery ${USAGE}`);
     const passwordFile = stringOpt(ctx, 'password-file');
     // The environment and a file keep the password out of the process list.
-    const password = stringOpt(ctx, 'password') ?? (passwordFile ? readFile(passwordFile, 'password file').replace(/\r?\n$/, '') : process.env[PASSWORD_ENV] || undefined);
+    const password = stringOpt(ctx, 'password') ?? (passwordFile ? readOptionFile(passwordFile, 'password file').replace(/\r?\n$/, '') : process.env[PASSWORD_ENV] || undefined);
     const user = stringOpt(ctx, 'user') ?? (password !== undefined ? 'root' : undefined);
     if (!certPath && user === undefined) {
       throw new BinderyError('USAGE', 'no credentials: give --cert/--key, or --user with --password (or --password-file, or ' + PASSWORD_ENV + ')', {}, `usage: bindery ${USAGE}`);
@@ -55,10 +48,10 @@ export const fetchCommand: Command = {
     const dryRun = boolOpt(ctx, 'dry-run');
     const result = await fetchAndApply({
       server,
-      ca: readFile(caCertPath(need('ca')), 'CA certificate'),
-      trust: readFile(need('trust'), 'trusted signing key'),
-      cert: certPath ? readFile(certPath, 'client certificate') : undefined,
-      key: keyPath ? readFile(keyPath, 'client key') : undefined,
+      ca: readOptionFile(caCertPath(need('ca')), 'CA certificate'),
+      trust: readOptionFile(need('trust'), 'trusted signing key'),
+      cert: certPath ? readOptionFile(certPath, 'client certificate') : undefined,
+      key: keyPath ? readOptionFile(keyPath, 'client key') : undefined,
       user,
       password,
       root: resolve(need('root')),

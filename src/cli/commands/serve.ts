@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, formatError, isBinderyError } from '../../errors.js';
 import { caCertPath } from '../../ca/index.js';
@@ -6,7 +6,8 @@ import { resolveConfig } from '../../build/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
-import { stringOpt, type Command, type CommandContext } from '../command.js';
+import { stringOpt, type Command } from '../command.js';
+import { intOption, readOptionFile } from './common.js';
 
 const USAGE =
   'serve --build <dir> --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S]';
@@ -21,21 +22,7 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-function readPem(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new BinderyError('CONFIG', `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path }, 'make one with bindery ca init / bindery ca issue --server');
-  }
-}
 
-function positiveInt(ctx: CommandContext, name: string, dflt: number): number {
-  const v = stringOpt(ctx, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new BinderyError('USAGE', `--${name} must be a whole number of at least 1, not "${v}"`);
-  return n;
-}
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -69,9 +56,9 @@ export const serveCommand: Command = {
       return resolve(v);
     };
     const tls = {
-      cert: readPem(tlsFile('tls-cert', config.communication.certificate, 'certificate'), 'server certificate'),
-      key: readPem(tlsFile('tls-key', config.communication.key, 'key'), 'server key'),
-      ca: readPem(caCertPath(tlsFile('ca', config.communication.ca, 'ca')), 'CA certificate'),
+      cert: readOptionFile(tlsFile('tls-cert', config.communication.certificate, 'certificate'), 'server certificate', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
+      key: readOptionFile(tlsFile('tls-key', config.communication.key, 'key'), 'server key', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
+      ca: readOptionFile(caCertPath(tlsFile('ca', config.communication.ca, 'ca')), 'CA certificate', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
     };
     const { host, port } = parseListen(stringOpt(ctx, 'listen') ?? DEFAULT_LISTEN);
     const stateDir = resolve(stringOpt(ctx, 'state') ?? join(dirname(buildDir), `${basename(buildDir)}.state`));
@@ -106,7 +93,7 @@ export const serveCommand: Command = {
       host,
       port,
       log,
-      rateLimit: { maxFailures: positiveInt(ctx, 'max-failures', 20), windowMs: positiveInt(ctx, 'failure-window', 60) * 1000 },
+      rateLimit: { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 },
     });
     ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
     ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
