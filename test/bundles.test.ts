@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadBundles, planClient, type Bundle } from '../src/bundles/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { ClientMetadata } from '../src/types.ts';
-import { FIXTURES, tempDir } from './helpers.ts';
+import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const bundles = loadBundles(join(FIXTURES, 'bundles-basic'))!;
 
@@ -14,17 +14,6 @@ function host(hostname: string, groups: string[], clientBundles: string[]): Clie
 }
 
 const names = (plan: { paths: readonly { name: string }[] }) => plan.paths.map((p) => p.name);
-
-function throws(fn: () => unknown): BinderyError {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, BinderyError);
-    return e as BinderyError;
-  }
-  assert.unreachable('should have thrown');
-  throw new Error('unreachable');
-}
 
 function bundlerWith(files: Record<string, string>, fn: (dir: string) => void): void {
   const t = tempDir('bindery-bundles-');

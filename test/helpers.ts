@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
+import { BinderyError } from '../src/errors.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -44,4 +46,16 @@ export function copyFixture(name: string): { dir: string; cleanup: () => void } 
   const t = tempDir(`bindery-${name}-`);
   cpSync(join(FIXTURES, name), t.dir, { recursive: true });
   return t;
+}
+
+/** Run fn, which must throw a BinderyError; returns it for further checks. */
+export function throwsBindery(fn: () => unknown): BinderyError {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, BinderyError);
+    return e as BinderyError;
+  }
+  assert.unreachable('should have thrown a BinderyError');
+  throw new Error('unreachable');
 }

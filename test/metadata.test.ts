@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { loadMetadata, parseMetadata, findClient, groupInCategory, groupMetadata, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import { FIXTURES, tempDir } from './helpers.ts';
+import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const fixture = loadMetadata(join(FIXTURES, 'metadata-bcfg2'));
 
@@ -30,17 +30,6 @@ function withRepo(files: Record<string, string>, fn: (dir: string) => void): voi
   } finally {
     t.cleanup();
   }
-}
-
-function throws(fn: () => unknown): BinderyError {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, BinderyError);
-    return e as BinderyError;
-  }
-  assert.unreachable('should have thrown');
-  throw new Error('unreachable');
 }
 
 const parse = (groups: string, clients: string) =>
