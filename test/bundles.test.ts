@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundles, planClient, type Bundle } from '../src/bundles/index.ts';
-import { BinderyError } from '../src/errors.ts';
 import type { ClientMetadata } from '../src/types.ts';
 import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 

@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { loadMetadata, parseMetadata, findClient, groupInCategory, groupMetadata, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
-import { BinderyError } from '../src/errors.ts';
 import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const fixture = loadMetadata(join(FIXTURES, 'metadata-bcfg2'));
