@@ -6,7 +6,7 @@
  *
  * Layout of a CA directory: `ca.key` (PKCS#8 PEM, mode 0600) and `ca.crt` (PEM).
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -40,10 +40,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 function newRsaKey(): { keyPem: string; publicKey: forge.pki.PublicKey } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
-  };
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey: forgePublicKey(publicKey) };
+}
+
+/** forge's view of an RSA key (private or public, PEM or KeyObject); other key types cannot be certified. */
+function forgePublicKey(key: string | KeyObject): forge.pki.PublicKey {
+  const pub = typeof key !== 'string' && key.type === 'public' ? key : createPublicKey(key);
+  if (pub.asymmetricKeyType !== 'rsa') {
+    throw new BinderyError('USAGE', `cannot certify a ${pub.asymmetricKeyType} key`, {}, 'bindery\'s CA certifies RSA keys only');
+  }
+  return forge.pki.publicKeyFromPem(pub.export({ type: 'spki', format: 'pem' }).toString());
 }
 
 /** forge exports this but its type definitions do not declare it. */
@@ -139,11 +145,23 @@ function checkCommonName(name: string): void {
  * DNS:localhost, IP:127.0.0.1 and any `altNames`. Nothing is written to disk.
  */
 export function issueCertificate(caDir: string, commonName: string, opts: IssueOptions = {}): IssuedCertificate {
+  const { keyPem, publicKey } = newRsaKey();
+  return { keyPem, certPem: makeCertificate(caDir, commonName, publicKey, opts) };
+}
+
+/**
+ * A certificate for an existing RSA key (private or public; PEM or KeyObject), signed by the CA
+ * in `caDir`, as issueCertificate makes it. Returns the certificate PEM; nothing is written.
+ */
+export function certifyKey(caDir: string, commonName: string, key: string | KeyObject, opts: IssueOptions = {}): string {
+  return makeCertificate(caDir, commonName, forgePublicKey(key), opts);
+}
+
+function makeCertificate(caDir: string, commonName: string, publicKey: forge.pki.PublicKey, opts: IssueOptions): string {
   checkCommonName(commonName);
   const days = opts.days ?? DEFAULT_DAYS;
   checkDays(days, 'ca issue');
   const ca = readCa(caDir);
-  const { keyPem, publicKey } = newRsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = serial();
@@ -165,7 +183,7 @@ export function issueCertificate(caDir: string, commonName: string, opts: IssueO
   }
   cert.setExtensions(extensions);
   signCertificate(cert, ca.keyPem);
-  return { keyPem, certPem: forge.pki.certificateToPem(cert) };
+  return forge.pki.certificateToPem(cert);
 }
 
 /** Issue and write `<outDir>/<name>.key` (0600) and `<name>.crt`. */

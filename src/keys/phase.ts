@@ -4,13 +4,14 @@ import pLimit from 'p-limit';
 import { BinderyError, asBinderyError, type Diagnostic, type Location } from '../errors.js';
 import type { Config } from '../config/index.js';
 import { compareSpecificity, matches, specificitySuffix, type RepoModel } from '../repo/index.js';
-import { decryptAny, encryptText, passphraseNamed, passphrases, type Passphrase } from '../secrets/index.js';
+import { decryptAny, encryptText, passphraseNamed, passphrases } from '../secrets/index.js';
 import type { XmlElement } from '../xml/index.js';
 import type { CfgFile, ClientMetadata, EntrySet } from '../types.js';
 import { allowTargets, matchingAllows, parseAuthorizedKeys, syntheticGroupMetadata, type AllowContext } from './authorized.js';
 import { keySpecFor, parsePrivKey, type KeySpec, type PrivKeyFile } from './spec.js';
 import { loadPrivateKey, newKey, privateKeyText, publicKeyId, publicKeyLine } from './material.js';
-import { createExclusive, readIfExists, replaceAtomic } from './write.js';
+import { createExclusive, explainWriteError, readIfExists, replaceAtomic } from './write.js';
+import { planSsl } from './ssl.js';
 
 /** One client and the Path names planned for it. */
 export interface KeyNeed {
@@ -33,7 +34,7 @@ export interface KeyPhaseResult {
 }
 
 /** Who asked, for messages: the client, the entry it asked for, and the file that led there. */
-type Origin = Required<Pick<Location, 'host' | 'path'>> & Pick<Location, 'file' | 'line'>;
+export type Origin = Required<Pick<Location, 'host' | 'path'>> & Pick<Location, 'file' | 'line'>;
 
 /** One pair of files to produce: a new key pair, or the public half of an existing private key. */
 interface Job {
@@ -55,7 +56,9 @@ interface Job {
  * lacks, generate each once, concurrently, and write it into the repository under Bcfg2's
  * names (spec §8.1). A client needs a key when its paths include a privkey.xml entry set, a
  * pubkey.xml one, or an authorized_keys.xml whose Allows point at a pubkey.xml path — and no
- * existing generator of that entry set matches it. Nothing to do → nothing written.
+ * existing generator of that entry set matches it. sslkey.xml / sslcert.xml entries get each
+ * client its own key and a certificate from the configured CA the same way (ssl.ts).
+ * Nothing to do → nothing written.
  */
 export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], config: Config, env: NodeJS.ProcessEnv, opts: { jobs?: number } = {}): Promise<KeyPhaseResult> {
   const list = passphrases(config, env);
@@ -79,6 +82,19 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
     groupMetadata: (g) => groupCache.get(g) ?? groupCache.set(g, syntheticGroupMetadata(g, clients)).get(g)!,
     config,
   };
+  const written: string[] = [];
+  const adopted: string[] = [];
+  const adopt = (rel: string) => {
+    if (!repo.files.has(rel)) adopted.push(rel);
+  };
+  const decrypted = new Map<string, Buffer>();
+  const readPrivate = (rel: string, data: Buffer, encrypted: boolean): Buffer => {
+    if (!encrypted) return data;
+    let plain = decrypted.get(rel);
+    if (!plain) decrypted.set(rel, (plain = decryptAny(data, list, { requireUtf8: true, file: rel })));
+    return plain;
+  };
+  const ssl = planSsl({ repo, config, passphrases: list, warn, fail, wrote: (rel) => written.push(rel), adopt, readPrivate });
   const privKeys = new Map<string, PrivKeyFile | BinderyError>();
   const authKeys = new Map<string, XmlElement | null>();
   const jobs = new Map<string, Job>();
@@ -154,6 +170,8 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
       const origin: Origin = { host: m.hostname, path };
       if (set.creators.some((c) => c.kind === 'privkey.xml')) request(path, m, false, origin, false);
       if (set.creators.some((c) => c.kind === 'pubkey.xml')) requestPublic(path, m, origin, false);
+      if (set.creators.some((c) => c.kind === 'sslkey.xml')) ssl.requestKey(path, m);
+      if (set.creators.some((c) => c.kind === 'sslcert.xml')) ssl.requestCert(path, m);
       const ak = set.generators.find((g) => g.kind === 'authorized_keys.xml');
       // Only when authorized_keys.xml is what this client gets (no other generator matches).
       if (ak && set.generators.every((g) => g === ak || !matches(g.specificity, m))) {
@@ -185,18 +203,6 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
     }
   }
 
-  const written: string[] = [];
-  const adopted: string[] = [];
-  const adopt = (rel: string) => {
-    if (!repo.files.has(rel)) adopted.push(rel);
-  };
-  const decrypted = new Map<string, Buffer>();
-  const readPrivate = (rel: string, data: Buffer, encrypted: boolean): Buffer => {
-    if (!encrypted) return data;
-    let plain = decrypted.get(rel);
-    if (!plain) decrypted.set(rel, (plain = decryptAny(data, list, { requireUtf8: true, file: rel })));
-    return plain;
-  };
   const keySecret = (): string | null => (config.sshkeys.passphrase ? passphraseNamed(list, config.sshkeys.passphrase, { file: config.file ?? 'bcfg2.conf' }).secret : null);
   const abs = (rel: string) => join(repo.root, rel);
 
@@ -238,12 +244,13 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
       }
       await writePublic(job.pubRel, publicKeyLine(key, job.pubRel));
     } catch (e) {
-      fail(job.origin, writeError(e, job));
+      fail(job.origin, explainWriteError(e, job.privRel));
     }
   };
 
   const limit = pLimit(Math.max(1, opts.jobs ?? availableParallelism()));
-  await Promise.all([...jobs.values()].sort((a, b) => (a.pubRel < b.pubRel ? -1 : 1)).map((j) => limit(() => run(j))));
+  const sshTasks = [...jobs.values()].sort((a, b) => (a.pubRel < b.pubRel ? -1 : 1)).map((j) => () => run(j));
+  await Promise.all([...sshTasks, ...ssl.tasks()].map((t) => limit(t)));
   return { written: [...written, ...adopted].sort(), adopted: adopted.sort(), diagnostics: [...diagnostics.values()], failed: [...failed.values()] };
 }
 
@@ -254,15 +261,4 @@ function bestOf(candidates: readonly CfgFile[], set: EntrySet): CfgFile {
     throw new BinderyError('AMBIGUOUS', `two private keys are equally specific for this client: ${sorted[0]!.file.rel} and ${sorted[1]!.file.rel}`, { file: set.dir }, 'remove one of them');
   }
   return sorted[0]!;
-}
-
-/** File system errors in words a user can act on; a read-only repository says so. */
-function writeError(e: unknown, job: Job): unknown {
-  if (e instanceof BinderyError || !(e instanceof Error) || !('syscall' in e)) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
-    return new BinderyError('KEYS', `cannot write ${job.privRel} or its public key: the repository is not writable (${code})`, { file: job.privRel }, 'run `bindery keys <repo>` where the repository is writable and commit the keys, then build');
-  }
-  if (code) return new BinderyError('KEYS', `cannot write the key files: ${code}`, { file: job.privRel }, 'check the repository directory');
-  return e;
 }

@@ -25,7 +25,7 @@ const SIZES: Record<KeyType, { dflt: number; ok: (bits: number) => boolean; says
   ed25519: { dflt: 256, ok: (b) => b === 256, says: 'omitted (ed25519 keys have a fixed size)' },
 };
 
-const POSITIVE_INT = /^\s*[1-9]\d*\s*$/;
+export const POSITIVE_INT = /^\s*[1-9]\d*\s*$/;
 
 /** A parsed privkey.xml: checked once, evaluated per client. */
 export interface PrivKeyFile {

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { BinderyError } from '../errors.js';
 
 /**
  * Writing keys into the repository. Data goes to a temporary sibling first (named `.#…`,
@@ -60,4 +61,15 @@ export async function readIfExists(path: string): Promise<Buffer | null> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
+}
+
+/** File system errors in words a user can act on; a read-only repository says so. Others pass through. */
+export function explainWriteError(e: unknown, rel: string): unknown {
+  if (e instanceof BinderyError || !(e instanceof Error) || !('syscall' in e)) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return new BinderyError('KEYS', `cannot write ${rel}: the repository is not writable (${code})`, { file: rel }, 'run `bindery keys <repo>` where the repository is writable and commit the keys, then build');
+  }
+  if (code) return new BinderyError('KEYS', `cannot write ${rel}: ${code}`, { file: rel }, 'check the repository directory');
+  return e;
 }
