@@ -103,6 +103,23 @@ test('a failed build names host, path and files, and leaves the previous output 
   }
 });
 
+test('a template error shared by many hosts is reported once, naming the template line and every host', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    writeFileSync(join(repo.dir, 'Cfg/etc/issue/issue.G60_base.liquid'), 'Welcome to {{ metadata.hostname }}\n{{ nosuch }}\n');
+    const r = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key]);
+    assert.is(r.code, 1);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('failed:'));
+    assert.is(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, 'Cfg/etc/issue/issue.G60_base.liquid:2');
+    assert.match(lines[0]!, 'path /etc/issue, hosts db1, web1, web2');
+    assert.match(lines[0]!, 'undefined variable');
+    assert.match(r.stderr, '3 entries could not be bound');
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test('a missing signing key is a usage error that says how to make one', async () => {
   const r = await bindery(['build', basic, '--out', join(work.dir, 'nokey')], { env: { BINDERY_SIGNING_KEY: '' } });
   assert.is(r.code, 2);

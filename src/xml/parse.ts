@@ -33,7 +33,7 @@ export function parseXml(source: string, file: string): XmlElement {
 
   parser.on('error', (err) => {
     if (!failure) {
-      const msg = err.message.replace(/^[^:]*:\d+:\d+: /, '');
+      const msg = err.message.replace(/^(?:[^:]*:)?\d+:\d+: /, '');
       failure = new BinderyError('XML', `malformed XML: ${msg}`, { file, line: parser.line, column: parser.column }, 'fix the XML syntax at that line');
     }
   });

@@ -57,7 +57,7 @@ export const buildCommand: Command = {
     };
     if (failures.length > 0 && !keepGoing) {
       reportFailures(io, failures);
-      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound; the previous output in ${out} is untouched (use --keep-going to publish the other hosts)`);
+      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound; nothing was written to ${out} (any previous build there is untouched; --keep-going publishes the hosts that bound)`);
       io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
       return 1;
     }

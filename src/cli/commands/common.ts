@@ -43,9 +43,21 @@ export function progressPhases(io: Io) {
   return (phase: string, total: number) => io.progress(total, phase);
 }
 
-export function reportFailures(io: Io, failures: readonly BindFailure[]): void {
+/**
+ * One line per distinct failure (same file, line, path and message), naming its hosts: a
+ * broken file shared by 5,000 hosts is one line, not 5,000. --json keeps every failure.
+ */
+export function reportFailures(io: Io, failures: readonly BindFailure[], shownHosts = 5): void {
+  const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
   for (const f of failures) {
-    const where = formatLocation({ file: f.file, line: f.line, host: f.host, path: f.path });
-    io.info(`failed: ${where}: ${f.message}`);
+    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.path}\0${f.message}`;
+    const g = groups.get(key) ?? { f, hosts: [] };
+    g.hosts.push(f.host);
+    groups.set(key, g);
+  }
+  for (const { f, hosts } of groups.values()) {
+    const where = formatLocation({ file: f.file, line: f.line, path: f.path });
+    const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, shownHosts).join(', ')}${hosts.length > shownHosts ? ` and ${hosts.length - shownHosts} more` : ''}`;
+    io.info(`failed: ${where}, ${who}: ${f.message}`);
   }
 }
