@@ -1,0 +1,55 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { compile } from '../src/build/index.ts';
+import { configFromIni, parseIni } from '../src/config/index.ts';
+import { FIXTURES } from './helpers.ts';
+
+const nobundler = join(FIXTURES, 'core-nobundler');
+
+test('without Bundler/ a client gets every entry set that has a file for it (DECISIONS #10)', async () => {
+  const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
+  const paths = Object.fromEntries(r.hosts.map((h) => [h.host, h.files.map((f) => f.path)]));
+  assert.equal(paths, { pc1: ['/etc/hosts', '/etc/legacy', '/etc/pc1-only', '/etc/perm'], srv1: ['/etc/hosts', '/etc/legacy', '/etc/perm', '/etc/server.conf'] });
+  assert.equal(r.hosts.flatMap((h) => h.failures), []);
+});
+
+test('[mdata] in bcfg2.conf sets the defaults, and a legacy :info file overrides them', async () => {
+  const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
+  const srv1 = r.hosts.find((h) => h.host === 'srv1')!;
+  const info = (p: string) => srv1.files.find((f) => f.path === p)!.info;
+  assert.equal([info('/etc/hosts').owner, info('/etc/hosts').group, info('/etc/hosts').mode], ['nobody', 'root', '0600']);
+  assert.equal([info('/etc/legacy').owner, info('/etc/legacy').group, info('/etc/legacy').mode], ['daemon', 'adm', '0640'], 'three-digit legacy modes get a leading 0');
+  const w = r.warnings.find((d) => d.code === 'legacy-info-line');
+  assert.ok(w, 'an unrecognised legacy line is a warning');
+  assert.is(w!.file, 'Cfg/etc/legacy/:info');
+  assert.is(w!.line, 4);
+});
+
+test('info.xml: the first Info after Group/Client/Path conditions wins whole (DECISIONS #5)', async () => {
+  const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
+  const perm = (host: string) => r.hosts.find((h) => h.host === host)!.files.find((f) => f.path === '/etc/perm')!.info;
+  assert.equal([perm('srv1').owner, perm('srv1').mode], ['srv1owner', '0600'], 'attributes it does not set keep the defaults');
+  assert.equal([perm('pc1').owner, perm('pc1').mode], ['notserver', '0400'], 'negate inverts a Group condition');
+  const several = r.warnings.filter((d) => d.code === 'info-ambiguous' && d.file === 'Cfg/etc/perm/info.xml');
+  assert.equal(several.map((d) => d.line).sort(), [6, 9], 'more than one matching Info is a warning at the winning line');
+});
+
+test('bcfg2.conf: sections, both separators, comments, continuation lines, defaults', () => {
+  const raw = parseIni('# comment\n[server]\nrepository: /srv/bcfg2\nignore_files = *~ *.bak\n  .git\n; other comment\n[encryption]\nprod = one two\n[cfg]\nvalidation = no\n', 'bcfg2.conf');
+  const c = configFromIni(raw, 'bcfg2.conf');
+  assert.is(c.server.repository, '/srv/bcfg2');
+  assert.equal(c.server.ignoreFiles, ['*~', '*.bak', '.git']);
+  assert.equal(c.encryption.passphrases, [{ name: 'prod', secret: 'one two' }]);
+  assert.is(c.cfg.validation, false);
+  assert.is(c.communication.authentication, 'cert+password');
+  assert.is(c.mdata.mode, '0644');
+});
+
+test('bcfg2.conf errors name the file and line', () => {
+  assert.throws(() => parseIni('[server]\nthis is not an option\n', 'bcfg2.conf'), (e: { location: { line: number } }) => e.location.line === 2);
+  assert.throws(() => configFromIni({ encryption: { algorithm: 'des_cbc' } }, 'x.conf'), /aes_256_cbc only|not supported/);
+  assert.throws(() => configFromIni({ communication: { authentication: 'magic' } }, 'x.conf'), /authentication = magic/);
+});
+
+test.run();
