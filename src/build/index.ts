@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { scanRepo, type RepoModel } from '../repo/index.js';
+import { addFiles, scanRepo, type RepoModel } from '../repo/index.js';
 import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
@@ -138,7 +138,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     const keys = await generateKeys(repo, needs, config, opts.env, { jobs: opts.jobs });
     warnings.push(...keys.diagnostics);
     keysWritten = keys.written;
-    if (keys.written.length > 0) repo = await scanRepo(opts.repo, config);
+    repo = await addFiles(repo, keys.written);
   }
   warnings.push(...repoChecks(repo, metadata));
 

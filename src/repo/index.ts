@@ -1,3 +1,3 @@
-export { scanRepo, ignoreMatcher, repoRelative, type RepoModel } from './scan.js';
+export { scanRepo, addFiles, ignoreMatcher, repoRelative, type RepoModel } from './scan.js';
 export { classifyFile, type Classification } from './classify.js';
 export { matches, compareSpecificity, specificitySuffix, describeSpecificity, type MatchSubject } from './specificity.js';
