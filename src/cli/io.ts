@@ -1,6 +1,7 @@
 import { styleText } from 'node:util';
 import cliProgress from 'cli-progress';
 import { BinderyError, formatError, formatLocation, type Diagnostic } from '../errors.js';
+import { stableStringify } from '../emit/index.js';
 
 /**
  * Human output goes to stderr (with colour only on a TTY without NO_COLOR), machine
@@ -14,7 +15,7 @@ export interface Io {
   out(text: string): void;
   warn(d: Diagnostic): void;
   error(e: BinderyError): void;
-  /** The machine-readable result of the command, printed once with --json. */
+  /** The machine-readable result of the command, printed once with --json (stable JSON: sorted keys). */
   result(value: unknown): void;
   progress(total: number, label: string): Progress;
 }
@@ -47,7 +48,7 @@ export function createIo(opts: { json: boolean; stdout?: NodeJS.WriteStream; std
       stderr.write(`${paint('red', 'error')}: ${formatError(e)}\n`);
     },
     result(value) {
-      if (opts.json) stdout.write(JSON.stringify(value, null, 2) + '\n');
+      if (opts.json) stdout.write(stableStringify(value));
     },
     progress(total, label) {
       if (opts.json || !stderr.isTTY || total < 2) return { tick() {}, done() {} };
