@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../src/secrets/index.ts';
 import { configFromIni } from '../src/config/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import { bindery, run, tempDir } from './helpers.ts';
+import { FIXTURES, bindery, run, tempDir } from './helpers.ts';
 
 const VECTOR = 'U2FsdGVkX18wMTIzNDU2N1Ig+QgyWrcjXR4LZJwCAvY=\n';
 const PASS = 'a simple passphrase';
@@ -219,6 +219,124 @@ test('`bindery crypt decrypt` of a damaged file fails with exit 1 and writes not
   } finally {
     t.cleanup();
   }
+});
+
+test('`bindery crypt decrypt` of a text file is not "ambiguous" when a wrong passphrase passes the padding check', async () => {
+  const text = encryptText(Buffer.from('the plaintext of a text file\n'.repeat(3)), 'right');
+  const t = repoWithConf(`[encryption]\na = right\nb = ${luckyWrongPassphrase(text)}\n`);
+  try {
+    writeFileSync(join(t.dir, 'x.crypt'), text);
+    const r = await bindery(['crypt', 'decrypt', join(t.dir, 'x.crypt')]);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(readFileSync(join(t.dir, 'x'), 'utf8'), 'the plaintext of a text file\n'.repeat(3));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('`bindery crypt encrypt` refuses a damaged encrypted file too (it base64-decodes to "Salted__")', async () => {
+  const t = repoWithConf('[encryption]\nonly = right\n');
+  try {
+    const f = join(t.dir, 'x');
+    writeFileSync(f, encryptText(Buffer.from('data\n'), 'right').slice(0, 40) + '\n');
+    const r = await bindery(['crypt', 'encrypt', f]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /already encrypted/);
+    assert.not.ok(existsSync(f + '.crypt'));
+  } finally {
+    t.cleanup();
+  }
+});
+
+// ---- .crypt files through `bindery build` (fixture secrets-repo, made with openssl) ----
+
+const SITE = 'site passphrase for tests';
+const MARKERS = [SITE, 'PLAINTEXT-MARKER', 'wrong one', 'wrong two'];
+const work = tempDir('bindery-secrets-build-');
+const KEY = join(work.dir, 'signing-key.pem');
+test.before(async () => {
+  assert.is((await run('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', KEY])).code, 0);
+});
+test.after(() => work.cleanup());
+
+let copies = 0;
+/** A copy of the fixture repository, an output directory beside it, and a place for a bcfg2.conf. */
+function secretsRepo(): { repo: string; out: string; conf: string } {
+  const base = join(work.dir, `r${copies++}`);
+  mkdirSync(base);
+  cpSync(join(FIXTURES, 'secrets-repo'), join(base, 'repo'), { recursive: true });
+  return { repo: join(base, 'repo'), out: join(base, 'out'), conf: join(base, 'bcfg2.conf') };
+}
+
+function buildWith(r: { repo: string; out: string }, env: Record<string, string>, ...extra: string[]) {
+  return bindery(['build', r.repo, '--out', r.out, '--signing-key', KEY, ...extra], { env });
+}
+
+/** No passphrase (right or wrong) and no plaintext in anything the build printed or published. */
+function assertNoSecrets(where: string, text: string): void {
+  for (const m of MARKERS) assert.not.ok(text.includes(m), `${where} contains "${m}"`);
+}
+
+async function fileOf(out: string, host: string, path: string): Promise<string | null> {
+  const r = await run('tar', ['-xzOf', join(out, 'hosts', `${host}.tar.gz`), path.slice(1)]);
+  return r.code === 0 ? r.stdout : null;
+}
+
+test('bindery build decrypts .crypt files and encrypted templates with BINDERY_PASSPHRASE_<NAME>; no secret in its output', async () => {
+  const r = secretsRepo();
+  const b = await buildWith(r, { BINDERY_PASSPHRASE_SITE: SITE }, '--json');
+  assert.is(b.code, 0, b.stderr);
+  assert.is(await fileOf(r.out, 'app1', '/etc/db.conf'), 'db_password = PLAINTEXT-MARKER-db\n');
+  assert.is(await fileOf(r.out, 'app2', '/etc/greeting'), 'Hello app2, PLAINTEXT-MARKER-template\n');
+  assertNoSecrets('stdout', b.stdout);
+  assertNoSecrets('stderr', b.stderr);
+  const manifest = readFileSync(join(r.out, 'manifest.json'), 'utf8');
+  assertNoSecrets('manifest', manifest);
+
+  // Now no passphrase fits: a bind failure naming the file and the names tried, the old output kept.
+  writeFileSync(r.conf, '[encryption]\na = wrong one\nb = wrong two\n');
+  const failed = await buildWith(r, {}, '--config', r.conf);
+  assert.is(failed.code, 1);
+  assert.match(failed.stderr, 'failed: Cfg/etc/db.conf/db.conf.crypt, path /etc/db.conf, hosts app1, app2: cannot decrypt: no passphrase yields valid UTF-8 plaintext (tried a, b)');
+  assert.match(failed.stderr, 'failed: Cfg/etc/greeting/greeting.liquid.crypt, path /etc/greeting, hosts app1, app2: cannot decrypt');
+  assertNoSecrets('stderr', failed.stderr + failed.stdout);
+  assert.is(readFileSync(join(r.out, 'manifest.json'), 'utf8'), manifest, 'the previous build is untouched');
+});
+
+test('with lax_decryption an undecryptable entry is a warning and left out; the hosts are still published', async () => {
+  const r = secretsRepo();
+  writeFileSync(r.conf, '[encryption]\nlax_decryption = true\na = wrong one\n');
+  const b = await buildWith(r, {}, '--config', r.conf);
+  assert.is(b.code, 0, b.stderr);
+  assert.match(b.stderr, /warning: Cfg\/etc\/db.conf\/db.conf.crypt, .*cannot decrypt: no passphrase yields valid UTF-8 plaintext \(tried a\); entry left out \(lax_decryption\)/);
+  assert.match(b.stderr, /warning: Cfg\/etc\/greeting\/greeting.liquid.crypt, .*entry left out \(lax_decryption\)/);
+  for (const host of ['app1', 'app2']) {
+    assert.is(await fileOf(r.out, host, '/etc/motd'), 'welcome\n');
+    assert.is(await fileOf(r.out, host, '/etc/db.conf'), null, 'never ciphertext or garbage');
+    assert.is(await fileOf(r.out, host, '/etc/greeting'), null);
+  }
+  const manifest = readFileSync(join(r.out, 'manifest.json'), 'utf8');
+  assert.equal(JSON.parse(manifest).failures, []);
+  assertNoSecrets('stderr', b.stderr + b.stdout);
+  assertNoSecrets('manifest', manifest);
+});
+
+test('bindery build: two passphrases fitting a binary entry, corrupt base64 and truncated ciphertext are bind failures naming the file', async () => {
+  const r = secretsRepo();
+  mkdirSync(join(r.repo, 'Cfg/etc/blob'));
+  writeFileSync(join(r.repo, 'Cfg/etc/blob/info.xml'), '<FileInfo><Info encoding="base64"/></FileInfo>\n');
+  const blob = encryptText(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 151) % 256)), SITE);
+  writeFileSync(join(r.repo, 'Cfg/etc/blob/blob.crypt'), blob);
+  writeFileSync(join(r.repo, 'Cfg/etc/db.conf/db.conf.crypt'), 'U2FsdGVkX1*not base64!\n');
+  const greeting = readFileSync(join(r.repo, 'Cfg/etc/greeting/greeting.liquid.crypt'), 'utf8').replace(/\s+/g, '');
+  writeFileSync(join(r.repo, 'Cfg/etc/greeting/greeting.liquid.crypt'), greeting.slice(0, 60) + '\n');
+  writeFileSync(r.conf, `[encryption]\nsite = ${SITE}\nlucky = ${luckyWrongPassphrase(blob)}\n`);
+  const b = await buildWith(r, {}, '--config', r.conf);
+  assert.is(b.code, 1);
+  assert.match(b.stderr, 'failed: Cfg/etc/blob/blob.crypt, path /etc/blob, hosts app1, app2: cannot decrypt: more than one passphrase yields valid plaintext (site, lucky)');
+  assert.match(b.stderr, 'failed: Cfg/etc/db.conf/db.conf.crypt, path /etc/db.conf, hosts app1, app2: encrypted data is not valid base64');
+  assert.match(b.stderr, 'failed: Cfg/etc/greeting/greeting.liquid.crypt, path /etc/greeting, hosts app1, app2: encrypted data is truncated (29 bytes of ciphertext, not a non-zero multiple of 16)');
+  assertNoSecrets('stderr', b.stderr + b.stdout);
 });
 
 test.run();

@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, statSync, existsSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { validatorCommand, runValidators, OUTPUT_CAP, type ValidationRequest } from '../src/validate/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { RepoFile } from '../src/types.ts';
-import { FIXTURES, ROOT, tempDir } from './helpers.ts';
+import { FIXTURES, ROOT, run, tempDir } from './helpers.ts';
 
 const REPO = join(FIXTURES, 'validate-repo');
 const SAMPLE = join(ROOT, 'sample-repo');
@@ -136,6 +137,17 @@ test('a validator that cannot run fails its hosts with a clear reason instead of
   assert.match(missing!.message!, /cannot run \/nonexistent\/interpreter: .*ENOENT/);
 });
 
+test('a #! line with a NUL byte fails its hosts instead of crashing the run', async () => {
+  const [o] = await runValidators([request(inMemory('#!/bin/sh\0x\n', 0o100644), 'x', 'h')], opts);
+  assert.is(o!.ok, false);
+  assert.match(o!.message!, /^cannot run \/bin\/sh.*null bytes/);
+});
+
+test('a timeout beyond what a timer can hold (about 24.8 days) does not fire at once', async () => {
+  const [o] = await runValidators([request(fixture('pass'), 'x', 'h')], { jobs: 1, timeoutMs: 99_999_999_000 });
+  assert.is(o!.ok, true, o!.message);
+});
+
 test('a hanging validator is killed at the timeout, together with its children', async () => {
   await withTemp(async (dir) => {
     const started = Date.now();
@@ -162,12 +174,12 @@ test('a validator that exits while its child holds stdout open passes at once, a
   });
 });
 
-test('megabytes on stderr neither deadlock nor flood the message: it keeps the first 64 KiB and says so', async () => {
+test('megabytes on stderr neither deadlock nor flood the message: it keeps the first 4 KiB and says so', async () => {
   const [o] = await runValidators([request(fixture('loud'), 'x', 'h')], opts);
   assert.is(o!.ok, false);
   assert.ok(o!.message!.startsWith('xxxx'));
   assert.ok(o!.message!.length < OUTPUT_CAP + 200, `message is ${o!.message!.length} characters`);
-  assert.match(o!.message!, /\[stderr truncated: first 64 KiB of 5000000 bytes shown\]$/);
+  assert.match(o!.message!, /\[stderr truncated: first 4 KiB of 5000000 bytes shown\]$/);
 });
 
 test('a validator that never reads its input does not crash bindery (EPIPE), and its exit code decides', async () => {
@@ -206,6 +218,184 @@ test('no more than --jobs validators run at once, and they do run in parallel', 
     assert.is(overlaps.length, 6);
     assert.is(Math.max(...overlaps), 2);
   });
+});
+
+// --- through `bindery build` and `bindery validate` (the fixture is a real repository too)
+
+const work = tempDir('bindery-validate-cli-');
+const KEY = join(work.dir, 'signing-key.pem');
+const ENV = { BINDERY_PASSPHRASE_FIXTURE: 'validate fixture passphrase' };
+test.before(async () => {
+  assert.is((await run('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', KEY])).code, 0);
+});
+test.after(() => work.cleanup());
+
+interface Scratch {
+  readonly repo: string;
+  /** bindery's working directory, so its validators' too: runs.log, seen.*, hang.pid land here. */
+  readonly cwd: string;
+  readonly out: string;
+}
+
+let scratches = 0;
+/** A copy of the fixture repository (tests change it) and an empty working directory. */
+function scratch(): Scratch {
+  const base = join(work.dir, `s${scratches++}`);
+  const s = { repo: join(base, 'repo'), cwd: join(base, 'cwd'), out: join(base, 'out') };
+  cpSync(REPO, s.repo, { recursive: true });
+  mkdirSync(s.cwd);
+  return s;
+}
+
+/** The CLI from source, run in `cwd` (helpers.bindery resolves tsx from the working directory). */
+function cli(s: Scratch, ...args: string[]) {
+  return run(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), ...args], { cwd: s.cwd, env: ENV });
+}
+const build = (s: Scratch, ...extra: string[]) => cli(s, 'build', s.repo, '--out', s.out, '--signing-key', KEY, ...extra);
+
+/** Each logged run as "<validator, repo-relative> <sha256 of what it read>", sorted; [] when none ran. */
+function runs(s: Scratch): string[] {
+  const log = join(s.cwd, 'runs.log');
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8').trim().split('\n').map((l) => {
+    const [path, sha] = l.split(' ');
+    return `${relative(s.repo, path!)} ${sha}`;
+  }).sort();
+}
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+const hostsOf = (s: Scratch) => readdirSync(join(s.out, 'hosts')).filter((f) => f.endsWith('.tar.gz')).map((f) => f.slice(0, -7)).sort();
+
+/** Write an executable validator into the scratch repository. */
+function validator(s: Scratch, rel: string, script: string): void {
+  writeFileSync(join(s.repo, rel), script);
+  chmodSync(join(s.repo, rel), 0o755);
+}
+
+test('bindery build: one run per distinct (validator, content) across hosts, the best validator per host, on the final content', async () => {
+  const s = scratch();
+  const r = await build(s, '--json');
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).validation, { checked: 24, failed: 0, runs: 8 });
+  const same = sha('one file, three validators\n');
+  assert.equal(runs(s), [
+    `Cfg/etc/motd/:test ${sha('This is a db-server.\n')}`,
+    `Cfg/etc/motd/:test ${sha('This is a web-server.\n')}`,
+    // all for db1 and db2, group web for web2-4, host web1 for web1: each runs once
+    `Cfg/etc/sel/:test ${same}`,
+    `Cfg/etc/sel/:test.G50_web ${same}`,
+    `Cfg/etc/sel/:test.H_web1 ${same}`,
+    `Cfg/etc/shared/:test ${sha('the same for every host\n')}`,
+  ].sort(), 'shared by 6 hosts: one run; a template with 2 distinct results: 2 runs');
+  // What the secret's validator read: decrypted, with the web hosts' .cat delta applied.
+  const seen = readdirSync(s.cwd).filter((f) => f.startsWith('seen.')).map((f) => readFileSync(join(s.cwd, f), 'utf8')).sort();
+  assert.equal(seen, ['token = decrypted before validation\n', 'token = decrypted before validation\nweb hosts also get this line (a .cat delta)\n']);
+});
+
+test('bindery build: two equally specific validators for a host are an error naming both; --keep-going keeps the other hosts', async () => {
+  const s = scratch();
+  for (const g of ['x', 'y']) validator(s, `Cfg/etc/sel/:test.G50_${g}`, '#!/bin/sh\ncat >/dev/null\n');
+  let r = await build(s);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test.G50_x, path /etc/sel, hosts db1, db2: 2 validators are equally specific (group x (priority 50)) for this client: Cfg/etc/sel/:test.G50_x and Cfg/etc/sel/:test.G50_y');
+  assert.not.ok(existsSync(s.out));
+  r = await build(s, '--keep-going');
+  assert.is(r.code, 1);
+  assert.equal(hostsOf(s), ['web1', 'web2', 'web3', 'web4']);
+});
+
+test('bindery build: a failing validator names hosts, path, validator and message; the previous output stays; --keep-going keeps the rest', async () => {
+  const s = scratch();
+  assert.is((await build(s)).code, 0);
+  const manifest = readFileSync(join(s.out, 'manifest.json'));
+  validator(s, 'Cfg/etc/sel/:test', '#!/bin/sh\ncat >/dev/null\necho "  sel: not for databases  " >&2\nexit 3\n');
+  let r = await build(s);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test, path /etc/sel, hosts db1, db2: validator failed: sel: not for databases\n');
+  assert.equal(readFileSync(join(s.out, 'manifest.json')), manifest, 'the previous build is untouched');
+  r = await build(s, '--keep-going', '--json');
+  assert.is(r.code, 1);
+  assert.equal(hostsOf(s), ['web1', 'web2', 'web3', 'web4']);
+  const failures = JSON.parse(readFileSync(join(s.out, 'manifest.json'), 'utf8')).failures;
+  assert.equal(failures.map((f: { host: string; path: string; file: string; message: string }) => [f.host, f.path, f.file, f.message]), [
+    ['db1', '/etc/sel', 'Cfg/etc/sel/:test', 'validator failed: sel: not for databases'],
+    ['db2', '/etc/sel', 'Cfg/etc/sel/:test', 'validator failed: sel: not for databases'],
+  ]);
+});
+
+test('bindery build: a validator still running at [cfg] validation_timeout is killed with its children', async () => {
+  const s = scratch();
+  writeFileSync(join(s.repo, 'bcfg2.conf'), '[cfg]\nvalidation_timeout = 1\n');
+  cpSync(join(REPO, 'Cfg/etc/hang/:test'), join(s.repo, 'Cfg/etc/shared/:test'));
+  const started = Date.now();
+  const r = await build(s);
+  assert.is(r.code, 1);
+  assert.ok(Date.now() - started < 10_000, 'the build does not wait for the validator');
+  assert.match(r.stderr, 'failed: Cfg/etc/shared/:test, path /etc/shared, hosts db1, db2, web1, web2, web3 and 1 more: validator failed: killed after 1 s (timeout)');
+  const child = Number(readFileSync(join(s.cwd, 'hang.pid'), 'utf8'));
+  assert.ok(child > 0 && (await gone(child)), `the validator's child ${child} is gone`);
+});
+
+test('interrupting bindery build (SIGINT) kills the running validators and their children', async () => {
+  const s = scratch();
+  cpSync(join(REPO, 'Cfg/etc/hang/:test'), join(s.repo, 'Cfg/etc/shared/:test'));
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), 'build', s.repo, '--out', s.out, '--signing-key', KEY], { cwd: s.cwd, env: { ...process.env, ...ENV }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const pidFile = join(s.cwd, 'hang.pid');
+  for (let i = 0; i < 300 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++) await new Promise((r) => setTimeout(r, 50));
+  const grandchild = Number(readFileSync(pidFile, 'utf8'));
+  assert.ok(alive(grandchild), 'the validator is running');
+  child.kill('SIGINT');
+  assert.is(await exited, 130);
+  assert.ok(await gone(grandchild), `the validator's child ${grandchild} is gone`);
+});
+
+test('[cfg] validation = no and --no-validate turn validators off; bindery validate runs them anyway', async () => {
+  const s = scratch();
+  validator(s, 'Cfg/etc/sel/:test', '#!/bin/sh\ncat >/dev/null\necho "sel: rejected" >&2\nexit 1\n');
+  let r = await build(s, '--no-validate');
+  assert.is(r.code, 0, r.stderr);
+  writeFileSync(join(s.repo, 'bcfg2.conf'), '[cfg]\nvalidation = no\n');
+  r = await build(s);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(runs(s), [], 'no validator ran');
+  r = await cli(s, 'validate', s.repo);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test, path /etc/sel, hosts db1, db2: validator failed: sel: rejected');
+  assert.match(r.stderr, 'FAILED: 8 validator runs covered 24 validated files of 6 hosts');
+  assert.is(runs(s).length, 5, 'the 5 logging runs ran (the 2 secret runs and the failing one do not log)');
+});
+
+test('bindery build --jobs bounds how many validators run at once', async () => {
+  const s = scratch();
+  mkdirSync(join(s.repo, 'Cfg/etc/perhost'));
+  writeFileSync(join(s.repo, 'Cfg/etc/perhost/perhost.liquid'), '{{ metadata.hostname }}\n');
+  cpSync(join(REPO, 'Cfg/etc/concurrency/:test'), join(s.repo, 'Cfg/etc/perhost/:test'));
+  // "no timeout to speak of": more than a timer holds, which once killed every validator at once
+  writeFileSync(join(s.repo, 'bcfg2.conf'), '[cfg]\nvalidation_timeout = 99999999\n');
+  const r = await build(s, '--jobs', '2');
+  assert.is(r.code, 0, r.stderr);
+  const overlaps = readFileSync(join(s.cwd, 'overlap.log'), 'utf8').trim().split('\n').map(Number);
+  assert.is(overlaps.length, 6, 'one run per host: each content differs');
+  assert.is(Math.max(...overlaps), 2);
+});
+
+test('bindery build: a #! line naming no interpreter and a flood of stderr fail only their entries, with short messages', async () => {
+  const s = scratch();
+  writeFileSync(join(s.repo, 'Cfg/etc/sel/:test'), '#! ""\necho\n');
+  chmodSync(join(s.repo, 'Cfg/etc/sel/:test'), 0o644);
+  cpSync(join(REPO, 'Cfg/etc/loud/:test'), join(s.repo, 'Cfg/etc/shared/:test'));
+  const r = await build(s, '--json');
+  assert.is(r.code, 1);
+  assert.not.match(r.stderr, /^error:/m, 'no crash of the whole build');
+  const failures = JSON.parse(r.stdout).failures as { host: string; file: string; message: string }[];
+  const sel = failures.filter((f) => f.file === 'Cfg/etc/sel/:test');
+  assert.equal(sel.map((f) => f.host), ['db1', 'db2']);
+  assert.ok(sel.every((f) => /the #! line names no interpreter/.test(f.message)), sel[0]?.message);
+  // The message is repeated for every host sharing the content (--json, manifest): it must stay short.
+  const loud = failures.filter((f) => f.file === 'Cfg/etc/shared/:test');
+  assert.is(loud.length, 6);
+  for (const f of loud) assert.ok(f.message.length < OUTPUT_CAP + 200, `message of ${f.message.length} characters`);
+  assert.ok(r.stdout.length < 64 * 1024, `--json output of ${r.stdout.length} bytes`);
 });
 
 // --- the sample repository's real validators (CI installs sudo and openssh-server)

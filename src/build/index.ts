@@ -162,18 +162,22 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 
 /** Run each (validator, content) once; a failure turns every file that shares it into a bind failure. */
 async function validateAll(repo: RepoModel, config: Config, bound: Map<string, { files: BoundFile[]; failures: BindFailure[] }>, jobs: number, phase: NonNullable<CompileOptions['onPhase']>) {
-  const requests: ValidationRequest[] = [];
-  const distinct = new Set<string>();
+  // Grouped here by (validator, content), so each bound file is hashed once and the bar knows the runs.
+  const distinct = new Map<string, { validator: ValidationRequest['validator']; content: Buffer; uses: { host: string; path: string }[] }>();
+  let checked = 0;
   for (const [host, r] of bound) {
     for (const f of r.files) {
       if (!f.validator) continue;
-      requests.push({ validator: repo.files.get(f.validator)!, content: f.data, uses: [{ host, path: f.path }] });
-      distinct.add(`${f.validator}\0${sha256(f.data)}`);
+      checked++;
+      const key = `${f.validator}\0${sha256(f.data)}`;
+      const request = distinct.get(key);
+      if (request) request.uses.push({ host, path: f.path });
+      else distinct.set(key, { validator: repo.files.get(f.validator)!, content: f.data, uses: [{ host, path: f.path }] });
     }
   }
-  if (requests.length === 0) return { runs: 0, checked: 0, failed: 0 };
+  if (checked === 0) return { runs: 0, checked: 0, failed: 0 };
   const bar = phase('validating', distinct.size);
-  const outcomes = await runValidators(requests, { jobs, timeoutMs: config.cfg.validationTimeoutSeconds * 1000, onDone: () => bar.tick() });
+  const outcomes = await runValidators([...distinct.values()], { jobs, timeoutMs: config.cfg.validationTimeoutSeconds * 1000, onDone: () => bar.tick() });
   bar.done();
   let failed = 0;
   for (const o of outcomes) {
@@ -187,5 +191,5 @@ async function validateAll(repo: RepoModel, config: Config, bound: Map<string, {
       r.failures.push({ host: use.host, path: use.path, file: o.validator, message: `validator failed: ${o.message ?? 'no output'}` });
     }
   }
-  return { runs: outcomes.length, checked: requests.length, failed };
+  return { runs: outcomes.length, checked, failed };
 }

@@ -68,13 +68,22 @@ export function encryptText(plain: Buffer, secret: string, salt: Buffer = random
   return Buffer.concat([MAGIC, salt, body]).toString('base64') + '\n';
 }
 
-/** True when `data` looks like our format (base64 of "Salted__…"), as bcfg2-crypt checks before encrypting. */
+/** The bytes of base64 text (any whitespace ignored), or null when it is not base64. */
+function fromBase64(data: string | Buffer): Buffer | null {
+  const text = (typeof data === 'string' ? data : data.toString('latin1')).replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return null;
+  return Buffer.from(text, 'base64');
+}
+
+const hasHeader = (raw: Buffer) => raw.length >= MAGIC.length + 8 && raw.subarray(0, MAGIC.length).equals(MAGIC);
+
+/**
+ * True when `data` base64-decodes to "Salted__…", as bcfg2-crypt checks before encrypting
+ * (a damaged encrypted file counts too: it must not be encrypted a second time).
+ */
 export function isEncrypted(data: string | Buffer): boolean {
-  try {
-    return parse(data, {}).salt.length === 8;
-  } catch {
-    return false;
-  }
+  const raw = fromBase64(data);
+  return raw !== null && hasHeader(raw);
 }
 
 interface Parsed {
@@ -84,15 +93,10 @@ interface Parsed {
 
 /** Decode and check the envelope. Problems here do not depend on the passphrase. */
 function parse(cipherText: string | Buffer, loc: Location): Parsed {
-  const text = (typeof cipherText === 'string' ? cipherText : cipherText.toString('latin1')).replace(/\s+/g, '');
   const hint = 'the file must be the output of `bindery crypt encrypt` or `openssl enc -aes-256-cbc -md md5 -a -salt`';
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) {
-    throw new BinderyError('CRYPT', 'encrypted data is not valid base64', loc, hint);
-  }
-  const raw = Buffer.from(text, 'base64');
-  if (raw.length < MAGIC.length + 8 || !raw.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new BinderyError('CRYPT', 'encrypted data does not start with the "Salted__" header', loc, hint);
-  }
+  const raw = fromBase64(cipherText);
+  if (raw === null) throw new BinderyError('CRYPT', 'encrypted data is not valid base64', loc, hint);
+  if (!hasHeader(raw)) throw new BinderyError('CRYPT', 'encrypted data does not start with the "Salted__" header', loc, hint);
   const body = raw.subarray(MAGIC.length + 8);
   if (body.length === 0 || body.length % BLOCK !== 0) {
     throw new BinderyError('CRYPT', `encrypted data is truncated (${body.length} bytes of ciphertext, not a non-zero multiple of ${BLOCK})`, loc, hint);
@@ -157,7 +161,7 @@ export function decryptAny(cipherText: string | Buffer, list: readonly Passphras
   }
   const tried = list.map((p) => p.name).join(', ');
   if (winners.length === 0) {
-    throw new BinderyError('CRYPT', `cannot decrypt: no passphrase yields valid ${opts.requireUtf8 ? 'UTF-8 ' : ''}plaintext (tried ${tried})`, loc, hint);
+    throw new BinderyError('CRYPT', `cannot decrypt: no passphrase yields valid ${opts.requireUtf8 ? 'UTF-8 ' : ''}plaintext (tried ${tried})`, loc, `${hint}; if it was among those tried, the file is damaged`);
   }
   // The same secret under two names is not ambiguous.
   const distinct = winners.filter((w) => !w.plain.equals(winners[0]!.plain));

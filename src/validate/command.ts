@@ -21,7 +21,7 @@ export function validatorCommand(validator: RepoFile): string[] {
   } catch (e) {
     throw new BinderyError('VALIDATE', `cannot parse the #! line: ${(e as Error).message}`, { file: validator.rel, line: 1 }, 'quote the #! line as a POSIX shell would');
   }
-  if (words.length === 0) throw new BinderyError('VALIDATE', 'the #! line names no interpreter', { file: validator.rel, line: 1 }, HINT);
+  if (!words[0]) throw new BinderyError('VALIDATE', 'the #! line names no interpreter', { file: validator.rel, line: 1 }, HINT);
   return [...words, validator.abs];
 }
 

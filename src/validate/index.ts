@@ -60,12 +60,9 @@ const byUse = (a: ValidationUse, b: ValidationUse) => (a.host < b.host ? -1 : a.
  * Outcomes are sorted by validator, then sha256.
  */
 export async function runValidators(requests: readonly ValidationRequest[], opts: ValidateOptions): Promise<ValidationOutcome[]> {
-  // Bound files are usually shared Buffers: hash each object once.
-  const hashes = new WeakMap<Buffer, string>();
-  const sha = (b: Buffer) => hashes.get(b) ?? hashes.set(b, createHash('sha256').update(b).digest('hex')).get(b)!;
   const distinct = new Map<string, { validator: RepoFile; content: Buffer; sha256: string; uses: ValidationUse[] }>();
   for (const r of requests) {
-    const sha256 = sha(r.content);
+    const sha256 = createHash('sha256').update(r.content).digest('hex');
     const key = `${r.validator.rel}\0${sha256}`;
     const d = distinct.get(key);
     if (d) d.uses.push(...r.uses);

@@ -1,11 +1,17 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 
-/** How much of each output stream a message keeps; the rest is read and dropped (no deadlock). */
-export const OUTPUT_CAP = 64 * 1024;
+/**
+ * How much of each output stream a message keeps; the rest is read and dropped (no deadlock).
+ * Small, because the message is repeated in the failure of every host sharing the content
+ * (--json, manifest): 64 KiB × 1,000 hosts made a 65 MB manifest.
+ */
+export const OUTPUT_CAP = 4 * 1024;
 /** After a kill, how long to wait for the pipes to close before giving up on them. */
 const GRACE_MS = 2000;
+/** setTimeout's limit (about 24.8 days): a longer delay fires at once, so a huge timeout means this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RunResult {
   readonly ok: boolean;
@@ -68,7 +74,15 @@ function describe(outputs: readonly Captured[], code: number | null, signal: str
 export function runCommand(argv: readonly string[], content: Buffer, opts: { timeoutMs: number; cwd?: string; live: Set<number> }): Promise<RunResult> {
   return new Promise((resolve) => {
     const start = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const cannotRun = (e: Error): Omit<RunResult, 'ms'> => ({ ok: false, message: `cannot run ${argv[0]}: ${e.message}` });
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      // Node throws instead of emitting 'error' for an argv it refuses (a NUL byte in the #! line).
+      resolve({ ...cannotRun(e as Error), ms: 0 });
+      return;
+    }
     const pid = child.pid;
     if (pid !== undefined) opts.live.add(pid);
     const outputs = [capture(child.stderr, 'stderr'), capture(child.stdout, 'stdout')];
@@ -101,9 +115,9 @@ export function runCommand(argv: readonly string[], content: Buffer, opts: { tim
         child.stderr.destroy();
         conclude();
       }, GRACE_MS);
-    }, opts.timeoutMs);
+    }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
 
-    child.on('error', (e) => finish({ ok: false, message: `cannot run ${argv[0]}: ${e.message}` }));
+    child.on('error', (e) => finish(cannotRun(e)));
     child.on('exit', (c, s) => {
       exited = true;
       code = c;

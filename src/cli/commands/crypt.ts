@@ -49,17 +49,31 @@ export const cryptCommand: Command = {
       used = p.name;
     } else {
       dest = plaintextName(src, file);
-      out = chosen ? decryptWith(data, chosen.secret, { file }) : decryptAny(data, list, { requireUtf8: false, file });
+      out = chosen ? decryptWith(data, chosen.secret, { file }) : bruteForce(data, list, file);
       used = chosen?.name ?? 'the only one that fits';
     }
     // The plaintext of a secret is only for its owner; ciphertext keeps the source's mode.
     writeAtomicOrFail(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777);
     if (boolOpt(ctx, 'remove')) rmSync(src);
     ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
-    ctx.io.result({ action, source: src, written: dest, passphrase: chosen?.name ?? (action === 'encrypt' ? used : null), removed: boolOpt(ctx, 'remove') });
+    ctx.io.result({ action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
     return 0;
   },
 };
+
+/**
+ * Decrypting without --passphrase: the file may be text or binary, so first ask for a UTF-8
+ * plaintext. A wrong passphrase passes the padding check about once in 256 tries and then
+ * yields garbage, which is almost never UTF-8: asking for any plaintext at once would make
+ * a text file "ambiguous" that often. Only when no text comes out is binary accepted.
+ */
+function bruteForce(data: Buffer, list: readonly Passphrase[], file: string): Buffer {
+  try {
+    return decryptAny(data, list, { requireUtf8: true, file });
+  } catch {
+    return decryptAny(data, list, { requireUtf8: false, file });
+  }
+}
 
 /** With no --passphrase, encryption needs exactly one passphrase (as bcfg2-crypt). */
 function onlyPassphrase(list: readonly Passphrase[], configFile: string | null): Passphrase {
