@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync, existsSync, symlinkSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindery, run, tempDir, copyFixture, FIXTURES, ROOT } from './helpers.ts';
+import { encryptText } from '../src/secrets/index.ts';
 
 const work = tempDir('bindery-build-');
 const key = join(work.dir, 'signing-key.pem');
@@ -115,6 +116,56 @@ test('a template error shared by many hosts is reported once, naming the templat
     assert.match(lines[0]!, 'path /etc/issue, hosts db1, web1, web2');
     assert.match(lines[0]!, 'undefined variable');
     assert.match(r.stderr, '3 entries could not be bound');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an error in an encrypted template names the file and line but never quotes decrypted text', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    writeFileSync(join(repo.dir, 'bcfg2.conf'), '[encryption]\nops = a passphrase\n');
+    const source = 'user = {{ metadata.hostname }}\npassword = "TOPSECRET5" {{ \n';
+    writeFileSync(join(repo.dir, 'Cfg/etc/issue/issue.G60_base.liquid.crypt'), encryptText(Buffer.from(source), 'a passphrase'));
+    const r = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'Cfg/etc/issue/issue.G60_base.liquid.crypt:2');
+    assert.match(r.stderr, 'details withheld');
+    const json = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key, '--json']);
+    for (const text of [r.stdout, r.stderr, json.stdout, json.stderr]) {
+      assert.not.match(text, 'TOPSECRET5');
+      assert.not.match(text, 'a passphrase');
+    }
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('--keep-going publishes nothing when no host bound completely', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    const out = join(repo.dir, 'out');
+    assert.is((await build(repo.dir, out)).code, 0);
+    const before = readFileSync(join(out, 'manifest.json'));
+    writeFileSync(join(repo.dir, 'Cfg/etc/issue/issue.G60_base.liquid'), '{{ nosuch }}\n');
+    const r = await bindery(['build', repo.dir, '--out', out, '--signing-key', key, '--keep-going']);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, 'no host bound completely');
+    assert.ok(readFileSync(join(out, 'manifest.json')).equals(before), 'the previous build stays published');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('two equally specific validators are an error only when validators run', async () => {
+  const repo = copyFixture('core-basic');
+  try {
+    for (const name of [':test.G50_base', ':test.G50_web']) writeFileSync(join(repo.dir, 'Cfg/etc/issue', name), '#!/bin/sh\nexit 0\n');
+    const off = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key, '--no-validate']);
+    assert.is(off.code, 0, off.stderr);
+    const on = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out2'), '--signing-key', key]);
+    assert.is(on.code, 1);
+    assert.match(on.stderr, /validators are equally specific.*:test\.G50_base and .*:test\.G50_web/);
   } finally {
     repo.cleanup();
   }

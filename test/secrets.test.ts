@@ -308,8 +308,9 @@ test('with lax_decryption an undecryptable entry is a warning and left out; the 
   writeFileSync(r.conf, '[encryption]\nlax_decryption = true\na = wrong one\n');
   const b = await buildWith(r, {}, '--config', r.conf);
   assert.is(b.code, 0, b.stderr);
-  assert.match(b.stderr, /warning: Cfg\/etc\/db.conf\/db.conf.crypt, .*cannot decrypt: no passphrase yields valid UTF-8 plaintext \(tried a\); entry left out \(lax_decryption\)/);
-  assert.match(b.stderr, /warning: Cfg\/etc\/greeting\/greeting.liquid.crypt, .*entry left out \(lax_decryption\)/);
+  assert.match(b.stderr, /warning: Cfg\/etc\/db.conf\/db.conf.crypt, .*cannot decrypt: no passphrase yields valid UTF-8 plaintext \(tried a\); the entry is left out for every client that gets it \(lax_decryption\)/);
+  assert.match(b.stderr, /warning: Cfg\/etc\/greeting\/greeting.liquid.crypt, .*the entry is left out for every client that gets it \(lax_decryption\)/);
+  assert.is(b.stderr.split('\n').filter((l) => l.includes('db.conf.crypt')).length, 1, 'one warning per file, not per host');
   for (const host of ['app1', 'app2']) {
     assert.is(await fileOf(r.out, host, '/etc/motd'), 'welcome\n');
     assert.is(await fileOf(r.out, host, '/etc/db.conf'), null, 'never ciphertext or garbage');

@@ -29,6 +29,7 @@ export function bindContext(input: BindInput): BindContext {
     repo: input.repo,
     config: input.config,
     decrypted: input.decrypted,
+    validating: input.validating,
     clients: metadata.clients,
     findClient: (name) => findClient(metadata, name),
     groupMetadata: (group) => groupMetadata(metadata, group),
@@ -37,14 +38,14 @@ export function bindContext(input: BindInput): BindContext {
 }
 
 /** Bind every planned entry of one client; files sorted by path. */
-export function bindClient(ctx: BindContext, m: ClientMetadata, plan: readonly PathEntry[], validating: boolean): ClientBinding {
+export function bindClient(ctx: BindContext, m: ClientMetadata, plan: readonly PathEntry[]): ClientBinding {
   const files: BoundFile[] = [];
   const failures: BindFailure[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const entry of plan) {
     const r = bindEntry(ctx, entry, m);
     diagnostics.push(...r.diagnostics);
-    if (r.ok) files.push(validating ? r.file : { ...r.file, validator: undefined });
+    if (r.ok) files.push(r.file);
     else if (!r.omitted) failures.push(r.failure);
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -118,7 +119,7 @@ export async function bindAll(input: BindInput, jobs: number, onClient: () => vo
   let i = 0;
   for (; i < clients.length; i++) {
     const m = clients[i]!;
-    results.push(bindClient(ctx, m, input.plans.get(m.hostname) ?? [], input.validating));
+    results.push(bindClient(ctx, m, input.plans.get(m.hostname) ?? []));
     onClient();
     const elapsed = performance.now() - started;
     if (jobs >= (opts.minJobs ?? MIN_JOBS_FOR_WORKERS) && elapsed >= (opts.probeMs ?? PROBE_MS) && clients.length - i - 1 >= jobs * 4) {

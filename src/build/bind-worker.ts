@@ -7,5 +7,5 @@ const revived: BindInput = { ...input, repo: reviveRepo(input.repo), decrypted: 
 const ctx = bindContext(revived);
 const byName = new Map(revived.metadata.clients.map((m) => [m.hostname, m]));
 for (const host of hosts) {
-  parentPort!.postMessage({ binding: bindClient(ctx, byName.get(host)!, revived.plans.get(host) ?? [], revived.validating) });
+  parentPort!.postMessage({ binding: bindClient(ctx, byName.get(host)!, revived.plans.get(host) ?? []) });
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { BinderyError, asBinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
@@ -19,6 +20,8 @@ import { selectBest, shadowWarnings } from './select.js';
 export interface BindContext {
   readonly repo: RepoModel;
   readonly config: Config;
+  /** Whether validators are selected (a tie between two :test files is an error only then). */
+  readonly validating: boolean;
   /** Every encrypted generator, decrypted once per build by decryptAll(). */
   readonly decrypted: ReadonlyMap<string, Decrypted>;
   readonly clients: readonly ClientMetadata[];
@@ -66,6 +69,19 @@ function decrypted(ctx: BindContext, f: CfgFile): Buffer {
 /** A decryption result as plain data (it crosses to bind workers). */
 export type Decrypted = { readonly plain: Buffer } | { readonly error: { code: BinderyError['code']; message: string; location: BinderyError['location']; hint?: string } };
 
+/** Could this info file give some client encoding="base64"? (Conditions aside: then binary plaintext is allowed.) */
+function mayShipBase64(info: CfgFile): boolean {
+  if (info.kind === 'legacy-info') return /^encoding:\s*base64\b/m.test(info.file.data.toString('utf8'));
+  let root: XmlElement;
+  try {
+    root = parseInfoXml(info.file);
+  } catch {
+    return false; // binding reports the XML error
+  }
+  const walk = (el: XmlElement): boolean => (el.name === 'Info' && el.attrs.encoding === 'base64') || el.children.some(walk);
+  return walk(root);
+}
+
 const ENCRYPTED_KINDS = new Set<CfgFile['kind']>(['crypt', 'genshi.crypt', 'cheetah.crypt', 'liquid.crypt']);
 
 /**
@@ -76,7 +92,7 @@ const ENCRYPTED_KINDS = new Set<CfgFile['kind']>(['crypt', 'genshi.crypt', 'chee
 export function decryptAll(repo: RepoModel, list: readonly Passphrase[]): Map<string, Decrypted> {
   const out = new Map<string, Decrypted>();
   for (const set of repo.entrySets.values()) {
-    const binary = set.infos.some((i) => /encoding\s*[=:]\s*["']?base64/.test(i.file.data.toString('utf8')));
+    const binary = set.infos.some(mayShipBase64);
     for (const g of set.generators) {
       if (!ENCRYPTED_KINDS.has(g.kind)) continue;
       try {
@@ -102,8 +118,23 @@ const TEMPLATE_KINDS: Partial<Record<CfgFile['kind'], TemplateKind>> = {
 function template(ctx: BindContext, f: CfgFile, kind: TemplateKind): CompiledTemplate {
   return once(ctx.caches.templates, f.file.rel, () => {
     const source = f.kind.endsWith('.crypt') ? decrypted(ctx, f) : f.file.data;
-    return compileTemplate(kind, source.toString('utf8'), f.file.rel, { repoRoot: ctx.repo.root });
+    return withheld(f, () => compileTemplate(kind, source.toString('utf8'), f.file.rel, { repoRoot: ctx.repo.root }));
   });
+}
+
+/**
+ * Template errors quote the template's source; for an encrypted template that is decrypted
+ * text, so only the location is reported (an explicit raise keeps its author's message).
+ */
+function withheld<T>(f: CfgFile, run: () => T): T {
+  if (!f.kind.endsWith('.crypt')) return run();
+  try {
+    return run();
+  } catch (e) {
+    const err = asBinderyError(e, 'TEMPLATE', { file: f.file.rel });
+    if (err.message.startsWith('TemplateError:')) throw err;
+    throw new BinderyError('TEMPLATE', 'error in an encrypted template (details withheld: they could quote decrypted text)', { file: f.file.rel, line: err.location.line, column: err.location.column }, 'decrypt a copy with bindery crypt decrypt and look at it with bindery info buildfile');
+  }
 }
 
 function sha(b: Buffer): string {
@@ -130,7 +161,8 @@ function entryInfo(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname:
 function generate(ctx: BindContext, set: EntrySet, gen: CfgFile, m: ClientMetadata, realname: string, warn: (d: Diagnostic) => void): { data: Buffer; deltas: string[] } {
   const tkind = TEMPLATE_KINDS[gen.kind];
   if (tkind) {
-    const data = template(ctx, gen, tkind).render({ metadata: m, allClients: ctx.clients, name: realname, sourcePath: gen.file.abs, repo: ctx.repo.root });
+    const compiled = template(ctx, gen, tkind);
+    const data = withheld(gen, () => compiled.render({ metadata: m, allClients: ctx.clients, name: realname, sourcePath: gen.file.abs, repo: ctx.repo.root }));
     return { data: Buffer.from(data, 'utf8'), deltas: [] };
   }
   if (gen.kind === 'authorized_keys.xml') {
@@ -178,7 +210,8 @@ function bindFrom(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: 
   const fail = (e: unknown): BindResult => {
     const err = asBinderyError(e, 'BIND');
     const lax = err.code === 'CRYPT' && ctx.config.encryption.laxDecryption;
-    if (lax) warn({ code: 'decryption-failed', message: `${err.message}; entry left out (lax_decryption)`, file: err.location.file, host: m.hostname, path: realname });
+    // One warning per file, not per host: every client that gets the entry goes without it.
+    if (lax) warn({ code: 'decryption-failed', message: `${err.message}; the entry is left out for every client that gets it (lax_decryption)`, file: err.location.file, path: realname });
     return {
       ok: false,
       failure: { host: m.hostname, path: realname, file: err.location.file, line: err.location.line, message: err.message + (err.hint ? ` (${err.hint})` : '') },
@@ -205,7 +238,7 @@ function bindFrom(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: 
     if (info.encoding !== 'base64' && !isUtf8(data)) {
       throw new BinderyError('BIND', 'content is not valid UTF-8 text', { file: sel.chosen.file.rel }, 'ship binary files with <Info encoding="base64"/> in info.xml');
     }
-    const validator = selectBest(set.validators, m, 'validator', realname);
+    const validator = ctx.validating ? selectBest(set.validators, m, 'validator', realname) : null;
     const file: BoundFile = {
       path: realname,
       data,
@@ -217,15 +250,6 @@ function bindFrom(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: 
     return { ok: true, file, diagnostics };
   } catch (e) {
     return fail(asBinderyError(e, 'BIND', { host: m.hostname, path: realname }));
-  }
-}
-
-function isUtf8(b: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { BinderyError, type Location } from '../errors.js';
 import type { Config } from '../config/index.js';
@@ -130,17 +131,6 @@ export function decryptWith(cipherText: string | Buffer, secret: string, loc: Lo
     throw new BinderyError('CRYPT', 'decryption failed: bad padding (wrong passphrase or damaged data)', loc, 'check that the passphrase is the one the data was encrypted with');
   }
   return plain;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function isUtf8(b: Buffer): boolean {
-  try {
-    utf8.decode(b);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

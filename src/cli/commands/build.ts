@@ -45,7 +45,7 @@ export const buildCommand: Command = {
       published: false,
       out: resolve(out),
       hosts: result.hosts.length,
-      files: result.hosts.reduce((n, h) => n + h.files.length, 0),
+      files: 0,
       failures,
       warnings: result.warnings,
       skipped: result.skipped,
@@ -55,14 +55,15 @@ export const buildCommand: Command = {
       revision: result.revision,
       seconds: 0,
     };
-    if (failures.length > 0 && !keepGoing) {
+    // With --keep-going a host with any failure is left out rather than shipped incomplete.
+    const good = result.hosts.filter((h) => h.failures.length === 0);
+    summary.files = good.reduce((n, h) => n + h.files.length, 0);
+    if (failures.length > 0 && (!keepGoing || good.length === 0)) {
       reportFailures(io, failures);
-      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound; nothing was written to ${out} (any previous build there is untouched; --keep-going publishes the hosts that bound)`);
+      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound${keepGoing ? ' and no host bound completely' : ''}; nothing was written to ${out} (any previous build there is untouched${keepGoing ? '' : '; --keep-going publishes the hosts that bound'})`);
       io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
       return 1;
     }
-    // With --keep-going a host with any failure is left out rather than shipped incomplete.
-    const good = result.hosts.filter((h) => h.failures.length === 0);
     const bar = io.progress(good.length, 'writing');
     const manifest = await publishBuild(
       resolve(out),
