@@ -151,6 +151,24 @@ test('migrate keeps literal Liquid delimiters and dollars in the text as text', 
   assert.equal(outcome('liquid', m.liquid, m.file, web2), { ok: true, text: 'x = "{{ not liquid }}" {% raw %} cost $5 on web2.example.com\n' });
 });
 
+test('migrate: Liquid-looking text, and-values, and loop variables used after the loop', () => {
+  const web2 = clients.find((c) => c.hostname === 'web2.example.com')!;
+  for (const [kind, src, expected] of [
+    // A '{' right before a tag must not open a tag of its own.
+    ['genshi', '{${metadata.hostname}} {{% if True %}x{% end %}', '{web2.example.com} {x'],
+    // a and b or c: the first false value, else the last.
+    ['genshi', '${metadata.profile == "web" and "web host" or "other"} ${metadata.uuid and metadata.uuid.upper()}|', 'web host |'],
+    // A nested or inside and is tested for Python truth, not Liquid's ("" is false).
+    ['genshi', '{% if (metadata.uuid or "") and metadata.profile %}uuid{% end %}{% if (metadata.password or metadata.profile) and True %}ok{% end %}', 'ok'],
+    // Python and Cheetah loop variables outlive the loop.
+    ['genshi', '{% python\nfor g in sorted(metadata.groups):\n    if g.startswith("ganglia"):\n        break\n%}$g', 'ganglia-gmond-web'],
+    ['cheetah', '#for $g in $metadata.groups\n#end for\nlast: $g\n', 'last: web\n'],
+  ] as const) {
+    const m = migrateTemplate(kind, src, `Cfg/etc/x/x.${kind}`, { repoRoot: REPO, clients });
+    assert.equal(outcome('liquid', m.liquid, m.file, web2), { ok: true, text: expected }, src);
+  }
+});
+
 // ---- the CLI --------------------------------------------------------------------------------
 
 test('bindery migrate writes the .liquid file beside the template and reports how many clients it checked', async () => {

@@ -364,7 +364,8 @@ test('Cheetah: unsupported directives and unbalanced blocks are compile errors',
 
 test('Python: arithmetic follows Python 2 (integer division floors, big integers are exact)', () => {
   assert.is(py('7 / 2') + ' ' + py('-7 // 2') + ' ' + py('-7 % 3') + ' ' + py('7 / 2.0') + ' ' + py('2 ** 70'), '3 -4 2 3.5 1180591620717411303424');
-  assert.is(py('0.1 + 0.2') + ' ' + py('1e16') + ' ' + py('1e-5') + ' ' + py('10 * 1.0'), '0.30000000000000004 1e+16 1e-05 10.0');
+  // str() of a float is Python 2's: 12 significant digits; repr() is the shortest round trip.
+  assert.is(py('0.1 + 0.2') + ' ' + py('repr(0.1 + 0.2)') + ' ' + py('1e16') + ' ' + py('1e-5') + ' ' + py('10 * 1.0'), '0.3 0.30000000000000004 1e+16 1e-05 10.0');
 });
 
 test('Python: % formatting and str.format', () => {
@@ -424,8 +425,8 @@ test('Python: templates reach nothing but bindery\'s own values (no prototypes, 
     assert.is(e.code, 'TEMPLATE');
     assert.match(e.message, /UndefinedError|AttributeError/);
   }
-  assert.match(failure(() => py('__import__("os")')).message, /undefined variable "__import__"/);
-  assert.match(failure(() => py('eval("1")')).message, /undefined variable "eval"/);
+  assert.match(failure(() => py('__import__("os")')).message, /the Python builtin __import__\(\) is outside the subset/);
+  assert.match(failure(() => py('eval("1")')).message, /the Python builtin eval\(\) is outside the subset/);
 });
 
 test('Python: a runaway loop is stopped by the step budget, deep recursion by the depth limit', () => {
@@ -434,6 +435,111 @@ test('Python: a runaway loop is stopped by the step budget, deep recursion by th
   assert.is(e.location.line, 4);
   assert.match(failure(() => genshi('{% python\ndef f(n):\n    return f(n + 1)\nx = f(0)\n%}')).message, /recursion/);
   assert.match(failure(() => py('"x" * 100000000')).message, /MemoryError/);
+});
+
+// ---- golden cases: template, client (web1 unless named), exact output ------------------------
+
+const golden = (kind: 'genshi' | 'cheetah', cases: readonly (readonly [string, string])[]) => {
+  for (const [src, expected] of cases) assert.is(render(kind, src), expected, JSON.stringify(src));
+};
+
+test('Python 2 prints floats with str(): 12 significant digits, a ".0" or an exponent (repr keeps them all)', () => {
+  golden('genshi', [
+    ['${1.0 / 3}|${[0.1 + 0.2]}|${str(1e15)}|${str(123456789012.0)}|${str(12345678901.0)}', '0.333333333333|0.3|1e+15|1.23456789012e+11|12345678901.0'],
+    ['${"%s" % (0.1 + 0.2)}|${"{0}".format(1.0 / 3)}|${format(100.0)}|${repr(1.0 / 3)}', '0.3|0.333333333333|100.0|0.3333333333333333'],
+  ]);
+  golden('cheetah', [['$metadata.hostname\n#echo 1.0 / 3\n#echo [0.1 + 0.2]\n', 'web1.example.com\n0.333333333333[0.30000000000000004]']]);
+});
+
+test('Python: %f, %e and %g round exact ties to even, as Python does (not up, as JavaScript)', () => {
+  golden('genshi', [
+    ['${"%.1f|%.0f|%.0f|%.0f|%.2f" % (1.25, 0.5, 1.5, 2.5, 2.675)}', '1.2|0|2|2|2.67'],
+    ['${"%.1e|%.0e|%.2g|%#.0f|%f" % (1.25, 2.5, 0.125, 3, 1e22)}', '1.2e+00|2e+00|0.12|3.|10000000000000000000000.000000'],
+    ['${"{0:.1f}|{0:n}|{1:.3}".format(0.25, 1.0)}', '0.2|0.25|1.0'],
+  ]);
+});
+
+test('Python 2 round(): half away from zero on the exact value, always a float', () => {
+  golden('genshi', [['${round(2.675, 2)} ${round(0.5)} ${round(-2.5)} ${round(1234.5678, -2)} ${round(5, -1)} ${round(1.005, 2)}', '2.67 1.0 -3.0 1200.0 10.0 1.0']]);
+});
+
+test('Python: str.replace with an empty pattern and a count', () => {
+  golden('genshi', [['${"abc".replace("", "-")}|${"abc".replace("", "-", 2)}|${"aaa".replace("a", "b", 2)}|${"abc".replace("", "-", 99)}', '-a-b-c-|-a-bc|bba|-a-b-c-']]);
+});
+
+test('Genshi: a loop pushes one frame for all its iterations: what the body sets carries over, not past the loop', () => {
+  golden('genshi', [
+    ['{% python first = True %}{% for g in metadata.groups %}{% if not first %}, {% end %}$g{% python first = False %}{% end %} first=$first', 'ganglia-gmond-web, linux, web first=True'],
+    ['{% for x in [1, 2] %}{% end %}${defined("x")}', 'False'],
+  ]);
+});
+
+test('Genshi: {% for %} over None renders nothing; a {% def %} outlives the loop that defines it', () => {
+  golden('genshi', [
+    ['[{% for x in None %}x{% end %}]', '[]'],
+    ['{% for x in [1] %}{% def f() %}F{% end %}{% end %}${f()}', 'F'],
+  ]);
+  const e = failure(() => genshi('{% choose %}{% def f() %}{% when True %}x{% end %}{% end %}{% end %}\n${f()}'));
+  assert.is(e.message, 'TemplateRuntimeError: "when" directives can only be used inside a "choose" directive');
+  assert.is(e.location.line, 1);
+});
+
+test('Cheetah: a directive closed by # keeps its line and indentation; one that takes its line takes the indentation', () => {
+  golden('cheetah', [
+    ['a\n  #if True#yes#end if#\nb', 'a\n  yes\nb'],
+    ['  #set $x = 1#\n$x', '  \n1'],
+    ['a\n  #if True\n  b\n  #else\n  c\n  #end if\nd', 'a\n  b\nd'],
+    ['  #if True ## why\n  b\n  #end if', '  b\n'],
+  ]);
+});
+
+test('Cheetah: #slurp drops the rest of its line; block comments nest and eat the blanks after them', () => {
+  golden('cheetah', [
+    ['$name, #slurp ignored\nnext', '/etc/motd, next'],
+    ['a #* c *#  \nb', 'a \nb'],
+    ['#* a #* b *# c *#x\n  #* one\n  two *#\ny', 'x\ny'],
+  ]);
+});
+
+test('Cheetah: a $ that does not start a name is text (shell $*, ${1}, $((…)), $@)', () => {
+  golden('cheetah', [['echo "$*" ${1} $((1 + 2)) $@ $# ${ name }', 'echo "$*" ${1} $((1 + 2)) $@ $# /etc/motd']]);
+  assert.match(failure(() => cheetah('$*name')).message, /a cached placeholder \(\$\*name\) is outside the subset/);
+});
+
+test('Python constructs outside the subset found at render time are named, with the .liquid hint', () => {
+  for (const [expr, message] of [
+    ['open("/etc/passwd")', 'NameError: the Python builtin open() is outside the subset bindery evaluates'],
+    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in docs/templates.md)'],
+    ['divmod(1.5, 1)', 'TypeError: divmod() of non-integers is outside the subset bindery evaluates'],
+  ]) {
+    const e = failure(() => py(expr));
+    assert.is(e.message, message);
+    assert.match(e.hint ?? '', /motd\.liquid/);
+  }
+  for (const [src, construct] of [['${`x`}', 'backquote repr'], ['{% python\n@staticmethod\ndef f():\n    pass\n%}', 'a decorator']]) {
+    const e = failure(() => genshi(src));
+    assert.is(e.message, `${construct} is outside the subset bindery evaluates`);
+    assert.match(e.hint ?? '', /motd\.liquid/);
+  }
+});
+
+test('metadata.Probes and metadata.Properties say that bindery has no such plugin', () => {
+  assert.is(failure(() => cheetah('$metadata.Probes.arch')).message, 'UndefinedError: metadata.Probes is not available: bindery has no Probes plugin (put the data in the template, or in groups and categories)');
+  assert.match(failure(() => py('metadata.Properties["x.xml"]')).message, /metadata\.Properties is not available/);
+});
+
+test('Python: sizes are bounded (lists, widths, precisions, integers), so a template cannot exhaust memory or hang', () => {
+  for (const src of [
+    '{% python\nl = [1]\nfor i in range(40):\n    l = l + l\n%}',
+    '{% python\nl = [1]\nfor i in range(40):\n    l += l\n%}',
+    '${"x".zfill(500000000)}',
+    '${"%*d" % (500000000, 1)}',
+    '${"%.100000000f" % 1}',
+    '${9 ** 9 ** 9}',
+    '${len("abc".replace("", "x" * 9000000))}',
+  ]) {
+    assert.match(failure(() => genshi(src)).message, /^MemoryError: /, src);
+  }
 });
 
 // ---- Liquid ---------------------------------------------------------------------------------
@@ -461,6 +567,12 @@ test('Liquid: undefined variables and filters are errors (strict)', () => {
   assert.match(e.message, /undefined filter: frobnicate/);
   e = failure(() => compileTemplate('liquid', '{% if name %}', 'Cfg/etc/motd/motd.liquid', { repoRoot: ROOT }));
   assert.match(e.message, /not closed/);
+});
+
+test('Liquid: a value some clients lack can be tested with {% if %} or given a default, and still fails when printed', () => {
+  assert.is(liquid('{% if metadata.categories.site %}site {{ metadata.categories.site }}{% else %}no site{% endif %}|{{ metadata.categories.site | default: "none" }}'), 'no site|none');
+  assert.is(liquid('{% unless metadata.categories.site %}none{% endunless %}'), 'none');
+  assert.is(failure(() => liquid('{{ metadata.categories.site }}')).message, 'undefined variable "metadata.categories.site"');
 });
 
 mkdirSync(join(ROOT, 'Cfg/etc/partials'), { recursive: true });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClientMetadata } from '../types.js';
 import { compileTemplate, type TemplateKind } from './index.js';
+import { entryName } from './migrate.js';
 
 export interface TemplateTiming {
   /** Repo-relative template file. */
@@ -25,7 +26,7 @@ export function benchmarkTemplates(repoRoot: string, files: readonly string[], c
     const t0 = performance.now();
     const tpl = compileTemplate(kind, source, file, { repoRoot });
     const compileMs = performance.now() - t0;
-    const name = '/' + file.split('/').slice(1, -1).join('/');
+    const name = entryName(file);
     let failures = 0;
     const t1 = performance.now();
     for (let r = 0; r < rounds; r++) {

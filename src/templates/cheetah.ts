@@ -19,6 +19,8 @@ const UNSUPPORTED = new Set([
 const NAME_START = /[A-Za-z_]/;
 const NAME_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
 const WORD_RE = /[A-Za-z]+(?:-[A-Za-z]+)?/y;
+/** Cheetah's cache token after `$`: `*` or `*<interval>*`. */
+const CACHE_RE = /\*(?:[0-9.]+[smhdw]?\*)?/y;
 
 type Frame =
   | { readonly kind: 'root'; readonly body: TNode[] }
@@ -65,17 +67,23 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
     const p = lines.pos(offset);
     return Parser.of(src, { start: offset, line: p.line, col: p.col, cheetahDirective: true, dollarNames: true });
   };
-  /** Where a directive ends: at `#` (closed inline), or at the end of its line (gobbled when the line was clear). */
+  /** Cheetah's handleWSBeforeDirective: drop the blanks that began the directive's line. */
+  const dropIndent = () => {
+    text = text.replace(/[ \t]*$/, '');
+  };
+  /** A directive alone on its line that took the newline (or ended the file) takes the indentation too. */
+  const lineDone = (next: number, clear: boolean): number => {
+    if (clear && (next >= n || src[next - 1] === '\n')) dropIndent();
+    return next;
+  };
+  /**
+   * Where a directive ends: after a closing `#` (the line stays), or at the end of its line,
+   * a `## comment` included, taking the newline when the directive was alone on its line.
+   */
   const finishAt = (stop: number, clear: boolean): number => {
-    if (src[stop] === '#') {
-      if (src[stop + 1] === '#') {
-        const e = eol(stop);
-        return clear && e < n ? e + 1 : e;
-      }
-      return stop + 1;
-    }
-    if (src[stop] === '\n') return clear ? stop + 1 : stop;
-    return stop;
+    if (src[stop] === '#' && src[stop + 1] !== '#') return lineDone(stop + 1, clear);
+    const end = src[stop] === '#' ? eol(stop) : stop;
+    return lineDone(clear && src[end] === '\n' ? end + 1 : end, clear);
   };
   /** End the directive expression: an optional trailing colon, then end of line or `#`. */
   const endDirective = (p: Parser, clear: boolean, what: string): number => {
@@ -108,7 +116,8 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
       silent = true;
       p++;
     }
-    if (src[p] === '*') throw unsupported('a cached placeholder ($*name)', lines.pos(at).line, lines.pos(at).col);
+    const cached = readAt(CACHE_RE, src, p);
+    if (cached) p += cached.length;
     const closers: Record<string, string> = { '{': '}', '(': ')', '[': ']' };
     const close = closers[src[p]!] ?? null;
     if (close) {
@@ -116,10 +125,9 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
       while (src[p] === ' ' || src[p] === '\t') p++;
       if (src[p] === '$') p++;
     }
-    if (!NAME_START.test(src[p] ?? '')) {
-      if (close) fault(`expected a name after "$${src[at + 1]}" (a placeholder is a name with .attributes, calls and [keys]; use #echo for other expressions)`, p);
-      return null;
-    }
+    // As Cheetah: only a name makes a placeholder; shell's $*, ${1}, $((1 + 2)) are text.
+    if (!NAME_START.test(src[p] ?? '')) return null;
+    if (cached) throw unsupported('a cached placeholder ($*name)', lines.pos(at).line, lines.pos(at).col);
     const name = readAt(NAME_RE, src, p)!;
     let e: Expr = { k: 'name', id: name, dollar: true, ...lines.pos(p) };
     p += name.length;
@@ -166,17 +174,22 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
   /** Handle a `#…` at p; returns where to continue, or -1 when the `#` is literal text. */
   const directive = (p: number, clear: boolean): number => {
     const here = lines.pos(p);
-    if (src[p + 1] === '#') {
-      const e = eol(p);
-      return clear && e < n ? e + 1 : e;
-    }
+    if (src[p + 1] === '#') return finishAt(p, clear);
     if (src[p + 1] === '*') {
-      const close = src.indexOf('*#', p + 2);
-      if (close < 0) fault('#* comment is never closed by *#', p);
-      const after = close + 2;
-      const e = eol(after);
-      if (clear && src.slice(after, e).trim() === '') return e < n ? e + 1 : e;
-      return after;
+      // Block comments nest; blanks after one are eaten up to the newline, which goes too
+      // when the comment began its line.
+      let next = p + 2;
+      for (let level = 1; level > 0; ) {
+        const open = src.indexOf('#*', next);
+        const close = src.indexOf('*#', next);
+        if (close < 0) fault('#* comment is never closed by *#', p);
+        level += open >= 0 && open < close ? 1 : -1;
+        next = (open >= 0 && open < close ? open : close) + 2;
+      }
+      const e = eol(next);
+      if (src.slice(next, e).trim() === '') next = clear && e < n ? e + 1 : e;
+      if (clear && (next >= n || next > eol(p))) dropIndent();
+      return next;
     }
     const word = readAt(WORD_RE, src, p + 1);
     if (word === null) return -1;
@@ -185,11 +198,9 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
     const q = p + 1 + word.length;
     switch (word) {
       case 'slurp': {
-        let r = q;
-        while (src[r] === ' ' || src[r] === '\t' || src[r] === '\r') r++;
-        if (src[r] === '#') r++;
-        while (src[r] === ' ' || src[r] === '\t' || src[r] === '\r') r++;
-        return src[r] === '\n' ? r + 1 : r;
+        // Cheetah drops the rest of the line with the newline.
+        const e = eol(p);
+        return lineDone(e < n ? e + 1 : e, clear);
       }
       case 'raw': {
         const start = bareEnd(q, clear, 'raw');
@@ -220,14 +231,17 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
           if (readAt(WORD_RE, src, r) === 'if') testAt = r + 2;
         }
         if (f.kind !== 'if' || f.orelse) return fault(`#${word} without an open #if`, p);
-        flush();
+        // Finish the directive (which may drop the line's indentation) before closing the branch.
         if (testAt < 0) {
+          const after = bareEnd(q, clear, 'else');
+          flush();
           f.orelse = [];
-          return bareEnd(q, clear, 'else');
+          return after;
         }
         const parser = parserAt(testAt);
         const test = parser.test();
         const after = endDirective(parser, clear, 'elif');
+        flush();
         f.branches.push({ test, body: [], ...here });
         return after;
       }
@@ -257,7 +271,7 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
         const stmt: Stmt = parser.smallStatement();
         if (stmt.k !== 'assign' && stmt.k !== 'augassign') throw new SyntaxFault('#set needs an assignment: #set $name = value', here.line, here.col);
         const after = endDirective(parser, clear, 'set');
-        push({ t: 'exec', stmts: [stmt], kind: 'set', ...here });
+        push({ t: 'exec', stmts: [stmt], ...here });
         return after;
       }
       case 'silent':
@@ -265,7 +279,7 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
         const parser = parserAt(q);
         const e = parser.testlist();
         const after = endDirective(parser, clear, word);
-        push(word === 'echo' ? { t: 'out', e, ...here } : { t: 'exec', stmts: [{ k: 'expr', value: e, ...here }], kind: 'silent', ...here });
+        push(word === 'echo' ? { t: 'out', e, ...here } : { t: 'exec', stmts: [{ k: 'expr', value: e, ...here }], ...here });
         return after;
       }
       default: {
@@ -276,7 +290,7 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
         if (stmt.k === 'break' || stmt.k === 'continue') {
           if (!stack.some((f) => f.kind === 'for')) fault(`#${word} outside #for`, p);
           push({ t: stmt.k, ...here });
-        } else if (stmt.k === 'raise') push({ t: 'exec', stmts: [stmt], kind: 'silent', ...here });
+        } else if (stmt.k === 'raise') push({ t: 'exec', stmts: [stmt], ...here });
         return after;
       }
     }
@@ -296,6 +310,8 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
           continue;
         }
         if (isDirectiveAt(p)) {
+          // The indentation stays text unless the directive takes its whole line (lineDone).
+          text += src.slice(pos, p);
           pos = p;
           clear = true;
         }

@@ -185,7 +185,7 @@ export function parseGenshi(source: string, file: string): ParsedTemplate {
         break;
       }
       case 'python':
-        current().push({ t: 'exec', stmts: parsePythonBlock(source, vStart, vEnd, lines), kind: 'python', ...here });
+        current().push({ t: 'exec', stmts: parsePythonBlock(source, vStart, vEnd, lines), ...here });
         break;
       case 'end': {
         const top = stack.pop();

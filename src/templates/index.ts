@@ -59,7 +59,7 @@ export function templateError(e: unknown, file: string): BinderyError {
   if (e instanceof PyError) {
     const loc = { file: e.file ?? file, line: e.line, column: e.col };
     if (e instanceof TemplateRaise) return new BinderyError('TEMPLATE', `TemplateError: ${e.message}`, loc);
-    return new BinderyError('TEMPLATE', `${e.type}: ${e.message}`, loc);
+    return new BinderyError('TEMPLATE', `${e.type}: ${e.message}`, loc, e.outside ? unsupportedHint(loc.file) : undefined);
   }
   if (e instanceof RangeError) return new BinderyError('TEMPLATE', 'the template nests too deeply', { file });
   return new BinderyError('TEMPLATE', e instanceof Error ? e.message : String(e), { file });
@@ -90,6 +90,7 @@ const GENSHI_BUILTINS: ReadonlyMap<string, PyValue> = new Map<string, PyValue>([
 /** Resolve a Genshi include against the including file's directory; never outside the repo. */
 function includeResolver(repoRoot: string): IncludeResolver {
   const cache = new Map<string, ParsedTemplate>();
+  let realRepo: string | undefined;
   const fail = (message: string, line: number, col: number): never => {
     throw Object.assign(new PyError('TemplateError', message), { line, col });
   };
@@ -102,7 +103,7 @@ function includeResolver(repoRoot: string): IncludeResolver {
     } catch {
       return fail(`include "${path}": no such file (${relative(repoRoot, abs).split(sep).join('/')})`, line, col);
     }
-    const rel = relative(realpathSync(repoRoot), real);
+    const rel = relative((realRepo ??= realpathSync(repoRoot)), real);
     if (rel.startsWith('..') || isAbsolute(rel)) fail(`include "${path}" leads outside the repository`, line, col);
     const cached = cache.get(real);
     if (cached) return cached;

@@ -102,7 +102,7 @@ function toBinderyError(e: unknown, file: string, repoRoot: string): BinderyErro
   message = message.split(repoRoot + sep).join('');
   const undef = /^undefined variable: (.*)$/.exec(message);
   if (undef) message = `undefined variable "${undef[1]}"`;
-  return new BinderyError('TEMPLATE', message, { file: where, line, column }, undef ? 'strict variables: define it, or guard it with {% if %} on a defined parent' : undefined);
+  return new BinderyError('TEMPLATE', message, { file: where, line, column }, undef ? 'strict variables: for a value some clients lack, test it with {% if … %} or give a default with | default: …' : undefined);
 }
 
 export function compileLiquid(source: string, file: string, repoRoot: string): CompiledTemplate {
@@ -114,6 +114,8 @@ export function compileLiquid(source: string, file: string, repoRoot: string): C
     layouts: dirs,
     relativeReference: false,
     strictVariables: true,
+    // …except where the template tests for it: {% if x %} / {% unless x %} and {{ x | default: y }}.
+    lenientIf: true,
     strictFilters: true,
     ownPropertyOnly: true,
     cache: true,

@@ -50,6 +50,14 @@ function query(all: readonly ClientMetadata[], view: (m: ClientMetadata) => PyOb
   );
 }
 
+/** Connector data Bcfg2 adds as metadata.<Plugin>, from plugins bindery does not have (spec §1.5 step 9). */
+const UNAVAILABLE = new Map(
+  ['Probes', 'Properties', 'TemplateHelper', 'Ohai', 'AWSTags', 'Ldap'].map((p) => [
+    p,
+    `metadata.${p} is not available: bindery has no ${p} plugin (put the data in the template, or in groups and categories)`,
+  ]),
+);
+
 /** The ClientMetadata object Genshi and Cheetah templates see. */
 export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[]): PyObject {
   return new PyObject(
@@ -70,6 +78,7 @@ export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[]): P
       ['group_in_category', method('group_in_category', 1, 1, (a) => category(m, str(a[0]!)) ?? '')],
       ['query', query(all, (c) => pyMetadata(c, all))],
     ]),
+    UNAVAILABLE,
   );
 }
 

@@ -6,8 +6,9 @@
 import { dirname, resolve } from 'node:path';
 import { BinderyError } from '../errors.js';
 import type { ClientMetadata } from '../types.js';
+import type { CompiledTemplate } from './index.js';
 import type { Expr, Stmt } from './python/ast.js';
-import type { Dialect, ParsedTemplate, TNode } from './tree.js';
+import type { Dialect, ParsedTemplate, Pos, TNode } from './tree.js';
 
 export class Refusal extends Error {
   constructor(
@@ -46,9 +47,12 @@ function literal(v: string | bigint | number | boolean | null): string {
   return '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + '"';
 }
 
-function collectNames(nodes: readonly TNode[], into: Set<string>): void {
-  const text = JSON.stringify(nodes, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-  for (const m of text.matchAll(/"(?:id|name)":"([A-Za-z_]\w*)"/g)) into.add(m[1]!);
+/** How often each name occurs in a piece of the parsed template. */
+function nameCounts(tree: unknown): Map<string, number> {
+  const counts = new Map<string, number>();
+  const text = JSON.stringify(tree, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  for (const m of text.matchAll(/"(?:id|name)":"([A-Za-z_]\w*)"/g)) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+  return counts;
 }
 
 interface Loop {
@@ -69,10 +73,11 @@ class ToLiquid {
 
   constructor(
     private readonly dialect: Dialect,
-    names: Set<string>,
+    /** Names in the whole template (temporaries avoid them; loops look for uses after them). */
+    private readonly names: ReadonlyMap<string, number>,
   ) {
     let prefix = '_t';
-    while ([...names].some((n) => n.startsWith(prefix))) prefix += 't';
+    while ([...names.keys()].some((n) => n.startsWith(prefix))) prefix += 't';
     this.prefix = prefix;
   }
 
@@ -101,6 +106,9 @@ class ToLiquid {
         if (n.s.includes('{{') || n.s.includes('{%')) {
           if (n.s.includes('{% endraw') || n.s.includes('{%endraw')) refuse('text containing "{% endraw"');
           this.emit(`{% raw %}${n.s}{% endraw %}`);
+        } else if (n.s.endsWith('{')) {
+          // A '{' right before the next {{ or {% would open a tag of its own.
+          this.emit(`${n.s.slice(0, -1)}{{ "{" }}`);
         } else this.emit(n.s);
         return;
       case 'out':
@@ -133,7 +141,8 @@ class ToLiquid {
         return;
       }
       case 'for':
-        this.forLoop(n.target, n.iter, n, () => this.nodes(n.body), null);
+        // A Cheetah loop variable is a template local, still set after the loop; a Genshi one is not.
+        this.forLoop(n, () => this.nodes(n.body), null, this.dialect === 'cheetah');
         return;
       case 'choose': {
         if (n.body.length && n.body[0]!.t === 'when' && n.body.every((c, i) => c.t === 'when' || (c.t === 'otherwise' && i === n.body.length - 1))) {
@@ -204,11 +213,29 @@ class ToLiquid {
     this.emit(`{% ${kind} %}`);
   }
 
-  private forLoop(target: Expr, iter: Expr, at: { line: number; col: number }, body: () => void, orelse: (() => void) | null): void {
+  /**
+   * `keeps`: the loop variable outlives the loop (Python, Cheetah); when the template reads it
+   * after the loop, {% assign %} copies it out of the loop's scope.
+   */
+  private forLoop(loopNode: Pos & { readonly target: Expr; readonly iter: Expr }, body: () => void, orelse: (() => void) | null, keeps: boolean): void {
+    const { target, iter } = loopNode;
+    const at = loopNode;
     let head: string;
     let unpack = '';
     if (target.k === 'name') {
-      head = `${this.name(target.id)} in ${this.iterable(iter)}`;
+      const name = this.name(target.id);
+      // A dict loops over its keys (d.values() over its values); Liquid gives [key, value] pairs.
+      const method = iter.k === 'call' && iter.fn.k === 'attr' && iter.args.length === 0 && /^(iter)?(keys|values)$/.test(iter.fn.name) ? iter.fn : null;
+      const dict = method ? method.obj : this.path(iter) === 'metadata.categories' ? iter : null;
+      if (dict) {
+        const pair = this.temp();
+        head = `${pair} in ${this.primary(dict)}`;
+        unpack = `{% assign ${name} = ${pair}[${method?.name.endsWith('values') ? 1 : 0}] %}`;
+      } else {
+        head = `${name} in ${this.iterable(iter)}`;
+        const usedAfter = (this.names.get(target.id) ?? 0) > (nameCounts(loopNode).get(target.id) ?? 0);
+        if (keeps && usedAfter) unpack = `{% assign ${name} = ${name} %}`;
+      }
     } else if (target.k === 'tuple' && target.items.length === 2 && target.items.every((t) => t.k === 'name')) {
       const [a, b] = target.items.map((t) => this.name((t as Extract<Expr, { k: 'name' }>).id)) as [string, string];
       if (iter.k === 'call' && iter.fn.k === 'attr' && ['items', 'iteritems'].includes(iter.fn.name) && iter.args.length === 0) {
@@ -281,7 +308,7 @@ class ToLiquid {
         return;
       }
       case 'for':
-        this.forLoop(s.target, s.iter, s, () => this.stmts(s.body), s.orelse ? () => this.stmts(s.orelse!) : null);
+        this.forLoop(s, () => this.stmts(s.body), s.orelse ? () => this.stmts(s.orelse!) : null, true);
         return;
       case 'break':
       case 'continue':
@@ -407,9 +434,19 @@ class ToLiquid {
         }
         if (e.op === 'not') return this.primary(e);
         return refuse(`the unary operator ${e.op}`, e);
-      case 'bool':
+      case 'bool': {
         if (e.op === 'or') return e.values.map((v, i) => (i === 0 ? this.value(v) : `default: ${this.primary(v)}`)).join(' | ');
-        return this.primary(e);
+        if (isBoolean(e)) return this.primary(e);
+        // a and b: the first false value, else the last.
+        const t = this.temp();
+        this.assign(t, e.values[0]!);
+        for (const v of e.values.slice(1)) {
+          this.emit(`{% if ${this.truthy(t)} %}`);
+          this.assign(t, v);
+        }
+        this.emit('{% endif %}'.repeat(e.values.length - 1));
+        return t;
+      }
       case 'compare':
         return this.primary(e);
       case 'ifexp': {
@@ -580,7 +617,8 @@ class ToLiquid {
         return parts.join(' and ');
       }
       case 'bool': {
-        const parts = e.values.map((v) => (isCompound(v, e.op) ? this.primary(v) : this.cond(v)));
+        // A nested and/or cannot sit in Liquid's flat chain: its value goes to a temporary first.
+        const parts = e.values.map((v) => (!isCompound(v, e.op) ? this.cond(v) : isBoolean(v) ? this.primary(v) : this.truthy(this.primary(v))));
         return parts.join(` ${e.op} `);
       }
       case 'unary':
@@ -664,9 +702,7 @@ function describe(e: Expr): string {
 
 /** Translate a parsed Genshi or Cheetah template into Liquid source (throws Refusal). */
 export function toLiquid(parsed: ParsedTemplate): string {
-  const names = new Set<string>();
-  collectNames(parsed.nodes, names);
-  return new ToLiquid(parsed.dialect, names).convert(parsed.nodes);
+  return new ToLiquid(parsed.dialect, nameCounts(parsed.nodes)).convert(parsed.nodes);
 }
 
 /** The client-side path of a Cfg file (Cfg/etc/motd/motd.genshi → /etc/motd). */
@@ -681,16 +717,6 @@ export interface RenderOutcome {
   readonly text: string;
 }
 
-export interface Renderable {
-  render(vars: {
-    metadata: ClientMetadata;
-    allClients: readonly ClientMetadata[];
-    name: string;
-    sourcePath: string;
-    repo: string;
-  }): string;
-}
-
 export interface Comparison {
   /** The first client the two templates render differently for, or null. */
   readonly difference: { readonly host: string; readonly before: RenderOutcome; readonly after: RenderOutcome } | null;
@@ -700,12 +726,12 @@ export interface Comparison {
 
 /** Render both templates for every client and compare. */
 export function compareRenders(
-  before: { readonly tpl: Renderable; readonly file: string },
-  after: { readonly tpl: Renderable; readonly file: string },
+  before: { readonly tpl: CompiledTemplate; readonly file: string },
+  after: { readonly tpl: CompiledTemplate; readonly file: string },
   clients: readonly ClientMetadata[],
   repoRoot: string,
 ): Comparison {
-  const outcome = (t: Renderable, file: string, m: ClientMetadata): RenderOutcome => {
+  const outcome = (t: CompiledTemplate, file: string, m: ClientMetadata): RenderOutcome => {
     try {
       return { ok: true, text: t.render({ metadata: m, allClients: clients, name: entryName(before.file), sourcePath: resolve(repoRoot, file), repo: repoRoot }) };
     } catch (e) {

@@ -66,6 +66,24 @@ export class Renderer {
     return this.dialect === 'genshi' ? genshiText(v) : cheetahText(v);
   }
 
+  /** The innermost {% choose %} being rendered (a {% def %} holding a {% when %} may be called outside one). */
+  private choice(n: Extract<TNode, { t: 'when' | 'otherwise' }>): Choice {
+    const choice = this.choices[this.choices.length - 1];
+    if (!choice) throw at(new PyError('TemplateRuntimeError', `"${n.t}" directives can only be used inside a "choose" directive`), n);
+    return choice;
+  }
+
+  /** The items a for directive loops over; Genshi loops over None as over nothing. */
+  private iterateFor(n: Extract<TNode, { t: 'for' }>, env: Env): PyValue[] {
+    const v = this.interp.eval(n.iter, env);
+    if (v === null && this.dialect === 'genshi') return [];
+    try {
+      return iterate(v);
+    } catch (e) {
+      throw e instanceof PyError ? at(e, n.iter) : e;
+    }
+  }
+
   private nodes(nodes: readonly TNode[], env: Env, out: string[], file: string): void {
     for (const n of nodes) this.node(n, env, out, file);
   }
@@ -96,11 +114,13 @@ export class Renderer {
         }
         if (n.orelse) this.nodes(n.orelse, env, out, file);
         return;
-      case 'for':
-        for (const item of iterateFor(interp, n, env)) {
+      case 'for': {
+        // Genshi pushes one frame for the loop, reused by every iteration (what the body
+        // assigns carries over to the next one, not past the loop); Cheetah loop variables
+        // are template locals.
+        const scope = this.dialect === 'genshi' ? env.child() : env;
+        for (const item of this.iterateFor(n, env)) {
           interp.tick();
-          // Genshi: each iteration is a new frame; Cheetah: loop variables are template locals.
-          const scope = this.dialect === 'genshi' ? env.child() : env;
           interp.assign(n.target, item, scope);
           try {
             this.nodes(n.body, scope, out, file);
@@ -111,6 +131,7 @@ export class Renderer {
           }
         }
         return;
+      }
       case 'choose': {
         const choice: Choice = n.test ? { matched: false, hasValue: true, value: interp.eval(n.test, env) } : { matched: false, hasValue: false, value: null };
         this.choices.push(choice);
@@ -122,7 +143,7 @@ export class Renderer {
         return;
       }
       case 'when': {
-        const choice = this.choices[this.choices.length - 1]!;
+        const choice = this.choice(n);
         if (choice.matched) return;
         if (!n.test && !choice.hasValue) throw at(new PyError('TemplateSyntaxError', 'either "choose" or "when" must have a test expression'), n);
         const matched = choice.hasValue ? (n.test ? eq(choice.value, interp.eval(n.test, env)) : truthy(choice.value)) : truthy(interp.eval(n.test!, env));
@@ -131,7 +152,7 @@ export class Renderer {
         return;
       }
       case 'otherwise': {
-        const choice = this.choices[this.choices.length - 1]!;
+        const choice = this.choice(n);
         if (choice.matched) return;
         choice.matched = true;
         this.nodes(n.body, env, out, file);
@@ -158,7 +179,8 @@ export class Renderer {
           undefined,
           'function',
         );
-        env.set(n.name, fn);
+        // Genshi stores a def in the template's bottom frame: it outlives the loop or with that defines it.
+        env.root().set(n.name, fn);
         return;
       }
       case 'include': {
@@ -189,15 +211,6 @@ export class Renderer {
       case 'continue':
         throw Interp.continueSignal();
     }
-  }
-}
-
-function iterateFor(interp: Interp, n: Extract<TNode, { t: 'for' }>, env: Env): PyValue[] {
-  const v = interp.eval(n.iter, env);
-  try {
-    return iterate(v);
-  } catch (e) {
-    throw e instanceof PyError ? at(e, n.iter) : e;
   }
 }
 

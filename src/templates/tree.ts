@@ -28,7 +28,7 @@ export type TNode =
   /** Genshi include: the path is text with ${…} parts. */
   | (Pos & { readonly t: 'include'; readonly path: readonly TNode[] })
   /** A {% python %} block, a Cheetah #set or #silent. */
-  | (Pos & { readonly t: 'exec'; readonly stmts: readonly Stmt[]; readonly kind: 'python' | 'set' | 'silent' })
+  | (Pos & { readonly t: 'exec'; readonly stmts: readonly Stmt[] })
   | (Pos & { readonly t: 'break' | 'continue' });
 
 export type Dialect = 'genshi' | 'cheetah';

@@ -1,5 +1,6 @@
 /** The built-in functions, types and exceptions templates may use. Nothing here reaches the host. */
-import { PyError } from './errors.js';
+import { PyError, outsideSubset } from './errors.js';
+import { scaledRound } from './floats.js';
 import { formatSpec } from './ops.js';
 import { NO_KWARGS, arity, call, getAttribute, sortValues } from './methods.js';
 import {
@@ -117,10 +118,11 @@ function extreme(name: string, sign: number): PyFunc {
   );
 }
 
-/** Python 2 round(): half away from zero, always a float. */
+/** Python 2 round(): half away from zero on the exact value, always a float. */
 function round(x: number, digits: number): number {
-  const f = Math.pow(10, digits);
-  return (x < 0 ? -1 : 1) * (Math.floor(Math.abs(x) * f + 0.5) / f);
+  if (!Number.isFinite(x)) return x;
+  const n = scaledRound(Math.abs(x), digits, 'away');
+  return (x < 0 ? -1 : 1) * Number(`${n}e${-digits}`);
 }
 
 function exception(name: string): PyFunc {
@@ -128,6 +130,13 @@ function exception(name: string): PyFunc {
 }
 
 const isStr = (v: PyValue) => typeof v === 'string';
+
+/** Python 2 builtins a template cannot use: named as such rather than as undefined variables. */
+export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set(
+  ('__import__ apply buffer bytearray bytes callable classmethod cmp coerce compile complex delattr dir eval execfile exit file ' +
+    'globals hash help id input intern issubclass iter locals memoryview next object open property quit raw_input reduce reload ' +
+    'setattr slice staticmethod super type vars').split(' '),
+);
 
 export const EXCEPTIONS = ['TemplateError', 'UndefinedError', 'Exception', 'ValueError', 'KeyError', 'IndexError', 'TypeError', 'AttributeError', 'RuntimeError', 'AssertionError', 'NameError'];
 
@@ -284,7 +293,7 @@ export function makeBuiltins(): ReadonlyMap<string, PyValue> {
         if (x % y !== 0n && (x < 0n) !== (y < 0n)) q -= 1n;
         return new PyTuple([q, x - q * y]);
       }
-      throw new PyError('TypeError', 'divmod() of non-integers is outside the subset bindery evaluates');
+      throw outsideSubset('TypeError', 'divmod() of non-integers');
     })],
     ['format', fn('format', 1, 2, (a) => formatSpec(a[0]!, a[1] === undefined ? '' : str(a[1])))],
   ];

@@ -27,6 +27,8 @@ export class PyError extends Error {
   col?: number;
   /** Repo-relative template file, set when the error crosses an include boundary. */
   file?: string;
+  /** Set when the template is valid Python that bindery does not evaluate (found at render time). */
+  outside = false;
   constructor(
     readonly type: string,
     message: string,
@@ -34,6 +36,13 @@ export class PyError extends Error {
     super(message);
     this.name = 'PyError';
   }
+}
+
+/** A Python builtin, method or statement form bindery does not evaluate, met while rendering. */
+export function outsideSubset(type: string, construct: string): PyError {
+  const e = new PyError(type, `${construct} is outside the subset bindery evaluates`);
+  e.outside = true;
+  return e;
 }
 
 /** `raise TemplateError(...)`: the template itself refuses to render; the message is the user's. */

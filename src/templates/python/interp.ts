@@ -4,11 +4,12 @@
  * and a step budget stops runaway loops.
  */
 import type { Arg, Expr, Param, Stmt } from './ast.js';
-import { PyError, TemplateRaise } from './errors.js';
-import { SliceValue, call, delItem, getAttribute, getItem, setItem } from './methods.js';
+import { UNSUPPORTED_BUILTINS } from './builtins.js';
+import { PyError, TemplateRaise, outsideSubset } from './errors.js';
+import { SliceValue, call, delItem, extendList, getAttribute, getItem, setItem } from './methods.js';
 import { binary, compareOp, unary } from './ops.js';
 import {
-  PyDict, PyException, PyFunc, PySet, PyTuple, iterate, repr, sequence, str, truthy, typeName, type CallContext, type Kwargs, type PyValue,
+  PyDict, PyException, PyFunc, PyObject, PySet, PyTuple, iterate, repr, sequence, str, truthy, typeName, type CallContext, type Kwargs, type PyValue,
 } from './values.js';
 
 /** How many loop iterations and calls one render may take before it is stopped. */
@@ -31,11 +32,14 @@ export class Env {
   }
 
   set(name: string, v: PyValue): void {
-    if (this.globalNames?.has(name)) {
-      let root: Env = this;
-      while (root.parent) root = root.parent;
-      root.vars.set(name, v);
-    } else this.vars.set(name, v);
+    (this.globalNames?.has(name) ? this.root() : this).vars.set(name, v);
+  }
+
+  /** The outermost scope: the template's own variables. */
+  root(): Env {
+    let root: Env = this;
+    while (root.parent) root = root.parent;
+    return root;
   }
 
   declareGlobal(name: string): void {
@@ -83,7 +87,10 @@ export class Interp {
   lookupName(name: string, env: Env): PyValue {
     const local = env.lookup(name);
     const v = local !== undefined ? local : this.opts.builtins.get(name);
-    if (v === undefined) throw new PyError('NameError', `undefined variable "${name}"`);
+    if (v === undefined) {
+      if (UNSUPPORTED_BUILTINS.has(name)) throw outsideSubset('NameError', `the Python builtin ${name}()`);
+      throw new PyError('NameError', `undefined variable "${name}"`);
+    }
     return v;
   }
 
@@ -95,7 +102,8 @@ export class Interp {
         err.line = e.line;
         err.col = e.col;
       } else if (err instanceof RangeError) {
-        const pe = new PyError('RecursionError', 'the template nests too deeply');
+        // The JS stack ran out, or a string or list grew past what JS allows.
+        const pe = /call stack/.test(err.message) ? new PyError('RecursionError', 'the template nests too deeply') : new PyError('MemoryError', 'result too large');
         pe.line = e.line;
         pe.col = e.col;
         throw pe;
@@ -109,8 +117,17 @@ export class Interp {
     const v = getAttribute(obj, name);
     if (v !== undefined) return v;
     if ((this.opts.genshi || nameMapped) && obj instanceof PyDict && obj.has(name)) return obj.get(name)!;
+    const type = nameMapped || this.opts.genshi ? 'UndefinedError' : 'AttributeError';
+    const unavailable = obj instanceof PyObject ? obj.unavailable?.get(name) : undefined;
+    if (unavailable) throw new PyError(type, unavailable);
     const what = obj instanceof PyDict ? 'key or attribute' : 'attribute';
-    throw new PyError(nameMapped || this.opts.genshi ? 'UndefinedError' : 'AttributeError', `${typeName(obj)} value has no ${what} "${name}"`);
+    const e = new PyError(type, `${typeName(obj)} value has no ${what} "${name}"`);
+    // A str, list, dict, … method Python has but bindery lacks reads like a typo: point at the list.
+    if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException)) {
+      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in docs/templates.md)`;
+      e.outside = true;
+    }
+    throw e;
   }
 
   private evalInner(e: Expr, env: Env, noAutocall: boolean): PyValue {
@@ -312,12 +329,12 @@ export class Interp {
       }
       case 'sub': {
         const obj = this.eval(target.obj, env);
-        if (target.index.k === 'slice') throw new PyError('TypeError', 'slice assignment is outside the subset bindery evaluates');
+        if (target.index.k === 'slice') throw outsideSubset('TypeError', 'slice assignment');
         setItem(obj, this.eval(target.index, env), value);
         return;
       }
       case 'attr':
-        throw Object.assign(new PyError('TypeError', `assigning to an attribute ("${target.name}") is outside the subset bindery evaluates`), { line: target.line, col: target.col });
+        throw Object.assign(outsideSubset('TypeError', `assigning to an attribute ("${target.name}")`), { line: target.line, col: target.col });
     }
     throw new PyError('SyntaxError', 'cannot assign to this expression');
   }
@@ -351,7 +368,7 @@ export class Interp {
         const rhs = this.eval(s.value, env);
         if (t.k === 'name') {
           const cur = this.lookupName(t.id, env);
-          if (Array.isArray(cur) && s.op === '+') cur.push(...iterate(rhs));
+          if (Array.isArray(cur) && s.op === '+') extendList(cur, iterate(rhs));
           else env.set(t.id, binary(s.op, cur, rhs));
         } else if (t.k === 'sub') {
           const obj = this.eval(t.obj, env);

@@ -1,6 +1,6 @@
 /** Attributes and methods of the built-in types (str, list, dict, set, tuple) and of PyObjects. */
 import { PyError } from './errors.js';
-import { MAX_SEQUENCE, formatSpec } from './ops.js';
+import { formatSpec, sized } from './ops.js';
 import {
   PyDict, PyException, PyFunc, PyObject, PySet, PyTuple, asIndex, asInt, asStr, compare, eq, iterate, repr, sequence, str, truthy, typeName,
   type CallContext, type Kwargs, type PyValue,
@@ -11,8 +11,7 @@ export function call(fn: PyValue, args: PyValue[], kwargs: Kwargs, ctx: CallCont
   throw new PyError('TypeError', `'${typeName(fn)}' object is not callable`);
 }
 
-const NO_KWARGS: Kwargs = new Map();
-export { NO_KWARGS };
+export const NO_KWARGS: Kwargs = new Map();
 
 /** Check a call's arity; kwargs are accepted only where named. */
 export function arity(name: string, args: PyValue[], min: number, max: number, kwargs: Kwargs = NO_KWARGS, allowed: readonly string[] = []): void {
@@ -25,6 +24,12 @@ export function arity(name: string, args: PyValue[], min: number, max: number, k
 
 function method(owner: PyValue, name: string, fn: (args: PyValue[], kwargs: Kwargs, ctx: CallContext) => PyValue): PyFunc {
   return new PyFunc(`${typeName(owner)}.${name}`, fn, undefined, 'method');
+}
+
+/** list.extend / list += (bounded, and without spreading a long list into call arguments). */
+export function extendList(l: PyValue[], items: readonly PyValue[]): void {
+  sized(l.length + items.length);
+  for (const x of items) l.push(x);
 }
 
 /** Sort keys with Python's stable sort (reverse keeps equal items in order, as Python does). */
@@ -201,17 +206,13 @@ function strAttribute(s: string, name: string): PyValue | undefined {
       return simple(2, 3, (a) => {
         const old = asStr(a[0]!);
         const neu = asStr(a[1]!);
-        const count = a[2] === undefined ? -1 : Number(asInt(a[2]));
-        if (count < 0) return old === '' ? [...s].join(neu).replace(/^/, neu) + neu : s.split(old).join(neu);
-        let out = s;
-        let from = 0;
-        for (let i = 0; i < count; i++) {
-          const at = out.indexOf(old, from);
-          if (at < 0) break;
-          out = out.slice(0, at) + neu + out.slice(at + old.length);
-          from = at + neu.length;
-        }
-        return out;
+        // The pieces between matches; an empty `old` matches before every character and at the end.
+        const pieces = old === '' ? ['', ...s, ''] : s.split(old);
+        const found = pieces.length - 1;
+        const count = a[2] === undefined || asInt(a[2]) < 0n ? found : Math.min(found, Number(asInt(a[2])));
+        sized(s.length + count * (neu.length - old.length));
+        const head = pieces.slice(0, count + 1).join(neu);
+        return count < found ? head + old + pieces.slice(count + 1).join(old) : head;
       });
     case 'find':
     case 'index':
@@ -254,7 +255,7 @@ function strAttribute(s: string, name: string): PyValue | undefined {
       return simple(0, 0, () => /[a-z]/.test(s) && !/[A-Z]/.test(s));
     case 'zfill':
       return simple(1, 1, (a) => {
-        const w = asIndex(a[0]!);
+        const w = sized(asIndex(a[0]!));
         const sign = s[0] === '-' || s[0] === '+' ? s[0] : '';
         return sign + s.slice(sign.length).padStart(w - sign.length, '0');
       });
@@ -262,8 +263,7 @@ function strAttribute(s: string, name: string): PyValue | undefined {
     case 'rjust':
     case 'center':
       return simple(1, 2, (a) => {
-        const w = asIndex(a[0]!);
-        if (w > MAX_SEQUENCE) throw new PyError('MemoryError', 'result too large');
+        const w = sized(asIndex(a[0]!));
         const fill = a[1] === undefined ? ' ' : asStr(a[1]);
         if (s.length >= w) return s;
         if (name === 'ljust') return s + fill.repeat(w - s.length);
@@ -283,6 +283,7 @@ function strAttribute(s: string, name: string): PyValue | undefined {
     case 'expandtabs':
       return simple(0, 1, (a) => {
         const size = a[0] === undefined ? 8 : asIndex(a[0]);
+        sized(s.length * Math.max(size, 1));
         let col = 0;
         let out = '';
         for (const c of s) {
@@ -315,15 +316,12 @@ function listAttribute(l: PyValue[], name: string): PyValue | undefined {
   switch (name) {
     case 'append':
       return m(1, 1, (a) => {
-        if (l.length >= MAX_SEQUENCE) throw new PyError('MemoryError', 'list too large');
-        l.push(a[0]!);
+        extendList(l, [a[0]!]);
         return null;
       });
     case 'extend':
       return m(1, 1, (a) => {
-        const items = iterate(a[0]!);
-        if (l.length + items.length > MAX_SEQUENCE) throw new PyError('MemoryError', 'list too large');
-        l.push(...items);
+        extendList(l, iterate(a[0]!));
         return null;
       });
     case 'insert':

@@ -1,11 +1,26 @@
 /** Python operators and string formatting (`%` and str.format) over bindery's values. */
 import { PyError } from './errors.js';
+import { floatStr, formatFloat } from './floats.js';
 import {
-  PyDict, PySet, PyTuple, asInt, compare, contains, eq, floatRepr, isNumber, numeric, repr, str, toFloat, typeName, type PyValue,
+  PyDict, PySet, PyTuple, asInt, compare, contains, eq, isNumber, numeric, repr, str, toFloat, typeName, type PyValue,
 } from './values.js';
 
 /** Sequences and strings may not grow past this (a template cannot exhaust memory by `'x' * 10**12`). */
 export const MAX_SEQUENCE = 10_000_000;
+
+/** A field width or precision of `%` and format(): far past what a configuration file needs. */
+const MAX_FIELD = 100_000;
+
+function field(n: number): number {
+  if (n > MAX_FIELD) throw new PyError('MemoryError', `a field width or precision of ${n} is too large`);
+  return n;
+}
+
+/** The length of a sequence about to be built, refused past MAX_SEQUENCE. */
+export function sized(n: number): number {
+  if (n > MAX_SEQUENCE) throw new PyError('MemoryError', 'result too large');
+  return n;
+}
 
 function typeError(op: string, a: PyValue, b: PyValue): never {
   throw new PyError('TypeError', `unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
@@ -13,8 +28,19 @@ function typeError(op: string, a: PyValue, b: PyValue): never {
 
 function repeatCount(n: PyValue, unit: number): number {
   const count = Number(asInt(n, "can't multiply sequence by non-int; an integer"));
-  if (count > 0 && count * unit > MAX_SEQUENCE) throw new PyError('MemoryError', 'result too large');
+  if (count > 0) sized(count * unit);
   return Math.max(0, count);
+}
+
+/** Integers are exact, but not past a million bits (300,000 digits): `9 ** 9 ** 9` is refused, not computed. */
+const MAX_INT_BITS = 1_000_000;
+
+function bits(x: bigint): number {
+  return x === 0n ? 0 : (x < 0n ? -x : x).toString(16).length * 4;
+}
+
+function bounded(estimate: number): void {
+  if (estimate > MAX_INT_BITS) throw new PyError('MemoryError', 'integer result too large');
 }
 
 function floorDiv(x: bigint, y: bigint): bigint {
@@ -43,6 +69,7 @@ function arith(op: string, x: bigint | number, y: bigint | number): PyValue {
       case '-':
         return x - y;
       case '*':
+        bounded(bits(x) + bits(y));
         return x * y;
       case '/': // Python 2: integer division floors
       case '//':
@@ -51,11 +78,14 @@ function arith(op: string, x: bigint | number, y: bigint | number): PyValue {
         return pyMod(x, y);
       case '**':
         if (y < 0n) return Math.pow(Number(x), Number(y));
-        if (y > 100000n) throw new PyError('MemoryError', 'result too large');
+        if (x > 1n || x < -1n) bounded(bits(x) * Number(y));
         return x ** y;
       case '<<':
+        if (y < 0n) throw new PyError('ValueError', 'negative shift count');
+        bounded(bits(x) + Number(y));
         return x << y;
       case '>>':
+        if (y < 0n) throw new PyError('ValueError', 'negative shift count');
         return x >> y;
       case '&':
         return x & y;
@@ -93,11 +123,17 @@ export function binary(op: string, a: PyValue, b: PyValue): PyValue {
   switch (op) {
     case '+':
       if (typeof a === 'string' && typeof b === 'string') {
-        if (a.length + b.length > MAX_SEQUENCE) throw new PyError('MemoryError', 'result too large');
+        sized(a.length + b.length);
         return a + b;
       }
-      if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
-      if (a instanceof PyTuple && b instanceof PyTuple) return new PyTuple([...a.items, ...b.items]);
+      if (Array.isArray(a) && Array.isArray(b)) {
+        sized(a.length + b.length);
+        return a.concat(b);
+      }
+      if (a instanceof PyTuple && b instanceof PyTuple) {
+        sized(a.items.length + b.items.length);
+        return new PyTuple(a.items.concat(b.items));
+      }
       break;
     case '*': {
       if (typeof a === 'string' && isNumber(b)) return a.repeat(repeatCount(b, a.length));
@@ -188,32 +224,6 @@ function toFloatValue(v: PyValue, conv: string): number {
   throw new PyError('TypeError', `%${conv} format: a number is required, not ${typeName(v)}`);
 }
 
-/** Python's %e / %f / %g conversions. */
-function formatFloat(x: number, conv: string, precision: number | undefined, alt: boolean): string {
-  const p = precision ?? 6;
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  const lower = conv.toLowerCase();
-  let s: string;
-  if (lower === 'f') s = x.toFixed(p);
-  else if (lower === 'e') s = expForm(x.toExponential(p));
-  else {
-    const P = p === 0 ? 1 : p;
-    const exp = x === 0 ? 0 : Math.floor(Math.log10(Math.abs(Number(x.toExponential(P - 1)))));
-    if (exp < -4 || exp >= P) {
-      s = expForm(x.toExponential(P - 1));
-      if (!alt) s = s.replace(/\.?0+e/, 'e');
-    } else {
-      s = x.toFixed(Math.max(0, P - 1 - exp));
-      if (!alt && s.includes('.')) s = s.replace(/\.?0+$/, '');
-    }
-  }
-  return conv === conv.toUpperCase() ? s.toUpperCase() : s;
-}
-
-function expForm(js: string): string {
-  return js.replace(/e([+-])(\d)$/, 'e$10$2');
-}
-
 function pad(body: string, sign: string, width: number, left: boolean, zero: boolean): string {
   const len = sign.length + body.length;
   if (len >= width) return sign + body;
@@ -253,8 +263,8 @@ export function percentFormat(fmt: string, args: PyValue): string {
   function convert(m: RegExpExecArray): string {
     const [, key, flags = '', widthS, precS, conv] = m;
     if (conv === '%') return '%';
-    let width = widthS === '*' ? Number(asInt(take())) : widthS ? Number(widthS) : 0;
-    const precision = precS === '*' ? Number(asInt(take())) : precS !== undefined ? Number(precS || '0') : undefined;
+    let width = field(widthS === '*' ? Number(asInt(take())) : widthS ? Number(widthS) : 0);
+    const precision = precS === '*' ? field(Number(asInt(take()))) : precS !== undefined ? field(Number(precS || '0')) : undefined;
     let value: PyValue;
     if (key !== undefined) {
       if (!mapping) throw new PyError('TypeError', 'format requires a mapping');
@@ -304,8 +314,8 @@ export function formatSpec(value: PyValue, spec: string): string {
   const m = /^(?:(.)?([<>=^]))?([-+ ])?(#)?(0)?(\d+)?(,)?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$/s.exec(spec);
   if (!m) throw new PyError('ValueError', `invalid format specifier '${spec}'`);
   const [, fillC, alignC, signC = '-', alt, zero, widthS, comma, precS, type] = m;
-  const width = widthS ? Number(widthS) : 0;
-  const precision = precS !== undefined ? Number(precS) : undefined;
+  const width = field(widthS ? Number(widthS) : 0);
+  const precision = precS !== undefined ? field(Number(precS)) : undefined;
   const fill = fillC ?? (zero && !alignC ? '0' : ' ');
   const align = alignC ?? (zero ? '=' : typeof value === 'string' ? '<' : isNumber(value) ? '>' : '<');
   let sign = '';
@@ -317,7 +327,8 @@ export function formatSpec(value: PyValue, spec: string): string {
   } else {
     if (!isNumber(value)) throw new PyError('ValueError', `unknown format code '${type}' for object of type '${typeName(value)}'`);
     const n = numeric(value);
-    const t = type ?? (typeof n === 'bigint' ? 'd' : 'g');
+    // 'n' is 'g' for a float; no type at all is Python 2's str() (12 significant digits).
+    const t = typeof n === 'number' && (type === undefined || type === 'n') ? 'g' : (type ?? 'd');
     const negative = typeof n === 'bigint' ? n < 0n : n < 0 || Object.is(n, -0);
     sign = negative ? '-' : signC === '+' ? '+' : signC === ' ' ? ' ' : '';
     if ('dboxXnc'.includes(t)) {
@@ -327,8 +338,8 @@ export function formatSpec(value: PyValue, spec: string): string {
       if (alt && 'box'.includes(t.toLowerCase())) body = '0' + t + body;
     } else if (t === '%') {
       body = formatFloat(Math.abs(toFloat(n)) * 100, 'f', precision, !!alt) + '%';
-    } else if (type === undefined && typeof n === 'number' && precision === undefined) {
-      body = floatRepr(Math.abs(n));
+    } else if (type === undefined && typeof n === 'number') {
+      body = floatStr(Math.abs(n), precision);
     } else {
       body = formatFloat(Math.abs(toFloat(n)), t, precision, !!alt);
     }

@@ -517,6 +517,7 @@ export class Parser {
 
   private statement(): Stmt[] {
     const t = this.peek();
+    if (t.kind === 'op' && t.value === '@') throw unsupported('a decorator', t.line, t.col);
     if (t.kind === 'name' && !t.dollar) {
       const loc = this.loc(t);
       switch (t.value) {
@@ -555,7 +556,6 @@ export class Parser {
         }
         default:
           if (t.value in UNSUPPORTED_STATEMENTS) throw unsupported(UNSUPPORTED_STATEMENTS[t.value]!, t.line, t.col);
-          if (t.value === '@') throw unsupported('a decorator', t.line, t.col);
       }
     }
     return this.simpleStatements();

@@ -8,6 +8,7 @@
  * `/` floors, sets print as set([...]), dict.keys() returns a list.
  */
 import { PyError } from './errors.js';
+import { floatRepr, floatStr } from './floats.js';
 
 export type PyValue = null | boolean | bigint | number | string | PyValue[] | PyTuple | PyDict | PySet | PyFunc | PyObject | PyException;
 
@@ -108,6 +109,8 @@ export class PyObject {
   constructor(
     readonly typeName: string,
     readonly attrs: ReadonlyMap<string, PyValue>,
+    /** Attributes the Bcfg2 object has and bindery does not, with the message that says so. */
+    readonly unavailable?: ReadonlyMap<string, string>,
   ) {}
 }
 
@@ -233,27 +236,6 @@ function seqCompare(a: readonly PyValue[], b: readonly PyValue[]): number {
   return a.length - b.length;
 }
 
-/** Python's repr() of a float: shortest round-trip digits, exponent outside [1e-4, 1e16). */
-export function floatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mant, expStr] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expStr);
-  if (exp < -4 || exp >= 16) {
-    return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const neg = mant.startsWith('-');
-  const digits = mant.replace('-', '').replace('.', '');
-  let s: string;
-  if (exp >= 0) {
-    const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-    const frac = digits.slice(exp + 1);
-    s = intPart + '.' + (frac || '0');
-  } else s = '0.' + '0'.repeat(-exp - 1) + digits;
-  return (neg ? '-' : '') + s;
-}
-
 export function strRepr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
@@ -271,6 +253,7 @@ export function strRepr(s: string): string {
 
 export function repr(v: PyValue): string {
   if (typeof v === 'string') return strRepr(v);
+  if (typeof v === 'number') return floatRepr(v);
   if (Array.isArray(v)) return '[' + v.map(repr).join(', ') + ']';
   if (v instanceof PyTuple) return '(' + v.items.map(repr).join(', ') + (v.items.length === 1 ? ',)' : ')');
   if (v instanceof PyDict) return '{' + v.entries().map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ') + '}';
@@ -287,7 +270,7 @@ export function str(v: PyValue): string {
     case 'bigint':
       return v.toString();
     case 'number':
-      return floatRepr(v);
+      return floatStr(v);
     case 'string':
       return v;
   }
@@ -305,10 +288,6 @@ export function iterate(v: PyValue): PyValue[] {
   if (v instanceof PyDict) return v.keys();
   if (v instanceof PySet) return v.items();
   throw new PyError('TypeError', `'${typeName(v)}' object is not iterable`);
-}
-
-export function isIterable(v: PyValue): boolean {
-  return Array.isArray(v) || v instanceof PyTuple || typeof v === 'string' || v instanceof PyDict || v instanceof PySet;
 }
 
 export function length(v: PyValue): number {
