@@ -140,6 +140,7 @@ export interface BindFailure {
   /** The file that caused it, when one did. */
   readonly file?: string;
   readonly line?: number;
+  readonly column?: number;
   readonly message: string;
 }
 

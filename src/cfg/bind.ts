@@ -214,7 +214,7 @@ function bindFrom(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: 
     if (lax) warn({ code: 'decryption-failed', message: `${err.message}; the entry is left out for every client that gets it (lax_decryption)`, file: err.location.file, path: realname });
     return {
       ok: false,
-      failure: { host: m.hostname, path: realname, file: err.location.file, line: err.location.line, message: err.message + (err.hint ? ` (${err.hint})` : '') },
+      failure: { host: m.hostname, path: realname, file: err.location.file, line: err.location.line, column: err.location.column, message: err.message + (err.hint ? ` (${err.hint})` : '') },
       diagnostics,
       omitted: lax,
     };

@@ -50,13 +50,13 @@ export function progressPhases(io: Io) {
 export function reportFailures(io: Io, failures: readonly BindFailure[], shownHosts = 5): void {
   const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
   for (const f of failures) {
-    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.path}\0${f.message}`;
+    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key) ?? { f, hosts: [] };
     g.hosts.push(f.host);
     groups.set(key, g);
   }
   for (const { f, hosts } of groups.values()) {
-    const where = formatLocation({ file: f.file, line: f.line, path: f.path });
+    const where = formatLocation({ file: f.file, line: f.line, column: f.column, path: f.path });
     const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, shownHosts).join(', ')}${hosts.length > shownHosts ? ` and ${hosts.length - shownHosts} more` : ''}`;
     io.info(`failed: ${where}, ${who}: ${f.message}`);
   }

@@ -60,7 +60,7 @@ export const infoBuildfileCommand: Command = {
     const { io } = ctx;
     r.diagnostics.forEach((d) => io.warn(d));
     if (!r.ok) {
-      io.error(new BinderyError('BIND', r.failure.message, { file: r.failure.file, line: r.failure.line, host: r.failure.host, path: r.failure.path }));
+      io.error(new BinderyError('BIND', r.failure.message, { file: r.failure.file, line: r.failure.line, column: r.failure.column, host: r.failure.host, path: r.failure.path }));
       io.result({ ok: false, failure: r.failure });
       return 1;
     }

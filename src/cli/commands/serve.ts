@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, formatError, isBinderyError } from '../../errors.js';
 import { caCertPath } from '../../ca/index.js';
@@ -21,8 +21,6 @@ export function parseListen(text: string): { host: string; port: number } {
   if (!m || port > 65535) throw new BinderyError('USAGE', `--listen ${text} is not host:port`, {}, 'for example --listen 0.0.0.0:6789 or --listen [::]:6789');
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
-
-
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -49,22 +47,36 @@ export const serveCommand: Command = {
     };
     const buildDir = need('build');
     const repo = need('repo');
+    if (!existsSync(join(repo, 'Metadata'))) {
+      throw new BinderyError('REPO', 'not a Bcfg2 repository: no Metadata/ directory', { file: repo }, 'give --repo the repository the build was made from (its Metadata/clients.xml names the clients)');
+    }
     const config = resolveConfig(repo, stringOpt(ctx, 'config'));
     const tlsFile = (flag: string, fromConfig: string | null, what: string) => {
       const v = stringOpt(ctx, flag) ?? fromConfig;
       if (!v) throw new BinderyError('USAGE', `missing --${flag} (or [communication] ${what} in bcfg2.conf)`, {}, `usage: bindery ${USAGE}`);
       return resolve(v);
     };
+    const files = { cert: tlsFile('tls-cert', config.communication.certificate, 'certificate'), key: tlsFile('tls-key', config.communication.key, 'key'), ca: caCertPath(tlsFile('ca', config.communication.ca, 'ca')) };
+    const hint = 'make one with bindery ca init / bindery ca issue --server';
     const tls = {
-      cert: readOptionFile(tlsFile('tls-cert', config.communication.certificate, 'certificate'), 'server certificate', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
-      key: readOptionFile(tlsFile('tls-key', config.communication.key, 'key'), 'server key', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
-      ca: readOptionFile(caCertPath(tlsFile('ca', config.communication.ca, 'ca')), 'CA certificate', 'CONFIG', 'make one with bindery ca init / bindery ca issue --server'),
+      cert: readOptionFile(files.cert, 'server certificate', 'CONFIG', hint),
+      key: readOptionFile(files.key, 'server key', 'CONFIG', hint),
+      ca: readOptionFile(files.ca, 'CA certificate', 'CONFIG', hint),
+      files,
     };
     const { host, port } = parseListen(stringOpt(ctx, 'listen') ?? DEFAULT_LISTEN);
     const stateDir = resolve(stringOpt(ctx, 'state') ?? join(dirname(buildDir), `${basename(buildDir)}.state`));
     const logFile = stringOpt(ctx, 'log');
-    const logStream = logFile ? createWriteStream(logFile, { flags: 'a', mode: 0o600 }) : process.stderr;
-    const log = (line: string) => void logStream.write(line + '\n');
+    let logFd: number | null = null;
+    if (logFile) {
+      try {
+        logFd = openSync(logFile, 'a', 0o600);
+      } catch (e) {
+        throw new BinderyError('CONFIG', `cannot open the decision log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: logFile }, 'give --log a file in a directory that exists and the server can write');
+      }
+    }
+    // Synchronous: no decision is lost when the process is stopped.
+    const log = (line: string) => void writeSync(logFd ?? 2, line + '\n');
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
 
     // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
@@ -96,15 +108,22 @@ export const serveCommand: Command = {
       rateLimit: { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 },
     });
     ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
+    if (!existsSync(join(buildDir, 'current'))) {
+      ctx.io.warn({ code: 'NO_BUILD', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
+    }
     ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
     await new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGHUP', hup);
-        void server.close().then(() => (logFile ? logStream.end(done) : done()));
-      };
       const hup = () => reload(inventory.key);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const stop = () => {
+        for (const [signal, fn] of [['SIGINT', stop], ['SIGTERM', stop], ['SIGHUP', hup]] as const) process.off(signal, fn);
+        void server.close().then(() => {
+          if (logFd !== null) closeSync(logFd);
+          done();
+        });
+      };
+      // First in line, so the server is closed before anything else handles the signal.
+      process.prependListener('SIGINT', stop);
+      process.prependListener('SIGTERM', stop);
       process.on('SIGHUP', hup);
     });
     return 0;
