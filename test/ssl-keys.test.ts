@@ -1,7 +1,8 @@
 /**
  * sslkey.xml / sslcert.xml: the key phase gives each client its own key and a certificate from
- * a CA made by the real `bindery ca init`; real openssl checks the results, and the real server
- * accepts the certificate a bootstrap client received in its password run.
+ * a CA made by the real `bindery ca init`, or certifies a key already in the repository (made by
+ * real openssl); real openssl checks the results, and the real server accepts the certificate a
+ * bootstrap client received in its password run.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { generateKeys, type KeyPhaseResult } from '../src/keys/index.ts';
+import { initCa } from '../src/ca/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { scanRepo } from '../src/repo/index.ts';
 import { loadMetadata } from '../src/metadata/index.ts';
@@ -18,6 +20,9 @@ const HOSTS = ['new1.example.com', 'web1.example.com', 'web2.example.com'];
 const KEY_DIR = 'Cfg/etc/pki/tls/private/client.key';
 const CERT_DIR = 'Cfg/etc/pki/tls/certs/client.crt';
 const EXTRA_DIR = 'Cfg/etc/pki/tls/private/extra.key';
+/** new1's key and certificate, as the key phase names them. */
+const NEW1_KEY = `${KEY_DIR}/client.key.H_new1.example.com`;
+const NEW1_CERT = `${CERT_DIR}/client.crt.H_new1.example.com`;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 let tmp: { dir: string; cleanup: () => void };
@@ -58,6 +63,16 @@ async function sameKey(certFile: string, keyFile: string): Promise<boolean> {
   return (await openssl(['x509', '-noout', '-pubkey', '-in', certFile])) === (await openssl(['pkey', '-pubout', '-in', keyFile]));
 }
 
+/** openssl verify of a certificate against a CA directory's ca.crt. */
+async function verifies(certFile: string, ca = at('ca')): Promise<boolean> {
+  return (await openssl(['verify', '-CAfile', join(ca, 'ca.crt'), certFile])).trim() === `${certFile}: OK`;
+}
+
+/** The size of a private key, as openssl prints it. */
+async function keyBitsOf(keyFile: string): Promise<number> {
+  return Number(/\((\d+) bit/.exec(await openssl(['pkey', '-noout', '-text', '-in', keyFile]))![1]);
+}
+
 async function validityDays(certFile: string): Promise<number> {
   const out = await openssl(['x509', '-noout', '-startdate', '-enddate', '-in', certFile]);
   const date = (name: string) => Date.parse(new RegExp(`${name}=(.*)`).exec(out)![1]!);
@@ -77,11 +92,16 @@ async function build(repo: string, out: string) {
   return { ...r, json: r.stdout ? JSON.parse(r.stdout) : null };
 }
 
-/** The key phase in-process for one client (new1: default key sizes, so it is quick), asking for every entry. */
-async function keyPhase(dir: string, host = 'new1.example.com'): Promise<KeyPhaseResult> {
+/**
+ * The key phase in-process for some clients (new1 unless told: default key sizes, so it is
+ * quick), asking for every entry. afterScan runs between the scan and the phase, like a concurrent build would.
+ */
+async function keyPhase(dir: string, opts: { hosts?: string[]; afterScan?: () => Promise<void> } = {}): Promise<KeyPhaseResult> {
+  const hosts = opts.hosts ?? ['new1.example.com'];
   const config = loadConfig(join(dir, 'bcfg2.conf'));
   const repo = await scanRepo(dir, config);
-  const needs = loadMetadata(dir).clients.filter((m) => m.hostname === host).map((metadata) => ({ metadata, paths: [...repo.entrySets.keys()] }));
+  await opts.afterScan?.();
+  const needs = loadMetadata(dir).clients.filter((m) => hosts.includes(m.hostname)).map((metadata) => ({ metadata, paths: [...repo.entrySets.keys()] }));
   return generateKeys(repo, needs, config, {}, { jobs: 2 });
 }
 
@@ -93,6 +113,7 @@ test.before(async () => {
   const ca = await bindery(['ca', 'init', at('ca')]);
   assert.is(ca.code, 0, ca.stderr);
   await openssl(['genpkey', '-algorithm', 'ed25519', '-out', at('signing.pem')]);
+  initCa(at('ca2'), { commonName: 'second CA' });
   repoCopy('repo');
 });
 
@@ -208,28 +229,39 @@ test('with [sslca] passphrase the key is stored .crypt in the repository and shi
   assert.equal(again.json.keysWritten, []);
 });
 
-test('no [sslca_default] section: the build fails naming sslcert.xml, the section and how to make a CA; no key is made for the certificate', async () => {
+test('no [sslca_default] section: the build fails naming sslcert.xml, the section and how to make a CA; the keys are made, and certified by the build after the CA is configured', async () => {
   const repo = repoCopy('repo-noca', '[communication]\npassword = x\n');
   const r = await build(repo, at('out-noca'));
   assert.is(r.code, 1);
   assert.match(r.stderr, /Cfg\/etc\/pki\/tls\/certs\/client\.crt\/sslcert\.xml:\d+, host \S+, path \/etc\/pki\/tls\/certs\/client\.crt: ca="default": \S+bcfg2\.conf has no \[sslca_default\] section \(add \[sslca_default\] with "ca = <directory made by bindery ca init>"/);
-  assert.equal(files(repo, KEY_DIR), ['sslkey.xml'], 'a key without its certificate could never get one');
+  assert.not.match(r.stderr, /path \/etc\/pki\/tls\/private\/client\.key:/, 'only the certificate fails');
+  assert.equal(files(repo, KEY_DIR), [...HOSTS.map((h) => `client.key.H_${h}`), 'sslkey.xml'].sort());
   assert.equal(files(repo, CERT_DIR), ['sslcert.xml']);
-  assert.is(files(repo, EXTRA_DIR).length, 4, 'keys without certificates are still made');
+  const keys = HOSTS.map((h) => readFileSync(join(repo, KEY_DIR, `client.key.H_${h}`)));
+
+  writeFileSync(join(repo, 'bcfg2.conf'), conf('[communication]\npassword = x\n'));
+  const fixed = await build(repo, at('out-noca'));
+  assert.is(fixed.code, 0, fixed.stderr);
+  assert.equal(fixed.json.keysWritten, HOSTS.map((h) => `${CERT_DIR}/client.crt.H_${h}`));
+  for (const [i, h] of HOSTS.entries()) {
+    assert.ok(readFileSync(join(repo, KEY_DIR, `client.key.H_${h}`)).equals(keys[i]!), `${h}: the key stays`);
+    assert.ok(await verifies(join(repo, CERT_DIR, `client.crt.H_${h}`)), h);
+    assert.ok(await sameKey(join(repo, CERT_DIR, `client.crt.H_${h}`), join(repo, KEY_DIR, `client.key.H_${h}`)), h);
+  }
 });
 
 /** The failures of a key phase as "path: message" lines, for one host. */
 const failuresOf = (r: KeyPhaseResult, host: string) => r.failed.filter((d) => d.host === host);
 
 test('configuration and sslkey.xml/sslcert.xml mistakes are key-not-generated failures with file, line, host and path', async () => {
-  // heldBack: the certificate's key is not made either (a key made alone could never be certified).
-  const cases: { name: string; conf?: string; edit?: (dir: string) => void; file: string; line?: number; message: RegExp; heldBack?: true }[] = [
-    { name: 'ca-missing', conf: `[sslca_default]\nca = ${at('nowhere')}\n`, file: `${CERT_DIR}/sslcert.xml`, line: 6, message: /CA "default" \(\[sslca_default\] ca = \S+nowhere\): \S+nowhere\/ca\.crt does not exist \(create the CA with: bindery ca init /, heldBack: true },
-    { name: 'ca-option', conf: '[sslca_default]\nconfig = /etc/pki/openssl.cnf\n', file: `${CERT_DIR}/sslcert.xml`, line: 6, message: /\[sslca_default\] in \S+ has no "ca" option/, heldBack: true },
-    { name: 'other-ca', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/pki/tls/private/client.key" ca="internal"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /ca="internal": \S+ has no \[sslca_internal\] section/, heldBack: true },
+  // keyMade: only the certificate fails; its key is made all the same, to be certified once the mistake is fixed.
+  const cases: { name: string; conf?: string; edit?: (dir: string) => void; file: string; line?: number; message: RegExp; keyMade?: true }[] = [
+    { name: 'ca-missing', conf: `[sslca_default]\nca = ${at('nowhere')}\n`, file: `${CERT_DIR}/sslcert.xml`, line: 6, message: /CA "default" \(\[sslca_default\] ca = \S+nowhere\): \S+nowhere\/ca\.crt does not exist \(create the CA with: bindery ca init /, keyMade: true },
+    { name: 'ca-option', conf: '[sslca_default]\nconfig = /etc/pki/openssl.cnf\n', file: `${CERT_DIR}/sslcert.xml`, line: 6, message: /\[sslca_default\] in \S+ has no "ca" option/, keyMade: true },
+    { name: 'other-ca', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/pki/tls/private/client.key" ca="internal"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /ca="internal": \S+ has no \[sslca_internal\] section/, keyMade: true },
     { name: 'no-sslkey', edit: (d) => rmSync(join(d, KEY_DIR, 'sslkey.xml')), file: `${CERT_DIR}/sslcert.xml`, line: 6, message: /key="\/etc\/pki\/tls\/private\/client\.key" names no Cfg entry/ },
-    { name: 'key-without-sslkey', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/motd"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /cannot issue a certificate for the existing key Cfg\/etc\/motd\/motd/ },
-    { name: 'bad-days', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/pki/tls/private/client.key" days="a year"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /days="a year" is not a number of days \(use a whole number from 1 to 36500/, heldBack: true },
+    { name: 'key-not-a-key', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/motd"/>\n</CertInfo>\n'), file: 'Cfg/etc/motd/motd', message: /cannot read the private key: it is not a PEM private key \(PKCS#8 or PKCS#1\) \(key= in sslcert\.xml must name a private key entry/ },
+    { name: 'bad-days', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/pki/tls/private/client.key" days="a year"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /days="a year" is not a number of days \(use a whole number from 1 to 36500/, keyMade: true },
     { name: 'no-key-attr', edit: (d) => writeFileSync(join(d, CERT_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert days="10"/>\n</CertInfo>\n'), file: `${CERT_DIR}/sslcert.xml`, line: 2, message: /<Cert> has no key attribute/ },
     { name: 'bad-root', edit: (d) => writeFileSync(join(d, KEY_DIR, 'sslkey.xml'), '<PrivateKey/>\n'), file: `${KEY_DIR}/sslkey.xml`, line: 1, message: /root element is <PrivateKey>, expected <KeyInfo>/ },
     { name: 'bad-bits', edit: (d) => writeFileSync(join(d, EXTRA_DIR, 'sslkey.xml'), '<KeyInfo>\n  <Key bits="1024"/>\n</KeyInfo>\n'), file: `${EXTRA_DIR}/sslkey.xml`, line: 2, message: /bits="1024" is not a valid size for an RSA key \(bits must be from 2048 to 16384/ },
@@ -247,17 +279,27 @@ test('configuration and sslkey.xml/sslcert.xml mistakes are key-not-generated fa
       assert.match(d.message, c.message, c.name);
       assert.ok(d.path?.startsWith('/etc/'), `${c.name}: path ${d.path}`);
     }
-    if (c.heldBack) assert.equal(files(dir, KEY_DIR), ['sslkey.xml'], `${c.name}: the key was made without its certificate`);
+    if (c.keyMade) {
+      assert.ok(existsSync(join(dir, NEW1_KEY)), `${c.name}: the key is made even though its certificate cannot be issued`);
+      assert.not.ok(failuresOf(r, 'new1.example.com').some((d) => d.path === '/etc/pki/tls/private/client.key'), `${c.name}: the key entry does not fail`);
+    }
   }
 });
 
-test('the key of a certificate that cannot be issued is not made either, and says why', async () => {
-  const dir = repoCopy('case-blocked', `[sslca_default]\nca = ${at('nowhere')}\n`);
-  const r = await keyPhase(dir);
-  const keyFailure = failuresOf(r, 'new1.example.com').find((d) => d.path === '/etc/pki/tls/private/client.key');
-  assert.ok(keyFailure);
-  assert.match(keyFailure!.message, /^not made: the key goes with the certificate \/etc\/pki\/tls\/certs\/client\.crt, which cannot be issued: CA "default"/);
-  assert.equal(files(dir, KEY_DIR), ['sslkey.xml']);
+test('a certificate that cannot be issued leaves its key alone: the key is made, and the next run certifies it', async () => {
+  const dir = repoCopy('case-later', `[sslca_default]\nca = ${at('nowhere')}\n`);
+  const first = await keyPhase(dir);
+  assert.equal(failuresOf(first, 'new1.example.com').map((d) => d.path), ['/etc/pki/tls/certs/client.crt']);
+  assert.ok(first.written.includes(NEW1_KEY));
+  const key = readFileSync(join(dir, NEW1_KEY));
+
+  writeFileSync(join(dir, 'bcfg2.conf'), conf());
+  const second = await keyPhase(dir);
+  assert.equal(second.failed, []);
+  assert.equal(second.written, [NEW1_CERT]);
+  assert.ok(readFileSync(join(dir, NEW1_KEY)).equals(key));
+  assert.ok(await verifies(join(dir, NEW1_CERT)));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)));
 });
 
 test('an existing certificate whose key is gone is kept, and no mismatching key is made', async () => {
@@ -273,15 +315,126 @@ test('an existing certificate whose key is gone is kept, and no mismatching key 
   assert.ok(readFileSync(join(dir, CERT_DIR, 'client.crt.H_new1.example.com')).equals(certBefore));
 });
 
-test('a key bindery did not make cannot get a certificate (src/ca issues both together): a clear failure, nothing written', async () => {
+test('a deleted certificate is issued again for the key that stays', async () => {
   const dir = repoCopy('case-orphan-key', conf());
   assert.equal((await keyPhase(dir)).failed, []);
-  rmSync(join(dir, CERT_DIR, 'client.crt.H_new1.example.com'));
+  const key = readFileSync(join(dir, NEW1_KEY));
+  rmSync(join(dir, NEW1_CERT));
   const r = await keyPhase(dir);
-  assert.equal(r.written, []);
-  const [d] = failuresOf(r, 'new1.example.com');
-  assert.is(d!.path, '/etc/pki/tls/certs/client.crt');
-  assert.match(d!.message, /cannot issue a certificate for the existing key Cfg\/etc\/pki\/tls\/private\/client\.key\/client\.key\.H_new1\.example\.com.*bindery ca issue <ca dir> new1\.example\.com/);
+  assert.equal(r.failed, []);
+  assert.equal(r.written, [NEW1_CERT]);
+  assert.ok(readFileSync(join(dir, NEW1_KEY)).equals(key));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)));
+});
+
+test('a key made with openssl genpkey is certified as it is', async () => {
+  const dir = repoCopy('case-openssl-key', conf());
+  await openssl(['genpkey', '-algorithm', 'RSA', '-out', join(dir, NEW1_KEY)]);
+  const key = readFileSync(join(dir, NEW1_KEY));
+  const r = await keyPhase(dir);
+  assert.equal(r.failed, []);
+  assert.equal(r.written.filter((f) => !f.startsWith(EXTRA_DIR)), [NEW1_CERT]);
+  assert.ok(readFileSync(join(dir, NEW1_KEY)).equals(key));
+  assert.ok(await verifies(join(dir, NEW1_CERT)));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)));
+  assert.match(await openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253', '-in', join(dir, NEW1_CERT)]), /CN=new1\.example\.com/);
+  assert.is(await validityDays(join(dir, NEW1_CERT)), 365);
+});
+
+test('a key shared by all clients, in PKCS#1 ("BEGIN RSA PRIVATE KEY"), gets a certificate per client naming it', async () => {
+  const dir = repoCopy('case-shared-key', conf());
+  const shared = join(dir, KEY_DIR, 'client.key');
+  await openssl(['genpkey', '-algorithm', 'RSA', '-out', at('shared.pem')]);
+  await openssl(['pkey', '-traditional', '-in', at('shared.pem'), '-out', shared]);
+  assert.match(readFileSync(shared, 'utf8'), /^-----BEGIN RSA PRIVATE KEY-----\n/);
+  const hosts = ['new1.example.com', 'web2.example.com'];
+  const r = await keyPhase(dir, { hosts });
+  assert.equal(r.failed, []);
+  assert.equal(r.written.filter((f) => !f.startsWith(EXTRA_DIR)), hosts.map((h) => `${CERT_DIR}/client.crt.H_${h}`));
+  for (const h of hosts) {
+    const cert = join(dir, CERT_DIR, `client.crt.H_${h}`);
+    assert.ok(await verifies(cert), h);
+    assert.ok(await sameKey(cert, shared), h);
+    assert.match(await openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253', '-in', cert]), new RegExp(`CN=${h.replaceAll('.', '\\.')}`));
+  }
+  assert.equal(files(dir, KEY_DIR), ['client.key', 'sslkey.xml'], 'no host key is made beside the shared one');
+});
+
+test('a .crypt key encrypted with openssl enc is decrypted with the [encryption] passphrases and certified; it stays encrypted', async () => {
+  const dir = repoCopy('case-crypt-key', conf('[encryption]\nops = wrong one\nkeys = key-at-rest\n'));
+  const plain = at('crypt-key.pem');
+  await openssl(['genpkey', '-algorithm', 'RSA', '-out', plain]);
+  const stored = join(dir, `${NEW1_KEY}.crypt`);
+  await openssl(['enc', '-aes-256-cbc', '-md', 'md5', '-salt', '-a', '-A', '-pass', 'pass:key-at-rest', '-in', plain, '-out', stored]);
+  const before = readFileSync(stored);
+  const r = await keyPhase(dir);
+  assert.equal(r.failed, []);
+  assert.equal(r.written.filter((f) => !f.startsWith(EXTRA_DIR)), [NEW1_CERT]);
+  assert.ok(readFileSync(stored).equals(before));
+  assert.not.ok(existsSync(join(dir, NEW1_KEY)), 'no plain copy of the key is written');
+  assert.ok(await verifies(join(dir, NEW1_CERT)));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), plain));
+});
+
+test('keys the CA cannot certify fail naming the key file; nothing is written for them', async () => {
+  const cases: { name: string; make: (out: string) => string[]; message: RegExp }[] = [
+    { name: 'ec', make: (out) => ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out], message: /cannot certify the private key: its type is ec, not RSA \(bindery's CA certifies RSA keys only/ },
+    { name: 'passphrase', make: (out) => ['genpkey', '-algorithm', 'RSA', '-aes256', '-pass', 'pass:locked', '-out', out], message: /cannot read the private key: it is protected by a passphrase \(store it without one/ },
+  ];
+  for (const c of cases) {
+    const dir = repoCopy(`case-uncertifiable-${c.name}`, conf());
+    await openssl(c.make(join(dir, NEW1_KEY)));
+    const r = await keyPhase(dir);
+    const [d, ...more] = failuresOf(r, 'new1.example.com');
+    assert.equal(more, [], c.name);
+    assert.is(d!.file, NEW1_KEY, c.name);
+    assert.is(d!.line, undefined, `${c.name}: a line of sslcert.xml means nothing in the key file`);
+    assert.is(d!.path, '/etc/pki/tls/certs/client.crt', c.name);
+    assert.match(d!.message, c.message, c.name);
+    assert.not.match(d!.message, /BEGIN|locked/, `${c.name}: no key material or passphrase in messages`);
+    assert.equal(files(dir, CERT_DIR), ['sslcert.xml'], c.name);
+  }
+});
+
+test('two sslcert.xml entries naming one key: one key, and a certificate from each CA for it', async () => {
+  const dir = repoCopy('case-two-certs', conf(`[sslca_second]\nca = ${at('ca2')}\n`));
+  const OTHER_DIR = 'Cfg/etc/pki/other/client.crt';
+  mkdirSync(join(dir, OTHER_DIR), { recursive: true });
+  writeFileSync(join(dir, OTHER_DIR, 'sslcert.xml'), '<CertInfo>\n  <Cert key="/etc/pki/tls/private/client.key" ca="second" days="90"/>\n</CertInfo>\n');
+  const other = `${OTHER_DIR}/client.crt.H_new1.example.com`;
+  const r = await keyPhase(dir);
+  assert.equal(r.failed, []);
+  assert.equal(r.written.filter((f) => !f.startsWith(EXTRA_DIR)), [other, NEW1_CERT, NEW1_KEY].sort());
+  assert.ok(await verifies(join(dir, NEW1_CERT), at('ca')));
+  assert.ok(await verifies(join(dir, other), at('ca2')));
+  assert.not.ok((await run('openssl', ['verify', '-CAfile', at('ca', 'ca.crt'), join(dir, other)])).code === 0, 'each certificate is signed by its own CA');
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)));
+  assert.ok(await sameKey(join(dir, other), join(dir, NEW1_KEY)));
+  assert.is(await validityDays(join(dir, other)), 90);
+  assert.equal((await keyPhase(dir)).written, [], 'a second run writes nothing');
+});
+
+test('a key of another size than 2048 bits gets its certificate too', async () => {
+  const dir = repoCopy('case-3072', conf());
+  writeFileSync(join(dir, KEY_DIR, 'sslkey.xml'), '<KeyInfo>\n  <Key type="rsa" bits="3072"/>\n</KeyInfo>\n');
+  const r = await keyPhase(dir);
+  assert.equal(r.failed, []);
+  assert.is(await keyBitsOf(join(dir, NEW1_KEY)), 3072);
+  assert.ok(await verifies(join(dir, NEW1_CERT)));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)));
+  assert.match(await openssl(['x509', '-noout', '-text', '-in', join(dir, NEW1_CERT)]), /Public-Key: \(3072 bit\)/);
+});
+
+test('a build that loses the race for a key certifies the key the winner wrote', async () => {
+  const dir = repoCopy('case-lost-race', conf());
+  // The other build writes its key after this one scanned the repository.
+  const r = await keyPhase(dir, { afterScan: async () => void (await openssl(['genpkey', '-algorithm', 'RSA', '-out', join(dir, NEW1_KEY)])) });
+  assert.equal(r.failed, []);
+  assert.ok(r.adopted.includes(NEW1_KEY));
+  assert.ok(r.written.includes(NEW1_CERT) && !r.adopted.includes(NEW1_CERT), 'this build issues the certificate itself');
+  assert.ok(r.diagnostics.some((d) => d.code === 'key-adopted' && d.file === NEW1_KEY));
+  assert.ok(await sameKey(join(dir, NEW1_CERT), join(dir, NEW1_KEY)), 'the certificate is for the winner\'s key');
+  assert.equal(readdirSync(join(dir, KEY_DIR)).filter((f) => f.startsWith('.#')), [], 'no temporary files are left');
 });
 
 test('two key phases racing on one repository agree: one key and one matching certificate per client', async () => {

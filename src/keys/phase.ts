@@ -57,7 +57,8 @@ interface Job {
  * names (spec §8.1). A client needs a key when its paths include a privkey.xml entry set, a
  * pubkey.xml one, or an authorized_keys.xml whose Allows point at a pubkey.xml path — and no
  * existing generator of that entry set matches it. sslkey.xml / sslcert.xml entries get each
- * client its own key and a certificate from the configured CA the same way (ssl.ts).
+ * client its own key the same way, and a certificate from the configured CA for the key it
+ * gets, new or existing (ssl.ts).
  * Nothing to do → nothing written.
  */
 export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], config: Config, env: NodeJS.ProcessEnv, opts: { jobs?: number } = {}): Promise<KeyPhaseResult> {
@@ -68,7 +69,9 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
   const fail = (origin: Origin, e: unknown) => {
     const err = asBinderyError(e, 'KEYS');
     const where = Object.fromEntries(Object.entries(err.location).filter(([, v]) => v !== undefined));
-    const d: Diagnostic = { code: 'key-not-generated', ...origin, ...where, message: err.message + (err.hint ? ` (${err.hint})` : '') };
+    // A problem in another file than the one that asked: the asker's line means nothing there.
+    const asker = where.file !== undefined && where.file !== origin.file ? { host: origin.host, path: origin.path } : origin;
+    const d: Diagnostic = { code: 'key-not-generated', ...asker, ...where, message: err.message + (err.hint ? ` (${err.hint})` : '') };
     warn(d);
     failed.set(JSON.stringify(d), d);
   };
@@ -255,7 +258,7 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
 }
 
 /** The generator a client's existing private key comes from; two equally specific ones are an error. */
-function bestOf(candidates: readonly CfgFile[], set: EntrySet): CfgFile {
+export function bestOf(candidates: readonly CfgFile[], set: EntrySet): CfgFile {
   const sorted = [...candidates].sort((a, b) => compareSpecificity(b.specificity, a.specificity));
   if (sorted.length > 1 && compareSpecificity(sorted[0]!.specificity, sorted[1]!.specificity) === 0) {
     throw new BinderyError('AMBIGUOUS', `two private keys are equally specific for this client: ${sorted[0]!.file.rel} and ${sorted[1]!.file.rel}`, { file: set.dir }, 'remove one of them');

@@ -1,7 +1,6 @@
 import { createPrivateKey, generateKeyPair, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { BinderyError, asBinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
@@ -9,7 +8,7 @@ import { matches, specificitySuffix, type RepoModel } from '../repo/index.js';
 import { encryptText, passphraseNamed, type Passphrase } from '../secrets/index.js';
 import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../xml/index.js';
 import type { CfgFile, ClientMetadata, EntrySet } from '../types.js';
-import type { Origin } from './phase.js';
+import { bestOf, type Origin } from './phase.js';
 import { POSITIVE_INT } from './spec.js';
 import { createExclusive, explainWriteError, readIfExists } from './write.js';
 
@@ -17,18 +16,16 @@ import { createExclusive, explainWriteError, readIfExists } from './write.js';
  * SSL keys and certificates from `sslkey.xml` / `sslcert.xml` (Bcfg2 1.4's SSLCA creators in
  * Cfg), made in the key phase: each client gets its own private key and a certificate for it
  * from the CA that `[sslca_<name>] ca` names (a directory made by `bindery ca init`), CN = the
- * client's name. Both are host-specific files under Bcfg2's names, written once.
+ * client's name. Both are host-specific files under Bcfg2's names, written once. As in Bcfg2,
+ * the certificate is for whatever key the client gets: one the key phase makes, or one that is
+ * already in the repository.
  */
 
 /** Bcfg2's defaults: `<Key type="rsa" bits="2048"/>`, `<Cert days="365"/>`, `ca="default"`. */
 const DEFAULT_BITS = 2048;
 const DEFAULT_DAYS = 365;
 const DEFAULT_CA = 'default';
-/** src/ca issues a new RSA key of this size with each certificate (it cannot certify a given key). */
-const CA_KEY_BITS = 2048;
 const CERT_ATTRIBUTES = new Set(['key', 'ca', 'days']);
-/** How long a build that lost the race for a key waits for the winner's certificate. */
-const CERT_WAIT_MS = 5000;
 
 /** What the phase lends the SSL creators: its findings, its written/adopted lists, its decryption cache. */
 export interface PhaseContext {
@@ -49,10 +46,11 @@ export interface SslPlanner {
   requestKey(path: string, m: ClientMetadata): void;
   /** Client m gets the sslcert.xml entry at path. */
   requestCert(path: string, m: ClientMetadata): void;
-  /** One task per (key, client) to make, in a stable order; each reports its own failures. */
+  /** One task per (key, client) to make or certify, in a stable order; each reports its own failures. */
   tasks(): (() => Promise<void>)[];
 }
 
+/** A certificate to issue: the entry, the <Cert> asking for it, and its CA and validity. */
 interface CertRequest {
   readonly set: EntrySet;
   readonly origin: Origin;
@@ -60,19 +58,19 @@ interface CertRequest {
   readonly days: number;
 }
 
-/** One client's key, and the certificates to issue for it. */
+/** One client's key (the file it already gets, or one to make) and the certificates to issue for it. */
 interface Job {
   readonly host: string;
   readonly keySet: EntrySet;
+  /** The key file the client already gets: it is certified as it is. */
+  readonly present: CfgFile | undefined;
+  /** The size of the key to make when none is present. */
   readonly bits: number;
-  /** Every request that leads to this key: the key entry itself and each certificate entry. */
-  readonly origins: Origin[];
+  /** The client's own requests for the key entry (only when the key is to be made). */
+  readonly keyOrigins: Origin[];
   readonly certs: CertRequest[];
-  /**
-   * Problems that stop the key being made, and the certificate entry each comes from: a key
-   * made without the certificate it is for could never get one (src/ca issues key and certificate together).
-   */
-  readonly blocks: { readonly err: BinderyError; readonly cert?: string }[];
+  /** Why there can be no key (sslkey.xml errors, a certificate whose key is gone): every request fails. */
+  readonly blocks: BinderyError[];
 }
 
 const rsaKeyPair = promisify(generateKeyPair) as (type: 'rsa', options: { modulusLength: number }) => Promise<{ privateKey: KeyObject }>;
@@ -129,20 +127,27 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
 
   const existing = (set: EntrySet, m: ClientMetadata) => set.generators.filter((g) => matches(g.specificity, m));
 
-  /** The job making client m's key from keySet (created on first use; sslkey.xml errors block it). */
+  /** The job for client m's key from keySet: the key it gets already, or the size to make one (created on first use). */
   const job = (keySet: EntrySet, m: ClientMetadata): Job => {
     const id = `${keySet.name}\0${m.hostname}`;
     let j = jobs.get(id);
     if (!j) {
-      const creator = keySet.creators.find((c) => c.kind === 'sslkey.xml')!;
+      const found = existing(keySet, m);
+      let present: CfgFile | undefined;
       let bits = DEFAULT_BITS;
-      const blocks: Job['blocks'][number][] = [];
+      const blocks: BinderyError[] = [];
       try {
-        bits = keyBits(root(creator, 'KeyInfo'), m, creator.file.rel);
+        if (found.length > 0) {
+          present = bestOf(found, keySet);
+        } else {
+          // sslkey.xml only matters when there is a key to make.
+          const creator = keySet.creators.find((c) => c.kind === 'sslkey.xml')!;
+          bits = keyBits(root(creator, 'KeyInfo'), m, creator.file.rel);
+        }
       } catch (e) {
-        blocks.push({ err: asBinderyError(e, 'KEYS', { file: creator.file.rel }) });
+        blocks.push(asBinderyError(e, 'KEYS'));
       }
-      jobs.set(id, (j = { host: m.hostname, keySet, bits, origins: [], certs: [], blocks }));
+      jobs.set(id, (j = { host: m.hostname, keySet, present, bits, keyOrigins: [], certs: [], blocks }));
     }
     return j;
   };
@@ -151,50 +156,42 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
     const set = repo.entrySets.get(path)!;
     if (existing(set, m).length > 0) return;
     const creator = set.creators.find((c) => c.kind === 'sslkey.xml')!;
-    job(set, m).origins.push({ host: m.hostname, path, file: creator.file.rel });
+    job(set, m).keyOrigins.push({ host: m.hostname, path, file: creator.file.rel });
   };
 
   const requestCert = (path: string, m: ClientMetadata) => {
     const set = repo.entrySets.get(path)!;
     const creator = set.creators.find((c) => c.kind === 'sslcert.xml')!;
     const rel = creator.file.rel;
-    const origin: Origin = { host: m.hostname, path, file: rel };
     const present = existing(set, m)[0];
     let spec: ReturnType<typeof certSpec>;
     try {
       spec = certSpec(root(creator, 'CertInfo'), m, rel, (d) => ctx.warn({ path, ...d }));
     } catch (e) {
       // As with privkey.xml, the creator only matters when it has something to create.
-      if (!present) ctx.fail(origin, e);
+      if (!present) ctx.fail({ host: m.hostname, path, file: rel }, e);
       return;
     }
     const at = { file: rel, line: spec.line };
+    const origin: Origin = { host: m.hostname, path, ...at };
     const keySet = repo.entrySets.get(spec.key);
-    const key = keySet && existing(keySet, m)[0];
+    const keyFound = keySet !== undefined && existing(keySet, m).length > 0;
     const keyCreator = keySet?.creators.some((c) => c.kind === 'sslkey.xml') ?? false;
     if (present) {
       // The certificate stays; a new key would not match it, so none is made.
-      if (keySet && !key && keyCreator) {
-        const err = new BinderyError('KEYS', `the certificate ${present.file.rel} exists but its key ${spec.key} does not; a new key would not match it`, { file: present.file.rel }, `remove ${present.file.rel} too, so both are made anew, or restore the key`);
-        job(keySet, m).blocks.push({ err });
+      if (keySet && !keyFound && keyCreator) {
+        job(keySet, m).blocks.push(new BinderyError('KEYS', `the certificate ${present.file.rel} exists but its key ${spec.key} does not; a new key would not match it`, { file: present.file.rel }, `remove ${present.file.rel} too, so both are made anew, or restore the key`));
       }
       return;
     }
-    const suffix = specificitySuffix({ kind: 'host', host: m.hostname });
-    if (!keySet) {
-      ctx.fail(origin, new BinderyError('KEYS', `key="${spec.key}" names no Cfg entry (there is no Cfg${spec.key}/)`, at, `create Cfg${spec.key}/sslkey.xml, or correct key=`));
-    } else if (key) {
-      ctx.fail(origin, new BinderyError('KEYS', `cannot issue a certificate for the existing key ${key.file.rel}: bindery's CA issues a new key together with each certificate`, at, `remove ${key.file.rel} so the key phase makes both, or issue by hand (bindery ca issue <ca dir> ${m.hostname}) and save the two files as ${keySet.dir}/${keySet.basename}${suffix} and ${set.dir}/${set.basename}${suffix}`));
-    } else if (!keyCreator) {
-      ctx.fail(origin, new BinderyError('KEYS', `key="${spec.key}" has no sslkey.xml (Cfg${spec.key}/sslkey.xml), so no key is made for this certificate`, at, `create Cfg${spec.key}/sslkey.xml containing <KeyInfo/>`));
-    } else {
-      const j = job(keySet, m);
-      j.origins.push({ ...origin, line: spec.line });
-      try {
-        j.certs.push({ set, origin: { ...origin, line: spec.line }, caDir: caDir(spec.ca, at), days: certDays(spec.days, at) });
-      } catch (e) {
-        j.blocks.push({ err: asBinderyError(e, 'KEYS', at), cert: path });
-      }
+    try {
+      if (!keySet) throw new BinderyError('KEYS', `key="${spec.key}" names no Cfg entry (there is no Cfg${spec.key}/)`, at, `create Cfg${spec.key}/sslkey.xml, or correct key=`);
+      if (!keyFound && !keyCreator) throw new BinderyError('KEYS', `key="${spec.key}" has no key file for this client and no sslkey.xml (Cfg${spec.key}/sslkey.xml) to make one`, at, `create Cfg${spec.key}/sslkey.xml containing <KeyInfo/>, or add the client's key to Cfg${spec.key}/`);
+      const request = { set, origin, caDir: caDir(spec.ca, at), days: certDays(spec.days, at) };
+      job(keySet, m).certs.push(request);
+    } catch (e) {
+      // Only this certificate fails: the key is still made when the client gets it, and certified once this is fixed.
+      ctx.fail(origin, e);
     }
   };
 
@@ -204,82 +201,91 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
     return name ? passphraseNamed(ctx.passphrases, name, { file: confName }).secret : null;
   };
 
-  const run = async (j: Job): Promise<void> => {
-    const failAll = (e: unknown) => j.origins.forEach((o) => ctx.fail(o, e));
-    if (j.blocks.length > 0) {
-      for (const o of j.origins) {
-        for (const { err, cert } of j.blocks) {
-          const why = cert === undefined || cert === o.path ? err : new BinderyError(err.code, `not made: the key goes with the certificate ${cert}, which cannot be issued: ${err.message}`, err.location, err.hint);
-          ctx.fail(o, why);
-        }
-      }
-      return;
+  /** The key a client already gets, as the CA certifies it; plain or .crypt files only. */
+  const presentKey = (f: CfgFile): KeyObject => {
+    if (f.kind !== 'plain' && f.kind !== 'crypt') {
+      throw new BinderyError('KEYS', `cannot certify a key from a ${f.kind} file`, { file: f.file.rel }, 'make the private key a plain or .crypt file');
     }
-    const suffix = specificitySuffix({ kind: 'host', host: j.host });
-    let keyRel = '';
-    let certRel = '';
-    try {
-      const secret = atRest();
-      keyRel = `${j.keySet.dir}/${j.keySet.basename}${suffix}${secret === null ? '' : '.crypt'}`;
-      const [cert, ...more] = j.certs;
-      for (const c of more) {
-        ctx.fail(c.origin, new BinderyError('KEYS', `${j.keySet.name} already gets its certificate from ${cert!.set.name}; bindery's CA cannot certify an existing key a second time`, { file: c.origin.file, line: c.origin.line }, 'give each certificate its own sslkey.xml key'));
-      }
-      let issued: { keyPem: string; certPem: string | null };
-      if (cert) {
-        if (j.bits !== CA_KEY_BITS) {
-          throw new BinderyError('KEYS', `bits="${j.bits}": a key with a certificate from bindery's CA has ${CA_KEY_BITS} bits`, { file: j.keySet.creators.find((c) => c.kind === 'sslkey.xml')!.file.rel }, `use bits="${CA_KEY_BITS}" (or omit it)`);
-        }
-        const { issueCertificate } = await loadCa();
-        try {
-          issued = issueCertificate(cert.caDir, j.host, { days: cert.days });
-        } catch (e) {
-          const err = asBinderyError(e, 'KEYS');
-          throw new BinderyError('KEYS', `cannot issue the certificate: ${err.message}`, { file: cert.origin.file, line: cert.origin.line }, err.hint);
-        }
-      } else {
-        const { privateKey } = await rsaKeyPair('rsa', { modulusLength: j.bits });
-        issued = { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certPem: null };
-      }
+    return rsaPrivateKey(ctx.readPrivate(f.file.rel, f.file.data, f.kind === 'crypt'), f.file.rel);
+  };
 
-      let keyPem = issued.keyPem;
-      if (await createExclusive(join(repo.root, keyRel), secret === null ? keyPem : encryptText(Buffer.from(keyPem), secret), 0o600)) {
-        ctx.wrote(keyRel);
-      } else {
-        // Another build made this key first: use its key, and the certificate it writes next.
-        const theirs = await readIfExists(join(repo.root, keyRel));
-        if (!theirs) throw new BinderyError('KEYS', 'the key file vanished while being written', { file: keyRel }, 'run the build again');
-        keyPem = ctx.readPrivate(keyRel, theirs, secret !== null).toString('utf8');
-        ctx.warn({ code: 'key-adopted', message: 'another build wrote this key first; using its key', file: keyRel });
-        ctx.adopt(keyRel);
-        issued = { keyPem, certPem: null };
+  /** A new key of the size sslkey.xml asks for, written once; when another build wrote it first, its key. */
+  const makeKey = async (j: Job, keyRel: string, secret: string | null): Promise<KeyObject> => {
+    const { privateKey } = await rsaKeyPair('rsa', { modulusLength: j.bits });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const abs = join(repo.root, keyRel);
+    if (await createExclusive(abs, secret === null ? pem : encryptText(Buffer.from(pem), secret), 0o600)) {
+      ctx.wrote(keyRel);
+      return privateKey;
+    }
+    const theirs = await readIfExists(abs);
+    if (!theirs) throw new BinderyError('KEYS', 'the key file vanished while being written', { file: keyRel }, 'run the build again');
+    ctx.warn({ code: 'key-adopted', message: 'another build wrote this key first; using its key', file: keyRel });
+    ctx.adopt(keyRel);
+    return rsaPrivateKey(ctx.readPrivate(keyRel, theirs, secret !== null), keyRel);
+  };
+
+  /** Issue and write one certificate for key; when another build wrote it first, keep its certificate. */
+  const certify = async (j: Job, c: CertRequest, key: KeyObject, keyRel: string): Promise<void> => {
+    const certRel = `${c.set.dir}/${c.set.basename}${specificitySuffix({ kind: 'host', host: j.host })}`;
+    try {
+      const { certifyKey } = await loadCa();
+      let pem: string;
+      try {
+        pem = certifyKey(c.caDir, j.host, key, { days: c.days });
+      } catch (e) {
+        const err = asBinderyError(e, 'KEYS');
+        throw new BinderyError('KEYS', `cannot issue the certificate: ${err.message}`, { file: c.origin.file, line: c.origin.line }, err.hint);
       }
-      if (!cert) return;
-      certRel = `${cert.set.dir}/${cert.set.basename}${suffix}`;
-      const certAbs = join(repo.root, certRel);
-      if (issued.certPem !== null && (await createExclusive(certAbs, issued.certPem, 0o644))) {
+      const abs = join(repo.root, certRel);
+      if (await createExclusive(abs, pem, 0o644)) {
         ctx.wrote(certRel);
         return;
       }
-      let found = await readIfExists(certAbs);
-      for (let waited = 0; !found && waited < CERT_WAIT_MS; waited += 50) {
-        await sleep(50);
-        found = await readIfExists(certAbs);
-      }
-      if (!found) throw new BinderyError('KEYS', `another build wrote the key ${keyRel} but not its certificate`, { file: certRel }, 'run the build again once the other build has finished');
-      if (!certifiesKey(found, keyPem)) {
-        throw new BinderyError('KEYS', `the certificate ${certRel} does not belong to the key ${keyRel}`, { file: certRel }, 'remove both files so the key phase makes a matching pair');
+      const theirs = await readIfExists(abs);
+      if (!theirs) throw new BinderyError('KEYS', 'the certificate file vanished while being written', { file: certRel }, 'run the build again');
+      if (!certifiesKey(theirs, key)) {
+        throw new BinderyError('KEYS', `the certificate ${certRel}, written by another build, does not belong to the key ${keyRel}`, { file: certRel }, 'remove the certificate so the key phase issues one for the key');
       }
       ctx.adopt(certRel);
     } catch (e) {
-      failAll(explainWriteError(e, certRel || keyRel));
+      ctx.fail(c.origin, explainWriteError(e, certRel));
     }
+  };
+
+  const run = async (j: Job): Promise<void> => {
+    const origins = [...j.keyOrigins, ...j.certs.map((c) => c.origin)];
+    if (j.blocks.length > 0) {
+      for (const o of origins) for (const err of j.blocks) ctx.fail(o, err);
+      return;
+    }
+    let key: KeyObject;
+    let keyRel = j.present?.file.rel ?? '';
+    try {
+      if (j.present) {
+        key = presentKey(j.present);
+      } else {
+        const secret = atRest();
+        keyRel = `${j.keySet.dir}/${j.keySet.basename}${specificitySuffix({ kind: 'host', host: j.host })}${secret === null ? '' : '.crypt'}`;
+        key = await makeKey(j, keyRel, secret);
+      }
+    } catch (e) {
+      const err = explainWriteError(e, keyRel);
+      for (const o of origins) ctx.fail(o, err);
+      return;
+    }
+    // Each certificate on its own: one that cannot be issued leaves the key and the other certificates alone.
+    for (const c of j.certs) await certify(j, c, key, keyRel);
   };
 
   return {
     requestKey,
     requestCert,
-    tasks: () => [...jobs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, j]) => () => run(j)),
+    tasks: () =>
+      [...jobs.entries()]
+        .filter(([, j]) => j.keyOrigins.length + j.certs.length > 0)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([, j]) => () => run(j)),
   };
 }
 
@@ -299,8 +305,8 @@ function keyBits(root: XmlElement, m: ClientMetadata, rel: string): number {
 }
 
 /**
- * What sslcert.xml asks for, for one client: the first <Cert> after XMLMatch. `days` is checked
- * later (certDays), once the key is known, so that a bad value also holds back the key.
+ * What sslcert.xml asks for, for one client: the first <Cert> after XMLMatch. `ca` and `days`
+ * are checked only when the certificate is to be issued (caDir, certDays): one that exists needs neither.
  */
 function certSpec(root: XmlElement, m: ClientMetadata, rel: string, warn: (d: Diagnostic) => void): { key: string; ca: string; days: string | undefined; line: number } {
   const matched = xmlMatch(root, clientConditions(m));
@@ -323,10 +329,28 @@ function certDays(value: string | undefined, at: { file: string; line: number })
   return days;
 }
 
-/** Does this PEM certificate certify this private key? */
-function certifiesKey(certPem: Buffer, keyPem: string): boolean {
+/** A private key the CA can certify: PEM (PKCS#8 or PKCS#1), RSA, not protected by a passphrase. */
+function rsaPrivateKey(pem: Buffer, rel: string): KeyObject {
+  let key: KeyObject;
   try {
-    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+    key = createPrivateKey(pem);
+  } catch {
+    // Node reports a missing passphrase as a generic OpenSSL error; the PEM header tells.
+    const locked = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem.toString('latin1'));
+    throw locked
+      ? new BinderyError('KEYS', 'cannot read the private key: it is protected by a passphrase', { file: rel }, 'store it without one (openssl pkey -in <key> -out <plain key>); to keep it encrypted at rest, make it a .crypt file with bindery crypt')
+      : new BinderyError('KEYS', 'cannot read the private key: it is not a PEM private key (PKCS#8 or PKCS#1)', { file: rel }, 'key= in sslcert.xml must name a private key entry; convert the key with openssl pkey, or remove it so the key phase makes one');
+  }
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new BinderyError('KEYS', `cannot certify the private key: its type is ${key.asymmetricKeyType}, not RSA`, { file: rel }, "bindery's CA certifies RSA keys only: replace it with one (openssl genpkey -algorithm RSA), or remove it so the key phase makes one");
+  }
+  return key;
+}
+
+/** Does this PEM certificate certify this private key? */
+function certifiesKey(certPem: Buffer, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(key);
   } catch {
     return false;
   }
