@@ -93,6 +93,22 @@ test('notBefore in the past makes an expired certificate (for tests of expiry)',
   assert.ok(Date.parse(c.validTo) < Date.now());
 });
 
+test('a CA that ends before the certificate would start refuses to issue it (a dead certificate helps nobody)', () => {
+  const shortCa = join(tmp.dir, 'short-ca');
+  initCa(shortCa, { days: 1 });
+  try {
+    issueCertificate(shortCa, 'late.example.com', { notBefore: new Date(Date.now() + 2 * 86_400_000) });
+    assert.unreachable('issued a certificate that starts after its CA ends');
+  } catch (e) {
+    assert.instance(e, BinderyError);
+    assert.is((e as BinderyError).code, 'CONFIG');
+    assert.match((e as BinderyError).message, /the CA is valid only until .*: a certificate it issued would never be valid/);
+    assert.is((e as BinderyError).location.file, join(shortCa, 'ca.crt'));
+  }
+  const cut = new X509Certificate(issueCertificate(shortCa, 'now.example.com', { days: 30 }).certPem);
+  assert.ok(Date.parse(cut.validTo) <= Date.now() + 86_400_000, 'a certificate is cut to the CA\'s end');
+});
+
 test('a name that is not a host name, and days outside 1..36500, are usage errors', () => {
   for (const [name, days] of [['../evil', 1], ['a/b', 1], ['', 1], ['ok.example.com', 0], ['ok.example.com', 1.5]] as const) {
     try {

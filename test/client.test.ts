@@ -58,12 +58,16 @@ test.before(async () => {
   tmp = tempDir('bindery-client-');
   pki = makePki(tmp.dir);
   key = makeSigningKey(tmp.dir);
-  await publish(join(tmp.dir, 'out'), { web1: files, other: { '/etc/motd': 'not yours\n' } }, key);
+  await publish(join(tmp.dir, 'out'), { web1: files, other: { '/etc/motd': 'not yours\n' }, boot1: { '/etc/motd': 'first run\n' } }, key);
   stateDir = join(tmp.dir, 'state');
   server = await startServer({
     buildDir: join(tmp.dir, 'out'),
     tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
-    clients: () => [clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] }), clientAuth('other', { addresses: ['127.0.0.3'] })],
+    clients: () => [
+      clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] }),
+      clientAuth('other', { addresses: ['127.0.0.3'] }),
+      clientAuth('boot1', { auth: 'bootstrap', password: 'boot1-pw', addresses: ['127.0.0.4'] }),
+    ],
     policy: { globalPassword: 'g', defaultAuth: 'cert+password' },
     stateDir,
     port: 0,
@@ -183,6 +187,29 @@ test('a symlinked directory leading outside the root is not followed', async () 
   assert.match(r.failed[0]!.reason, /outside the root/);
   assert.equal(readdirSync(outside), []);
   assert.ok(existsSync(join(root, 'etc/motd')), 'the other files are applied');
+});
+
+test('a bootstrap client\'s dry run is refused and leaves its one password run for the real one', async () => {
+  const boot = (root: string, over: Partial<FetchOptions> = {}) => base(root, { cert: undefined, key: undefined, user: 'boot1', password: 'boot1-pw', localAddress: '127.0.0.4', ...over });
+  const root = newRoot('boot-dry');
+  const rejects = async (p: Promise<unknown>, message: RegExp, code = 'FETCH') => {
+    try {
+      await p;
+      assert.unreachable('should have thrown');
+    } catch (e) {
+      assert.instance(e, BinderyError);
+      assert.is((e as BinderyError).code, code);
+      assert.match((e as Error).message, message);
+    }
+  };
+  await rejects(fetchAndApply(boot(root, { dryRun: true })), /answered 409 for the configuration: .*a dry run cannot use it/);
+  // An unusable --trust is found before the download, which would spend the run.
+  await rejects(fetchAndApply(boot(root, { trust: 'not a key' })), /not a PEM public key/, 'CONFIG');
+  assert.not.ok(existsSync(join(stateDir, 'bootstrap', 'client-boot1.json')), 'the bootstrap run is not spent');
+  const real = await fetchAndApply(boot(root));
+  assert.ok(real.reportPosted);
+  assert.is(readFileSync(join(root, 'etc/motd'), 'utf8'), 'first run\n');
+  await rejects(fetchAndApply(boot(newRoot('boot-again'))), /refused this client's credentials \(401\)/);
 });
 
 test('wrong credentials are a FETCH error naming the 401', async () => {

@@ -190,6 +190,22 @@ test('Basic credentials split at the first colon (RFC 7617), so a password may c
   assert.is(parseBasic(undefined), null);
 });
 
+test('an empty password is no password: password="" in clients.xml or an empty global password lets nobody in', () => {
+  const empty = indexClients([clientAuth('blank', { password: '', addresses: ['1.2.3.1'] }), clientAuth('sec-blank', { password: '', secure: true, addresses: ['1.2.3.2'] })]);
+  const noGlobal: AuthPolicy = { globalPassword: '', defaultAuth: 'cert+password' };
+  denied(auth({ address: '1.2.3.1', basic: basic('blank', '') }, empty, never, noGlobal), /wrong password/);
+  denied(auth({ address: '1.2.3.1', basic: basic('root', '') }, empty, never, noGlobal), /wrong password/);
+  denied(auth({ address: '1.2.3.2', basic: basic('sec-blank', '') }, empty, never, noGlobal), /secure client has no password of its own/);
+  okAs(auth({ address: '1.2.3.1', basic: basic('blank', 'password1') }, empty), 'blank');
+});
+
+test('IPv6 addresses match however clients.xml writes them', () => {
+  const v6 = indexClients([clientAuth('six', { addresses: ['2001:DB8:0:0::1'] })]);
+  okAs(auth({ address: '2001:db8::1', basic: basic('root', 'password1') }, v6), 'six', 'address');
+  okAs(auth({ address: '2001:db8::1', basic: basic('six', 'password1') }, v6), 'six', 'name');
+  assert.is(normalizeAddress('FE80::1%eth0'), 'fe80::1%eth0', 'a zone id is kept as written');
+});
+
 test('secretEquals compares whole strings of any length', () => {
   assert.ok(secretEquals('abc', 'abc'));
   assert.not.ok(secretEquals('abc', 'abcd'));

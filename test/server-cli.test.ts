@@ -162,6 +162,33 @@ test('the decision log is one JSON object per line and holds no password', () =>
   assert.ok(lines.some((l) => l.result === 'ok' && l.client === 'db1.example.com' && l.method === 'cert'));
 });
 
+test('serve start-up errors say which file or address and what to do, exit 2, and never print a stack trace', async () => {
+  writeFileSync(at('junk.pem'), 'not a certificate\n');
+  const port = new URL(url).port;
+  const serve = (over: Record<string, string>) => {
+    const opts: Record<string, string> = { build: at('out'), repo: repo.dir, 'tls-cert': at('ca/issued/server.test.crt'), 'tls-key': at('ca/issued/server.test.key'), ca: at('ca'), listen: '127.0.0.1:0', state: at('state'), ...over };
+    // Under `timeout`, so a server that starts when it should not fails the test instead of hanging it.
+    return run('timeout', ['30', process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', ...Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v])]);
+  };
+  const [wrongKey, junkCa, busy, noLog, noRepo] = await Promise.all([
+    serve({ 'tls-key': at('ca/issued/web1.example.com.key') }),
+    serve({ ca: at('junk.pem') }),
+    serve({ listen: `127.0.0.1:${port}` }),
+    serve({ log: at('no-such-dir/decisions.jsonl') }),
+    serve({ repo: at('no-such-repo') }),
+  ]);
+  const expect = (r: typeof wrongKey, code: number, message: RegExp) => {
+    assert.is(r.code, code, r.stderr);
+    assert.match(r.stderr, message);
+    assert.not.match(r.stderr, /\n\s+at |node:internal|node:events/, 'no stack trace');
+  };
+  expect(wrongKey, 2, new RegExp(`error: ${at('ca/issued/web1.example.com.key')}: the server key does not belong to the server certificate`));
+  expect(junkCa, 2, new RegExp(`error: ${at('junk.pem')}: the CA certificate is not a PEM certificate`));
+  expect(busy, 2, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE\\n  hint: another process`));
+  expect(noLog, 2, /no-such-dir\/decisions\.jsonl: cannot open the decision log: ENOENT/);
+  expect(noRepo, 1, /no-such-repo: not a Bcfg2 repository: no Metadata\/ directory/);
+});
+
 test('usage errors exit 2: serve without --build, fetch without credentials', async () => {
   const a = await bindery(['serve', '--repo', repo.dir]);
   assert.is(a.code, 2);

@@ -5,10 +5,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash, verify as verifySignature } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes, verify as verifySignature } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { request } from 'node:https';
 import { startServer, type RunningServer, type ServerOptions } from '../src/server/index.ts';
+import { BinderyError } from '../src/errors.ts';
 import type { Manifest, SigningKey } from '../src/emit/index.ts';
 import type { ClientAuth } from '../src/types.ts';
 import { tempDir } from './helpers.ts';
@@ -42,6 +45,7 @@ const clients: ClientAuth[] = [
   clientAuth('boot-twice', { auth: 'bootstrap', password: own('boot-twice'), addresses: ['127.0.0.9'] }),
   clientAuth('boot-race', { auth: 'bootstrap', password: own('boot-race'), addresses: ['127.0.0.9'] }),
   clientAuth('boot-restart', { auth: 'bootstrap', password: own('boot-restart'), addresses: ['127.0.0.9'] }),
+  clientAuth('boot-dry', { auth: 'bootstrap', password: own('boot-dry'), addresses: ['127.0.0.9'] }),
 ];
 
 const hostFiles = (gen: number): HostFiles =>
@@ -86,10 +90,10 @@ function assertServed(r: Reply, host: string, what = ''): void {
   assert.is(sha(r.body), manifest.hosts[host]!.sha256, `${what}: the body is ${host}'s tarball`);
 }
 
-function assertRefused(r: Reply, what = ''): void {
+function assertRefused(r: Reply, what = '', head = false): void {
   assert.is(r.status, 401, `${what}: expected 401, got ${r.status}`);
   assert.is(r.headers['www-authenticate'], 'Basic realm="bindery"', what);
-  assert.is(r.body.toString(), 'unauthorized\n', `${what}: a 401 never says which step failed`);
+  assert.is(r.body.toString(), head ? '' : 'unauthorized\n', `${what}: a 401 never says which step failed`);
 }
 
 const lastLog = () => JSON.parse(logLines[logLines.length - 1]!) as Record<string, unknown>;
@@ -202,10 +206,15 @@ test('a certificate from another CA is refused, with or without the right passwo
   assertRefused(await get('/v1/config', { cert: otherCa.client('m-cp'), user: 'm-cp', password: own('m-cp') }));
 });
 
-test('an expired certificate is refused', async () => {
+test('an expired certificate is refused; the log says why', async () => {
   const expired = pki.client('m-cert', { notBefore: new Date(Date.now() - 10 * 86_400_000), days: 1 });
   assertRefused(await get('/v1/config', { cert: expired }));
-  assert.match(String(lastLog().reason), /not trusted/);
+  assert.match(String(lastLog().reason), /not trusted \(CERT_HAS_EXPIRED\)/);
+});
+
+test('a server certificate of the same CA is not a client certificate', async () => {
+  assertRefused(await get('/v1/config', { cert: pki.server, user: 'root', password: GLOBAL, from: '127.0.0.7' }));
+  assert.match(String(lastLog().reason), /not trusted \(INVALID_PURPOSE\)/);
 });
 
 test('a certificate with another client\'s CN gets that client\'s address check, and cannot borrow a user name', async () => {
@@ -264,13 +273,31 @@ test('ETag is the tarball\'s sha256; If-None-Match gives 304; the signature veri
   assert.equal(sig.body, readFileSync(join(outDir, 'hosts', 'solo.tar.gz.sig')));
 });
 
-test('healthz answers without credentials; unknown paths are 404, wrong methods 405', async () => {
+test('healthz answers without credentials; unknown paths are 404, wrong methods 405 with Allow', async () => {
   const h = await get('/healthz', { from: '127.0.0.99' });
   assert.is(h.status, 200);
   assert.ok(JSON.parse(h.body.toString()).ok);
   assert.is((await get('/nope')).status, 404);
-  assert.is((await get('/v1/config', { method: 'POST', body: '{}' })).status, 405);
-  assert.is((await get('/v1/report')).status, 405);
+  for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+    const r = await get('/v1/config', { method, body: '{}' });
+    assert.is(r.status, 405, method);
+    assert.is(r.headers.allow, 'GET, HEAD', method);
+  }
+  const r = await get('/v1/report');
+  assert.is(r.status, 405);
+  assert.is(r.headers.allow, 'POST');
+});
+
+test('HEAD answers like GET, without the body', async () => {
+  const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
+  const full = await get('/v1/config', a);
+  const head = await get('/v1/config', { ...a, method: 'HEAD' });
+  assert.is(head.status, 200);
+  assert.is(head.body.length, 0);
+  assert.is(head.headers.etag, full.headers.etag);
+  assert.is(head.headers['content-length'], String(full.body.length));
+  assert.is((await get('/healthz', { method: 'HEAD' })).status, 200);
+  assertRefused(await get('/v1/config', { ...a, method: 'HEAD', password: 'wrong' }), 'HEAD', true);
 });
 
 test('run reports: stored per client, size-limited, JSON objects only', async () => {
@@ -300,6 +327,19 @@ test('bootstrap: the password works for one run (download, then report); after i
   const state = JSON.parse(readFileSync(join(tmp.dir, 'state', 'bootstrap', 'client-boot-twice.json'), 'utf8'));
   assert.is(state.status, 'done');
   assert.not.ok(JSON.stringify(state).includes(token), 'the token itself is not stored');
+});
+
+test('bootstrap: a dry run (or a HEAD) cannot spend the one password run; the real run still can', async () => {
+  const pw = { from: '127.0.0.9', user: 'boot-dry', password: own('boot-dry') };
+  const dry = await get('/v1/config', { ...pw, headers: { 'bindery-dry-run': '1' } });
+  assert.is(dry.status, 409);
+  assert.match(JSON.parse(dry.body.toString()).error, /one bootstrap \(password\) run; a dry run cannot use it/);
+  assert.is(lastLog().status, 409);
+  assertRefused(await get('/v1/config', { ...pw, method: 'HEAD' }), 'a HEAD does not begin the run', true);
+  assert.not.ok(existsSync(join(tmp.dir, 'state', 'bootstrap', 'client-boot-dry.json')), 'nothing was claimed');
+  const real = await get('/v1/config', pw);
+  assertServed(real, 'boot-dry', 'the real run');
+  assert.ok(real.headers['bindery-run']);
 });
 
 test('bootstrap: of concurrent first runs exactly one wins', async () => {
@@ -364,6 +404,81 @@ test('a new build is picked up without a restart, atomically: every response ver
   const stale = await get('/v1/config', { ...a, headers: { 'if-none-match': before.headers.etag as string } });
   assert.is(stale.status, 200, 'an old ETag no longer matches');
 });
+
+test('slow clients cannot hold connections (slowloris): silent, trickling headers, or not reading the answer', async () => {
+  const bigOut = join(tmp.dir, 'big-out');
+  const big = await publish(bigOut, { solo: { '/var/big': { data: randomBytes(12 * 1024 * 1024), mode: '0644' } } }, key);
+  const s = await serve({ buildDir: bigOut, stateDir: join(tmp.dir, 'slow-state'), timeouts: { idle: 500, headers: 600, request: 800, checkEvery: 100 } });
+  const closedAfter = (write?: (sock: ReturnType<typeof connect>) => void) =>
+    new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const sock = connect({ host: '127.0.0.1', port: s.port, ca: pki.caPem, servername: 'localhost' }, () => write?.(sock));
+      let timer: NodeJS.Timeout | undefined;
+      sock.on('error', () => {});
+      sock.resume();
+      sock.on('close', () => {
+        clearInterval(timer);
+        resolve(Date.now() - t0);
+      });
+      if (write) timer = setInterval(() => sock.writable && sock.write('X-Slow: 1\r\n'), 100);
+    });
+  /** Stop reading after the headers for a while, then count what still arrives. */
+  const stalledReader = () =>
+    new Promise<number>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: s.port, path: '/v1/config', ca: pki.caPem, localAddress: '127.0.0.7', agent: false, auth: `root:${GLOBAL}` }, (res) => {
+        let got = 0;
+        res.pause();
+        res.on('data', (c: Buffer) => (got += c.length));
+        res.on('error', () => {});
+        res.on('close', () => resolve(got));
+        setTimeout(() => res.resume(), 2000);
+      });
+      req.on('error', () => {});
+      req.end();
+    });
+  const [silent, trickle, received] = await Promise.all([
+    closedAfter(),
+    closedAfter((sock) => sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')),
+    stalledReader(),
+  ]);
+  assert.ok(silent < 3000, `a silent connection was closed after ${silent} ms`);
+  assert.ok(trickle < 3000, `trickled headers were cut after ${trickle} ms`);
+  const size = readFileSync(join(bigOut, big.hosts.solo!.tarball)).length;
+  assert.ok(received < size, `a reader that stalled got all ${size} bytes: its connection was not closed`);
+  const prompt = await get('/v1/config', { from: '127.0.0.7', user: 'root', password: GLOBAL }, s);
+  assert.is(prompt.status, 200);
+  assert.is(sha(prompt.body), big.hosts.solo!.sha256, 'a prompt client is still served');
+});
+
+test('start-up refuses what cannot work, naming the file: key of another certificate, not a key, not a CA, expired certificate, state, port', async () => {
+  const pem = (name: string, text: string) => {
+    const path = join(tmp.dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const files = { cert: pem('srv.crt', pki.server.certPem), key: pem('other.key', pki.client('m-cert').keyPem), ca: pem('junk-ca.pem', 'not a certificate\n') };
+  const refused = async (over: Partial<ServerOptions>, message: RegExp, file?: string) => {
+    try {
+      await serve(over);
+      assert.unreachable(`started with ${message}`);
+    } catch (e) {
+      assert.instance(e, BinderyError);
+      assert.is((e as BinderyError).code, 'CONFIG');
+      assert.match((e as BinderyError).message, message);
+      if (file) assert.is((e as BinderyError).location.file, file);
+    }
+  };
+  const tls = { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem, files };
+  await refused({ tls: { ...tls, key: pki.client('m-cert').keyPem } }, /the server key does not belong to the server certificate/, files.key);
+  await refused({ tls: { ...tls, key: 'junk' } }, /the server key is not an unencrypted PEM private key/, files.key);
+  await refused({ tls: { ...tls, ca: 'junk' } }, /the CA certificate is not a PEM certificate/, files.ca);
+  const old = issueExpiredServer();
+  await refused({ tls: { ...tls, cert: old.certPem, key: old.keyPem } }, /the server certificate expired on/, files.cert);
+  await refused({ stateDir: join(files.cert, 'state') }, /cannot use the state directory: ENOTDIR/, join(files.cert, 'state'));
+  await refused({ port: server.port }, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port}: EADDRINUSE`));
+});
+
+const issueExpiredServer = () => pki.client('server.test', { server: true, notBefore: new Date(Date.now() - 10 * 86_400_000), days: 1 });
 
 test('before the first build is published the server answers 503, and the bootstrap run is not spent', async () => {
   const empty = join(tmp.dir, 'empty-out');

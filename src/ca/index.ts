@@ -167,7 +167,13 @@ function makeCertificate(caDir: string, commonName: string, publicKey: forge.pki
   cert.serialNumber = serial();
   validity(cert, days, opts.notBefore);
   const caNotAfter = ca.cert.validity.notAfter;
-  if (cert.validity.notAfter > caNotAfter) cert.validity.notAfter = caNotAfter;
+  if (cert.validity.notAfter > caNotAfter) {
+    // Cut to the CA's own end: if that is already past (or before the start), the certificate would never be valid.
+    if (caNotAfter.getTime() <= Math.max(Date.now(), cert.validity.notBefore.getTime())) {
+      throw new BinderyError('CONFIG', `the CA is valid only until ${caNotAfter.toISOString()}: a certificate it issued would never be valid`, { file: join(caDir, CA_CERT) }, 'make a new CA with bindery ca init, and issue every certificate again');
+    }
+    cert.validity.notAfter = caNotAfter;
+  }
   cert.setSubject([{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'bindery' }]);
   cert.setIssuer(ca.cert.subject.attributes);
   const extensions: object[] = [

@@ -2,7 +2,8 @@
  * The client: download this host's tarball, verify its Ed25519 signature before anything
  * touches disk, work out what would change, apply atomically (content, mode, and owners when
  * running as root), then post the run report. A dry run shows a unified diff and changes
- * nothing, not even the server's bootstrap state (it posts no report).
+ * nothing, not even the server's bootstrap state: it posts no report, and the server refuses
+ * (409) to let it be a bootstrap client's one password run.
  */
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -15,7 +16,7 @@ import { createTwoFilesPatch } from 'diff';
 import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
-import { CLIENT_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../server/index.js';
+import { CLIENT_HEADER, DRY_RUN_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../server/index.js';
 
 export interface FetchOptions {
   /** https://host:port of `bindery serve`. */
@@ -106,19 +107,25 @@ function call(opts: FetchOptions, agent: Agent, method: string, path: string, bo
   });
 }
 
-function checkStatus(res: IncomingMessage, what: string): void {
+function checkStatus(res: IncomingMessage, data: Buffer, what: string): void {
   const status = res.statusCode ?? 0;
   if (status === 200) return;
   if (status === 401) fail(`the server refused this client's credentials (401) for ${what}`, 'check the certificate (--cert/--key) or --user/--password, and that this host\'s address is the one in clients.xml');
   if (status === 429) fail(`too many failed logins from this address (429); retry after ${res.headers['retry-after'] ?? 'a while'} s`);
   if (status === 404 && what === 'the configuration') fail('the server has no configuration for this client in its current build', 'look at the build\'s failures for this host');
-  if (status === 503) fail('the server has no build to serve yet (503)', 'run bindery build on the server');
-  fail(`the server answered ${status} for ${what}`);
+  // Any other answer of bindery serve is JSON with an error that says why.
+  let said = '';
+  try {
+    said = String((JSON.parse(data.toString('utf8')) as { error?: unknown }).error ?? '');
+  } catch {
+    // not an answer of bindery serve
+  }
+  fail(`the server answered ${status} for ${what}${said ? `: ${said}` : ''}`, status === 503 ? 'try again later; if it persists, run bindery build on the server' : undefined);
 }
 
 async function download(opts: FetchOptions, agent: Agent): Promise<Downloaded> {
-  const { res, data } = await call(opts, agent, 'GET', '/v1/config');
-  checkStatus(res, 'the configuration');
+  const { res, data } = await call(opts, agent, 'GET', '/v1/config', undefined, opts.dryRun ? { [DRY_RUN_HEADER]: '1' } : {});
+  checkStatus(res, data, 'the configuration');
   // The signature comes in the same response, so it always belongs to the same build as the body.
   const sig = res.headers[SIGNATURE_HEADER];
   if (typeof sig !== 'string') fail(`the server sent no ${SIGNATURE_HEADER} header`, 'is --server a bindery serve?');
@@ -245,7 +252,7 @@ export function unifiedDiff(changes: readonly Change[]): string {
   for (const c of changes) {
     if (c.action === 'unchanged') continue;
     const p = c.file.path;
-    if (c.action === 'metadata' || (c.current && c.current.equals(c.file.data))) {
+    if (c.action === 'metadata') {
       out.push(`--- a${p}\n+++ b${p}\n# mode ${c.currentMode?.toString(8).padStart(4, '0')} -> ${c.file.mode.toString(8).padStart(4, '0')}, owner ${c.file.owner}:${c.file.group}\n`);
       continue;
     }
@@ -318,6 +325,12 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
   const started = new Date().toISOString();
   const rootDir = resolve(opts.root);
   if (!lstatOrNull(rootDir)?.isDirectory()) fail(`the root ${rootDir} is not a directory`, 'give --root / on a real host, or an existing directory to stage into');
+  // A download may be a bootstrap client's one password run: find an unusable --trust key before spending it.
+  try {
+    verifyBytes(Buffer.alloc(0), Buffer.alloc(64), opts.trust);
+  } catch (e) {
+    throw new BinderyError('CONFIG', `the trusted signing key (--trust) cannot be used: ${(e as Error).message}`, {}, (e as BinderyError).hint);
+  }
   const agent = new Agent({
     keepAlive: true,
     ca: opts.ca,
@@ -350,7 +363,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
       ok: failed.length === 0,
     };
     const posted = await call(opts, agent, 'POST', '/v1/report', Buffer.from(JSON.stringify(report)), got.runToken ? { [RUN_HEADER]: got.runToken } : {});
-    checkStatus(posted.res, 'the run report');
+    checkStatus(posted.res, posted.data, 'the run report');
     return { client: got.client, sha256: got.sha256, changes: plan.changes, failed, diff: null, reportPosted: true };
   } finally {
     agent.destroy();

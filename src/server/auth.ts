@@ -9,14 +9,18 @@
  * The reason in a failure is for the server's log only; the client sees a bare 401.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { AuthType, ClientAuth } from '../types.js';
 
 /** How the client was identified: certificate CN, source address (user root), uuid, or client name as user. */
 export type AuthMethod = 'cert' | 'address' | 'uuid' | 'name';
 
 export interface Credentials {
-  /** The peer certificate, when the client presented one. */
-  readonly cert: { readonly commonNames: readonly string[]; readonly trusted: boolean } | null;
+  /**
+   * The peer certificate, when the client presented one: trusted when it chains to the CA and is
+   * valid for client authentication now; otherwise `problem` says why (OpenSSL's code, for the log).
+   */
+  readonly cert: { readonly commonNames: readonly string[]; readonly trusted: boolean; readonly problem?: string } | null;
   /** HTTP Basic credentials, when sent. */
   readonly basic: { readonly user: string; readonly password: string } | null;
   /** Source IP address of the connection. */
@@ -50,10 +54,15 @@ export interface AuthIndex {
   readonly byAddress: ReadonlyMap<string, readonly ClientAuth[]>;
 }
 
-/** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) is 1.2.3.4; IPv6 compared lower-case. */
+/**
+ * `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) is 1.2.3.4; an IPv6 address is written
+ * the one canonical way (`2001:DB8:0::1` is `2001:db8::1`), as the socket reports it.
+ */
 export function normalizeAddress(address: string): string {
   const a = address.trim().toLowerCase();
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7);
+  // (URL cannot parse a zone id such as %eth0; such an address is compared as written.)
+  return isIP(a) === 6 && !a.includes('%') ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
 }
 
 export function indexClients(clients: readonly ClientAuth[]): AuthIndex {
@@ -92,10 +101,13 @@ export function parseBasic(header: string | undefined): { user: string; password
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+/** An empty password (`password=""`, `password =`) is no password: it never authenticates anyone. */
+const isSet = (password: string | null): password is string => password !== null && password !== '';
+
 function passwordMatches(client: ClientAuth, given: string, policy: AuthPolicy): boolean {
   // Evaluate both comparisons so the time taken does not say which password was tried.
-  const own = client.password !== null && secretEquals(given, client.password);
-  const global = policy.globalPassword !== null && secretEquals(given, policy.globalPassword);
+  const own = isSet(client.password) && secretEquals(given, client.password);
+  const global = isSet(policy.globalPassword) && secretEquals(given, policy.globalPassword);
   return client.secure ? own : own || global;
 }
 
@@ -113,7 +125,7 @@ export function authenticate(
   // 1. Identify the client.
   if (creds.cert) {
     method = 'cert';
-    if (!creds.cert.trusted) return fail('certificate not trusted: not issued by the CA, or expired');
+    if (!creds.cert.trusted) return fail(`certificate not trusted (${creds.cert.problem ?? 'not issued by the CA, or expired'})`);
     if (creds.cert.commonNames.length !== 1) return fail('certificate must carry exactly one common name');
     client = index.byName.get(creds.cert.commonNames[0]!.toLowerCase());
     if (!client) return fail('certificate common name is not a client in clients.xml');
@@ -154,7 +166,7 @@ export function authenticate(
   if (method === 'cert' && authType !== 'cert+password') return { ok: true, client: c.hostname, method, authType, bootstrapRun: false };
 
   // 6. The password.
-  if (c.secure && c.password === null) return fail('secure client has no password of its own');
+  if (c.secure && !isSet(c.password)) return fail('secure client has no password of its own');
   if (!creds.basic) return fail(method === 'cert' ? 'auth="cert+password": the password must be given with the certificate' : 'no password');
   if (!passwordMatches(c, creds.basic.password, policy)) return fail(c.secure ? 'wrong password (secure: only the client\'s own password)' : 'wrong password');
   return { ok: true, client: c.hostname, method, authType, bootstrapRun: authType === 'bootstrap' && method !== 'cert' };

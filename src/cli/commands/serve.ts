@@ -66,6 +66,7 @@ export const serveCommand: Command = {
     };
     const { host, port } = parseListen(stringOpt(ctx, 'listen') ?? DEFAULT_LISTEN);
     const stateDir = resolve(stringOpt(ctx, 'state') ?? join(dirname(buildDir), `${basename(buildDir)}.state`));
+    const rateLimit = { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 };
     const logFile = stringOpt(ctx, 'log');
     let logFd: number | null = null;
     if (logFile) {
@@ -75,8 +76,8 @@ export const serveCommand: Command = {
         throw new BinderyError('CONFIG', `cannot open the decision log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: logFile }, 'give --log a file in a directory that exists and the server can write');
       }
     }
-    // Synchronous: no decision is lost when the process is stopped.
-    const log = (line: string) => void writeSync(logFd ?? 2, line + '\n');
+    // Written at once (the file synchronously), so no decision is lost when the process is stopped.
+    const log = (line: string) => void (logFd === null ? process.stderr.write(line + '\n') : writeSync(logFd, line + '\n'));
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
 
     // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
@@ -105,7 +106,7 @@ export const serveCommand: Command = {
       host,
       port,
       log,
-      rateLimit: { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 },
+      rateLimit,
     });
     ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
     if (!existsSync(join(buildDir, 'current'))) {
