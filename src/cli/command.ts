@@ -17,6 +17,8 @@ export interface Command {
   /** Usage text shown by `bindery <name> --help` (after "usage: bindery "). */
   readonly usage: string;
   readonly options: OptionSpec;
+  /** The command stops cleanly on SIGINT/SIGTERM itself (a server); others exit at once. */
+  readonly handlesSignals?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 

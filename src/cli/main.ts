@@ -69,6 +69,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return 0;
   }
+  if (!command.handlesSignals) {
+    // Turn Ctrl-C / SIGTERM into a normal exit so 'exit' listeners run (they kill validator process groups).
+    process.once('SIGINT', () => process.exit(130));
+    process.once('SIGTERM', () => process.exit(143));
+  }
   try {
     return await command.run({ positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | string[] | undefined>, io });
   } catch (e) {
@@ -78,10 +83,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     return err.code === 'USAGE' || err.code === 'CONFIG' ? 2 : 1;
   }
 }
-
-// Turn Ctrl-C / SIGTERM into a normal exit so 'exit' listeners run (they kill validator process groups).
-process.once('SIGINT', () => process.exit(130));
-process.once('SIGTERM', () => process.exit(143));
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

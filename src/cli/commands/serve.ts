@@ -26,6 +26,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve each authenticated client its own signed tarball over HTTPS',
   usage: USAGE,
+  handlesSignals: true,
   options: {
     build: { type: 'string' },
     repo: { type: 'string' },
@@ -108,25 +109,30 @@ export const serveCommand: Command = {
       log,
       rateLimit,
     });
-    ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
-    if (!existsSync(join(buildDir, 'current'))) {
-      ctx.io.warn({ code: 'NO_BUILD', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
-    }
-    ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
-    await new Promise<void>((done) => {
+    // Handlers first: a supervisor may signal as soon as it reads the "listening" line.
+    const stopped = new Promise<void>((done) => {
       const hup = () => reload(inventory.key);
+      let stopping = false;
+      // The handlers stay installed while closing: removing the last one would restore the
+      // default action, and a repeated signal would then kill the process mid-close.
       const stop = () => {
-        for (const [signal, fn] of [['SIGINT', stop], ['SIGTERM', stop], ['SIGHUP', hup]] as const) process.off(signal, fn);
+        if (stopping) return;
+        stopping = true;
         void server.close().then(() => {
           if (logFd !== null) closeSync(logFd);
           done();
         });
       };
-      // First in line, so the server is closed before anything else handles the signal.
-      process.prependListener('SIGINT', stop);
-      process.prependListener('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       process.on('SIGHUP', hup);
     });
+    ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
+    if (!existsSync(join(buildDir, 'current'))) {
+      ctx.io.warn({ code: 'NO_BUILD', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
+    }
+    ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
+    await stopped;
     return 0;
   },
 };
