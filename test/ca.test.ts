@@ -1,6 +1,7 @@
 /**
  * The certificate authority: `bindery ca init` / `ca issue`, checked with openssl, and the
- * issueCertificate() the key phase calls for sslkey.xml / sslcert.xml.
+ * issueCertificate() (a new key and certificate; certifyKey(), which the key phase calls for
+ * sslcert.xml, shares its signing code).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
