@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../fsutil/index.js';
 import { availableParallelism } from 'node:os';
 import { BinderyError } from '../../errors.js';
 import type { CommandContext } from '../command.js';
@@ -59,5 +61,22 @@ export function reportFailures(io: Io, failures: readonly BindFailure[], shownHo
     const where = formatLocation({ file: f.file, line: f.line, column: f.column, path: f.path });
     const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, shownHosts).join(', ')}${hosts.length > shownHosts ? ` and ${hosts.length - shownHosts} more` : ''}`;
     io.info(`failed: ${where}, ${who}: ${f.message}`);
+  }
+}
+
+/** The nearest directory at or above `dir` holding `name` (a file or folder), or null. */
+export function findUp(dir: string, name: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, name))) return d;
+    if (dirname(d) === d) return null;
+  }
+}
+
+/** Write a command's output file atomically; a failure names the file and what to check. */
+export function writeOutputFile(dest: string, data: string | Buffer, mode: number, code: 'CRYPT' | 'REPO'): void {
+  try {
+    writeFileAtomic(dest, data, mode);
+  } catch (e) {
+    throw new BinderyError(code, `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
   }
 }

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../fsutil/index.js';
+import { findUp, writeOutputFile } from './common.js';
 import { BinderyError } from '../../errors.js';
 import { loadConfig } from '../../config/index.js';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../../secrets/index.js';
@@ -22,7 +22,7 @@ export const cryptCommand: Command = {
       throw new BinderyError('USAGE', 'expected: crypt encrypt|decrypt <file>', {}, 'run bindery crypt --help');
     }
     const src = resolve(file);
-    const configFile = stringOpt(ctx, 'config') ?? findConfig(dirname(src));
+    const configFile = stringOpt(ctx, 'config') ?? configAbove(dirname(src));
     const list = passphrases(loadConfig(configFile), process.env);
     const name = stringOpt(ctx, 'passphrase');
     let chosen: Passphrase | undefined;
@@ -53,7 +53,7 @@ export const cryptCommand: Command = {
       used = chosen?.name ?? 'the only one that fits';
     }
     // The plaintext of a secret is only for its owner; ciphertext keeps the source's mode.
-    writeAtomicOrFail(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777);
+    writeOutputFile(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777, 'CRYPT');
     if (boolOpt(ctx, 'remove')) rmSync(src);
     ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
     ctx.io.result({ action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
@@ -94,19 +94,7 @@ function plaintextName(src: string, shown: string): string {
 }
 
 /** The nearest bcfg2.conf in `dir` or its parents, so running inside a repository just works. */
-function findConfig(dir: string): string | null {
-  for (let d = dir; ; d = dirname(d)) {
-    const candidate = join(d, 'bcfg2.conf');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(d) === d) return null;
-  }
-}
-
-/** Write atomically; a failure names the file and what to check. */
-function writeAtomicOrFail(dest: string, data: string | Buffer, mode: number): void {
-  try {
-    writeFileAtomic(dest, data, mode);
-  } catch (e) {
-    throw new BinderyError('CRYPT', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
-  }
+function configAbove(dir: string): string | null {
+  const found = findUp(dir, 'bcfg2.conf');
+  return found === null ? null : join(found, 'bcfg2.conf');
 }

@@ -6,14 +6,14 @@ import { boolOpt, stringOpt, type Command } from '../command.js';
 import { readOptionFile } from './common.js';
 
 const USAGE =
-  'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--dry-run]';
+  'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--host NAME] [--dry-run]';
 
 export const PASSWORD_ENV = 'BINDERY_PASSWORD';
 
 
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'download this client\'s configuration, verify its signature, and apply it (or show the diff)',
+  summary: 'download this client\'s configuration, verify its signature and that it is this host\'s, and apply it (or show the diff)',
   usage: USAGE,
   options: {
     server: { type: 'string' },
@@ -22,6 +22,7 @@ export const fetchCommand: Command = {
     user: { type: 'string', short: 'u' },
     password: { type: 'string' },
     'password-file': { type: 'string' },
+    host: { type: 'string' },
     ca: { type: 'string' },
     trust: { type: 'string' },
     root: { type: 'string' },
@@ -54,6 +55,7 @@ export const fetchCommand: Command = {
       key: keyPath ? readOptionFile(keyPath, 'client key') : undefined,
       user,
       password,
+      host: stringOpt(ctx, 'host'),
       root: resolve(need('root')),
       dryRun,
       localAddress: stringOpt(ctx, 'local-address'),
@@ -67,10 +69,13 @@ export const fetchCommand: Command = {
     }
     for (const f of result.failed) io.info(`failed: ${f.path}: ${f.reason}`);
     const summary = ['create', 'update', 'metadata', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ');
-    io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}`);
+    const built = `built ${result.builtAt}${result.revision ? ` from ${result.revision}` : ''}`;
+    io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}, ${built}`);
     io.result({
       client: result.client,
       sha256: result.sha256,
+      builtAt: result.builtAt,
+      revision: result.revision,
       dryRun,
       changes: result.changes.map((c) => ({ path: c.file.path, action: c.action })),
       failed: result.failed,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../../fsutil/index.js';
+import { findUp, writeOutputFile } from './common.js';
 import { BinderyError } from '../../errors.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { migrateTemplate } from '../../templates/index.js';
@@ -29,7 +29,7 @@ export const migrateCommand: Command = {
     } catch (e) {
       throw new BinderyError('USAGE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
     }
-    const repoRoot = findRepoRoot(dirname(abs));
+    const repoRoot = findUp(dirname(abs), 'Cfg');
     if (!repoRoot) throw new BinderyError('USAGE', `${file} is not inside a repository (no parent directory has a Cfg/ folder)`, { file });
     const rel = relative(repoRoot, abs).split(sep).join('/');
     const { clients } = loadMetadata(repoRoot);
@@ -38,7 +38,7 @@ export const migrateCommand: Command = {
     if (existsSync(dest) && !boolOpt(ctx, 'force')) {
       throw new BinderyError('USAGE', `${migration.file} already exists`, { file: migration.file }, 'add --force to overwrite it');
     }
-    writeAtomicOrFail(dest, migration.liquid, statSync(abs).mode & 0o777);
+    writeOutputFile(dest, migration.liquid, statSync(abs).mode & 0o777, 'REPO');
     ctx.io.info(`wrote ${migration.file}: renders the same as ${rel} for all ${migration.clients} clients`);
     if (migration.failing.length) {
       ctx.io.info(`note: ${migration.failing.length} of them fail to bind with both templates (${migration.failing.slice(0, 3).join(', ')}${migration.failing.length > 3 ? ', …' : ''}), so their output was not compared`);
@@ -49,23 +49,4 @@ export const migrateCommand: Command = {
   },
 };
 
-/** The nearest directory at or above `dir` that holds a Cfg/ folder. */
-function findRepoRoot(dir: string): string | null {
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      if (statSync(join(d, 'Cfg')).isDirectory()) return d;
-    } catch {
-      // not here; keep walking up
-    }
-    if (dirname(d) === d) return null;
-  }
-}
 
-/** Write atomically; a failure names the file and what to check. */
-function writeAtomicOrFail(dest: string, data: string | Buffer, mode: number): void {
-  try {
-    writeFileAtomic(dest, data, mode);
-  } catch (e) {
-    throw new BinderyError('REPO', `cannot write ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dest }, 'check that the directory is writable');
-  }
-}
