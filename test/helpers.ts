@@ -15,15 +15,25 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  /** Run as this user and group id (tests run as root in CI, and root ignores permissions). */
+  uid?: number;
+}
+
 /** Run the bindery CLI from source (through tsx) as a real child process. */
-export function bindery(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+export function bindery(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], opts);
 }
 
 /** Run any program; never rejects on a non-zero exit. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
+    const env = { ...process.env, NO_COLOR: '1', ...(opts.uid === undefined ? {} : { HOME: '/tmp' }), ...opts.env };
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], ...ids });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -2,14 +2,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { generateKeys, authorizedKeys, syntheticGroupMetadata, type KeyNeed } from '../src/keys/index.ts';
 import { scanRepo, matches, compareSpecificity, type RepoModel } from '../src/repo/index.ts';
 import { loadConfig, configFromIni, type Config } from '../src/config/index.ts';
 import { loadMetadata } from '../src/metadata/index.ts';
 import { decryptAny, encryptText } from '../src/secrets/index.ts';
 import type { CfgFile, ClientMetadata } from '../src/types.ts';
-import { bindery, copyFixture, run, tempDir, ROOT } from './helpers.ts';
+import { bindery, copyFixture, run, tempDir } from './helpers.ts';
 
 // ---- helpers ----
 
@@ -371,7 +370,7 @@ test('a read-only repository fails the keys it needs with a message saying so', 
     chmodSync(l.dir, 0o755);
     if (process.getuid?.() === 0) {
       // root ignores permission bits: run `bindery keys` as nobody on a repo it can read but not write
-      const r = await runAs(65534, ['keys', l.dir, '--json']);
+      const r = await bindery(['keys', l.dir, '--json'], { uid: 65534 });
       assert.is(r.code, 1, r.stderr);
       const out = JSON.parse(r.stdout);
       assert.equal(out.written, []);
@@ -389,17 +388,6 @@ test('a read-only repository fails the keys it needs with a message saying so', 
   }
 });
 
-function runAs(uid: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, uid, gid: uid, env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 // ---- races ----
 
