@@ -4,16 +4,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { fetchAndApply, readTarball, type FetchOptions } from '../src/client/index.ts';
+import { expectedClientName, fetchAndApply, readTarball, type FetchOptions } from '../src/client/index.ts';
 import { startServer, type RunningServer } from '../src/server/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { SigningKey } from '../src/emit/index.ts';
 import { tempDir } from './helpers.ts';
-import { clientAuth, makePki, makeSigningKey, publish, type Pki } from './fixtures/server-kit/index.ts';
+import { clientAuth, makePki, makeSigningKey, publish, type HostFiles, type Pki } from './fixtures/server-kit/index.ts';
 
 let tmp: { dir: string; cleanup: () => void };
 let pki: Pki;
@@ -21,6 +21,9 @@ let key: SigningKey;
 let server: RunningServer;
 let stateDir: string;
 const started: RunningServer[] = [];
+
+/** A uuid in the standard form, which fetch knows is not a host name. */
+const UUID = '5b0a8c1e-3f2d-4e6a-9b7c-1d2e3f4a5b6c';
 
 const files = {
   '/etc/motd': 'welcome to web1\nsecond line\n',
@@ -58,7 +61,7 @@ test.before(async () => {
   tmp = tempDir('bindery-client-');
   pki = makePki(tmp.dir);
   key = makeSigningKey(tmp.dir);
-  await publish(join(tmp.dir, 'out'), { web1: files, other: { '/etc/motd': 'not yours\n' }, boot1: { '/etc/motd': 'first run\n' } }, key);
+  await publish(join(tmp.dir, 'out'), { web1: files, other: { '/etc/motd': 'not yours\n' }, boot1: { '/etc/motd': 'first run\n' }, nat1: { '/etc/motd': 'behind the NAT\n' } }, key);
   stateDir = join(tmp.dir, 'state');
   server = await startServer({
     buildDir: join(tmp.dir, 'out'),
@@ -67,6 +70,7 @@ test.before(async () => {
       clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] }),
       clientAuth('other', { addresses: ['127.0.0.3'] }),
       clientAuth('boot1', { auth: 'bootstrap', password: 'boot1-pw', addresses: ['127.0.0.4'] }),
+      clientAuth('nat1', { uuid: UUID, password: 'nat1-pw', addresses: ['127.0.0.5'] }),
     ],
     policy: { globalPassword: 'g', defaultAuth: 'cert+password' },
     stateDir,
@@ -120,6 +124,9 @@ test('a real run writes every file atomically with its mode, then posts the run 
   const stored = JSON.parse(readFileSync(join(stateDir, 'reports', 'client-web1.json'), 'utf8'));
   assert.is(stored.report.sha256, r.sha256);
   assert.is(stored.report.ok, true);
+  const meta = JSON.parse(readFileSync(join(tmp.dir, 'out', 'hosts', 'web1.meta.json'), 'utf8'));
+  assert.equal([r.client, r.builtAt, r.revision], ['web1', meta.builtAt, null]);
+  assert.equal([stored.report.client, stored.report.builtAt, stored.report.revision], ['web1', meta.builtAt, null], 'the report records the build from the signed meta');
 
   const again = await fetchAndApply(base(root));
   assert.ok(again.changes.every((c) => c.action === 'unchanged'), 'a second run changes nothing');
@@ -174,6 +181,135 @@ test('a tampered tarball on the server is refused before anything touches disk',
   } catch (e) {
     assert.match((e as Error).message, /signature does not verify/);
   }
+  assert.equal(readdirSync(root), []);
+});
+
+/** Refused with a FETCH error matching `message`. */
+async function refused(p: Promise<unknown>, message: RegExp, code = 'FETCH'): Promise<BinderyError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, BinderyError);
+    assert.is((e as BinderyError).code, code, (e as Error).message);
+    assert.match((e as Error).message, message);
+    return e as BinderyError;
+  }
+  assert.unreachable('should have been refused');
+  throw new Error('unreachable');
+}
+
+/**
+ * A server on a build of its own (web1 and db1, both validly signed) that `tamper` changes on
+ * disk first, as a compromised server could: it holds every host's signed files.
+ */
+async function tamperedServer(name: string, tamper: (hostsDir: string, outDir: string) => void): Promise<{ url: string; stateDir: string }> {
+  const out = join(tmp.dir, `${name}-out`);
+  const hosts: HostFiles = { web1: files, db1: { '/etc/motd': 'db1 only\n', '/etc/db.conf': { data: 'db password\n', mode: '0600' } } };
+  await publish(out, hosts, key);
+  tamper(join(out, 'hosts'), out);
+  const state = join(tmp.dir, `${name}-state`);
+  const s = await startServer({
+    buildDir: out,
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
+    clients: () => [clientAuth('web1', { auth: 'cert', addresses: ['127.0.0.2'] })],
+    policy: { globalPassword: null, defaultAuth: 'cert' },
+    stateDir: state,
+    port: 0,
+    log: () => {},
+  });
+  started.push(s);
+  return { url: s.url, stateDir: state };
+}
+
+/** Put host `from`'s files in place of host `to`'s (the names in `suffixes`). */
+const replay = (hostsDir: string, from: string, to: string, suffixes: string[]) => {
+  for (const x of suffixes) renameSync(join(hostsDir, `${from}${x}`), join(hostsDir, `${to}${x}`));
+};
+
+test('a server handing this host another host\'s validly signed tarball and meta is refused; nothing is written or reported', async () => {
+  const s = await tamperedServer('replay', (h) => replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig', '.meta.json', '.meta.json.sig']));
+  for (const dryRun of [true, false]) {
+    const root = newRoot(`replay-${dryRun}`);
+    const e = await refused(fetchAndApply(base(root, { server: s.url, dryRun })), /^the server sent the configuration of another host \(db1\), not of web1: nothing was applied$/);
+    assert.match(e.hint!, /compromised/);
+    assert.equal(readdirSync(root), []);
+  }
+  assert.not.ok(existsSync(join(s.stateDir, 'reports', 'client-web1.json')), 'no run report');
+});
+
+test('another host\'s tarball with this host\'s own meta is refused: the sha256 does not match', async () => {
+  const s = await tamperedServer('replay-tarball', (h) => replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig']));
+  const root = newRoot('replay-tarball');
+  await refused(fetchAndApply(base(root, { server: s.url })), /^the configuration \(sha256 [0-9a-f]{64}\) is not the one its signed meta describes \([0-9a-f]{64}\): nothing was applied$/);
+  assert.equal(readdirSync(root), []);
+});
+
+test('a tampered meta (another host name, same signature) is refused', async () => {
+  const s = await tamperedServer('tampered-meta', (h) => {
+    const path = join(h, 'db1.meta.json');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"host": "db1"', '"host": "web1"'));
+    // db1's tarball with its meta claiming to be web1's.
+    replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig', '.meta.json', '.meta.json.sig']);
+  });
+  const root = newRoot('tampered-meta');
+  await refused(fetchAndApply(base(root, { server: s.url })), /signed meta does not verify with the trusted key: nothing was applied/);
+  assert.equal(readdirSync(root), []);
+});
+
+test('a build without meta files (from an older bindery) is refused: nothing shows the tarball is this host\'s', async () => {
+  const s = await tamperedServer('no-meta', (h, out) => {
+    rmSync(join(h, 'web1.meta.json'));
+    rmSync(join(h, 'web1.meta.json.sig'));
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    delete manifest.hosts.web1.meta;
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
+  });
+  const root = newRoot('no-meta');
+  const e = await refused(fetchAndApply(base(root, { server: s.url })), /sent no signed meta \(bindery-meta\) with the configuration/);
+  assert.match(e.hint!, /older bindery: upgrade it and run bindery build again/);
+  assert.equal(readdirSync(root), []);
+});
+
+test('the name checked: --host, else the certificate\'s CN, else --user unless it is root or a uuid', () => {
+  const web1 = pki.client('web1').certPem;
+  assert.is(expectedClientName({ host: 'h1', cert: web1, user: 'u1' }), 'h1');
+  assert.is(expectedClientName({ cert: web1, user: 'root' }), 'web1');
+  assert.is(expectedClientName({ user: 'boot1' }), 'boot1');
+  for (const user of ['root', UUID, UUID.toUpperCase(), undefined]) {
+    let e: unknown;
+    try {
+      expectedClientName({ user });
+    } catch (x) {
+      e = x;
+    }
+    assert.instance(e, BinderyError, String(user));
+    assert.is((e as BinderyError).code, 'USAGE');
+    assert.match((e as BinderyError).hint!, /pass --host NAME/);
+  }
+});
+
+test('user root and uuid users must pass --host (before any download); with it they fetch, and a wrong --host is refused', async () => {
+  const root = newRoot('by-address');
+  const asRoot = (over: Partial<FetchOptions> = {}) => base(root, { cert: undefined, key: undefined, user: 'root', password: 'g', localAddress: '127.0.0.3', ...over });
+  const e = await refused(fetchAndApply(asRoot()), /--user root does not say this host's name/, 'USAGE');
+  assert.match(e.hint!, /pass --host NAME/);
+  await refused(fetchAndApply(asRoot({ host: 'web1' })), /another host \(other\), not of web1/);
+  assert.equal(readdirSync(root), []);
+  const ok = await fetchAndApply(asRoot({ host: 'OTHER' }));
+  assert.is(ok.client, 'other', 'host names compare case-insensitively');
+  assert.is(readFileSync(join(root, 'etc/motd'), 'utf8'), 'not yours\n');
+
+  const natRoot = newRoot('by-uuid');
+  const asUuid = (over: Partial<FetchOptions> = {}) => base(natRoot, { cert: undefined, key: undefined, user: UUID, password: 'nat1-pw', localAddress: '127.0.0.5', ...over });
+  await refused(fetchAndApply(asUuid()), /--user is a uuid, not this host's name; fetch needs the name/, 'USAGE');
+  assert.equal(readdirSync(natRoot), []);
+  assert.ok((await fetchAndApply(asUuid({ host: 'nat1' }))).reportPosted);
+  assert.is(readFileSync(join(natRoot, 'etc/motd'), 'utf8'), 'behind the NAT\n');
+});
+
+test('a certificate client checks its CN: --host naming another host makes it refuse its own configuration', async () => {
+  const root = newRoot('wrong-host');
+  await refused(fetchAndApply(base(root, { host: 'other' })), /another host \(web1\), not of other/);
   assert.equal(readdirSync(root), []);
 });
 

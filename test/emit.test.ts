@@ -162,6 +162,26 @@ test('publish writes hosts/<host>.tar.gz and its signature, which real openssl v
   assert.is(m.code, 0, m.stdout + m.stderr);
 });
 
+test('each host gets hosts/<host>.meta.json naming it and its tarball\'s sha256, signed, which real openssl verifies', async () => {
+  const out = join(tmp.dir, 'out-meta');
+  const manifest = await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }], { revision: 'abc123' }), key, { env: { SOURCE_DATE_EPOCH: EPOCH } });
+  for (const host of ['web1', 'db1']) {
+    assert.is(manifest.hosts[host]!.meta, `hosts/${host}.meta.json`);
+    const text = readFileSync(join(out, 'hosts', `${host}.meta.json`), 'utf8');
+    const sha256 = run('sha256sum', [join(out, 'hosts', `${host}.tar.gz`)]).stdout.split(' ')[0];
+    assert.is(text, `{\n  "builtAt": "2023-11-14T22:13:20.000Z",\n  "host": "${host}",\n  "revision": "abc123",\n  "sha256": "${sha256}",\n  "version": 1\n}\n`);
+    const r = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'hosts', `${host}.meta.json`), '-sigfile', join(out, 'hosts', `${host}.meta.json.sig`)]);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Signature Verified Successfully/);
+  }
+  // Another host's meta with this host's signature (or a changed byte) does not verify.
+  const other = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'hosts', 'db1.meta.json'), '-sigfile', join(out, 'hosts', 'web1.meta.json.sig')]);
+  assert.is.not(other.code, 0);
+  const unsetRevision = await publishBuild(join(tmp.dir, 'out-meta-norev'), input([{ host: 'db1', files: db }]), key, { env: {} });
+  const meta = JSON.parse(readFileSync(join(tmp.dir, 'out-meta-norev', 'hosts', 'db1.meta.json'), 'utf8'));
+  assert.equal(meta, { builtAt: unsetRevision.builtAt, host: 'db1', revision: null, sha256: unsetRevision.hosts.db1!.sha256, version: 1 });
+});
+
 test('a tampered tarball fails verification, in openssl and in verifyBytes', async () => {
   const dir = join(tmp.dir, 'tamper');
   mkdirSync(dir);
@@ -205,7 +225,7 @@ test('two builds of the same input with SOURCE_DATE_EPOCH are byte-identical, si
   await publishBuild(join(tmp.dir, 'out-b'), input([...hosts].reverse()), key, { env, concurrency: 1 });
   const a = tree(readCurrentBuild(join(tmp.dir, 'out-a'))!.dir);
   const b = tree(readCurrentBuild(join(tmp.dir, 'out-b'))!.dir);
-  assert.equal(Object.keys(a), ['hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
+  assert.equal(Object.keys(a), ['hosts/db1.meta.json', 'hosts/db1.meta.json.sig', 'hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.meta.json', 'hosts/web1.meta.json.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
   assert.equal(a, b);
 });
 
@@ -269,15 +289,19 @@ test('a malformed SOURCE_DATE_EPOCH is a CONFIG error', async () => {
   assert.match(e.message, /SOURCE_DATE_EPOCH/);
 });
 
-test('identical tarballs are hard-linked from the previous build, changed ones are written', async () => {
+test('identical tarballs are hard-linked from the previous build, changed ones are written; every meta is fresh', async () => {
   const out = join(tmp.dir, 'out-reuse');
-  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }]), key, { env: {} });
+  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }], { revision: 'r1' }), key, { env: {} });
   const first = readCurrentBuild(out)!;
-  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: [file('/etc/motd', 'changed\n')] }]), key, { env: {} });
+  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: [file('/etc/motd', 'changed\n')] }], { revision: 'r2' }), key, { env: {} });
   const second = readCurrentBuild(out)!;
-  const ino = (d: string, h: string) => statSync(join(d, `hosts/${h}.tar.gz`)).ino;
-  assert.is(ino(second.dir, 'web1'), ino(first.dir, 'web1'));
-  assert.is.not(ino(second.dir, 'db1'), ino(first.dir, 'db1'));
+  const ino = (d: string, name: string) => statSync(join(d, 'hosts', name)).ino;
+  assert.is(ino(second.dir, 'web1.tar.gz'), ino(first.dir, 'web1.tar.gz'));
+  assert.is.not(ino(second.dir, 'db1.tar.gz'), ino(first.dir, 'db1.tar.gz'));
+  assert.is.not(ino(second.dir, 'web1.meta.json'), ino(first.dir, 'web1.meta.json'), 'the meta of a reused tarball is written, not linked');
+  const meta = JSON.parse(readFileSync(join(second.dir, 'hosts', 'web1.meta.json'), 'utf8'));
+  assert.equal([meta.builtAt, meta.revision, meta.sha256], [second.manifest.builtAt, 'r2', first.manifest.hosts.web1!.sha256]);
+  assert.ok(verifyBytes(readFileSync(join(second.dir, 'hosts', 'web1.meta.json')), readFileSync(join(second.dir, 'hosts', 'web1.meta.json.sig')), key.publicKeyPem));
 });
 
 test('publish refuses a directory that is not a bindery output, and touches nothing in it', async () => {

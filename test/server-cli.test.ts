@@ -115,6 +115,19 @@ test('curl: /v1/signing-key is the build\'s public key, and /v1/config.sig verif
   assert.is(v.code, 0, v.stdout + v.stderr);
 });
 
+test('curl: /v1/config.meta is the signed meta naming the client, its signature in a header verifies with openssl', async () => {
+  const cred = ['--interface', '127.0.0.3', '--cert', at('ca/issued/db1.example.com.crt'), '--key', at('ca/issued/db1.example.com.key')];
+  const r = await curl([...cred, '-D', at('meta.headers'), '-o', at('db1.meta.json'), `${url}/v1/config.meta`]);
+  assert.is(r.code, 0, r.stderr);
+  const header = /^bindery-meta-signature: (\S+)\r?$/im.exec(readFileSync(at('meta.headers'), 'utf8'));
+  assert.ok(header, 'the signature header is there');
+  writeFileSync(at('db1.meta.json.sig'), Buffer.from(header![1]!, 'base64'));
+  const v = await run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', at('db1.meta.json'), '-sigfile', at('db1.meta.json.sig')]);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+  const meta = JSON.parse(readFileSync(at('db1.meta.json'), 'utf8'));
+  assert.equal([meta.host, meta.sha256, meta.builtAt], ['db1.example.com', manifest().hosts['db1.example.com'].sha256, manifest().builtAt]);
+});
+
 test('bindery fetch --dry-run prints a unified diff and writes nothing; a real run applies; the next changes nothing', async () => {
   const root = at('root-web1');
   mkdirSync(root);
@@ -134,6 +147,30 @@ test('bindery fetch --dry-run prints a unified diff and writes nothing; a real r
   assert.is(statSync(join(root, 'etc/app.conf')).mode & 0o777, 0o640);
   const again = await bindery([...common, '--json'], { env });
   assert.ok(JSON.parse(again.stdout).changes.every((c: { action: string }) => c.action === 'unchanged'));
+});
+
+test('bindery fetch as user root or a uuid needs --host; a uuid taken for a name is refused, never applied', async () => {
+  const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--json'];
+  for (const r of ['root-by-address', 'root-node1']) mkdirSync(at(r));
+  const byAddress = [...base, '--user', 'root', '--password', 'global-secret', '--local-address', '127.0.0.2', '--root', at('root-by-address')];
+  const noHost = await bindery(byAddress);
+  assert.is(noHost.code, 2, noHost.stderr);
+  assert.match(noHost.stderr, /--user root does not say this host's name; fetch needs the name to check .*\n  hint: pass --host NAME/);
+  const withHost = await bindery([...byAddress, '--host', 'web1.example.com']);
+  assert.is(withHost.code, 0, withHost.stderr);
+  const result = JSON.parse(withHost.stdout);
+  assert.equal([result.client, result.builtAt, result.revision], ['web1.example.com', manifest().builtAt, manifest().revision]);
+
+  // 0d6f0a4e-node1 is not a standard uuid, so fetch takes it for the host's name: refused, nothing written.
+  const byUuid = [...base, '--user', '0d6f0a4e-node1', '--password', 'node1-secret', '--local-address', '127.0.0.5', '--root', at('root-node1')];
+  const taken = await bindery(byUuid);
+  assert.is(taken.code, 1, taken.stderr);
+  assert.match(taken.stderr, /the server sent the configuration of another host \(node1\.example\.com\), not of 0d6f0a4e-node1: nothing was applied/);
+  assert.match(taken.stderr, /pass --host NAME/);
+  assert.equal(readdirSync(at('root-node1')), []);
+  const named = await bindery([...byUuid, '--host', 'node1.example.com']);
+  assert.is(named.code, 0, named.stderr);
+  assert.is(JSON.parse(named.stdout).client, 'node1.example.com');
 });
 
 test('bootstrap through the CLI: the password run works once; after it, and across a server restart, only the certificate', async () => {

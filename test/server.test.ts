@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes, verify as verifySignature } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { request } from 'node:https';
@@ -271,6 +271,51 @@ test('ETag is the tarball\'s sha256; If-None-Match gives 304; the signature veri
   assert.is(pub.body.toString(), key.publicKeyPem);
   assert.ok(verifySignature(null, r.body, pub.body.toString(), sig.body));
   assert.equal(sig.body, readFileSync(join(outDir, 'hosts', 'solo.tar.gz.sig')));
+});
+
+test('/v1/config carries the signed meta of the same build; /v1/config.meta is the meta with its signature in a header', async () => {
+  const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
+  const metaFile = readFileSync(join(outDir, 'hosts', 'solo.meta.json'));
+  const r = await get('/v1/config', a);
+  assertServed(r, 'solo');
+  const meta = Buffer.from(String(r.headers['bindery-meta']), 'base64');
+  const metaSig = Buffer.from(String(r.headers['bindery-meta-signature']), 'base64');
+  assert.equal(meta, metaFile);
+  assert.equal(metaSig, readFileSync(join(outDir, 'hosts', 'solo.meta.json.sig')));
+  assert.ok(verifySignature(null, meta, key.publicKeyPem, metaSig), 'the meta signature verifies with the build key');
+  assert.equal(JSON.parse(meta.toString()), { builtAt: manifest.builtAt, host: 'solo', revision: null, sha256: sha(r.body), version: 1 });
+
+  const m = await get('/v1/config.meta', a);
+  assert.is(m.status, 200);
+  assert.is(m.headers['content-type'], 'application/json');
+  assert.is(m.headers.etag, r.headers.etag, 'the meta names the tarball it belongs to');
+  assert.equal(m.body, metaFile);
+  assert.equal(Buffer.from(String(m.headers['bindery-meta-signature']), 'base64'), metaSig);
+  const head = await get('/v1/config.meta', { ...a, method: 'HEAD' });
+  assert.is(head.status, 200);
+  assert.is(head.body.length, 0);
+  assertRefused(await get('/v1/config.meta', { ...a, password: 'wrong' }));
+});
+
+test('a build made before meta files existed is served without the meta headers, and /v1/config.meta is 404', async () => {
+  const oldOut = join(tmp.dir, 'old-out');
+  const old = await publish(oldOut, { solo: { '/etc/motd': 'old build\n' } }, key);
+  // What an older bindery wrote: no meta files, no `meta` in the manifest.
+  rmSync(join(oldOut, 'hosts', 'solo.meta.json'));
+  rmSync(join(oldOut, 'hosts', 'solo.meta.json.sig'));
+  const { meta: _, ...entry } = old.hosts.solo!;
+  writeFileSync(join(oldOut, 'manifest.json'), JSON.stringify({ ...old, hosts: { solo: entry } }));
+  const s = await serve({ buildDir: oldOut, stateDir: join(tmp.dir, 'old-state') });
+  const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
+  const r = await get('/v1/config', a, s);
+  assert.is(r.status, 200);
+  assert.is(sha(r.body), old.hosts.solo!.sha256);
+  assert.ok(r.headers['bindery-signature']);
+  assert.is(r.headers['bindery-meta'], undefined);
+  assert.is(r.headers['bindery-meta-signature'], undefined);
+  const m = await get('/v1/config.meta', a, s);
+  assert.is(m.status, 404);
+  assert.match(JSON.parse(m.body.toString()).error, /no meta file for this client .*run bindery build again/);
 });
 
 test('healthz answers without credentials; unknown paths are 404, wrong methods 405 with Allow', async () => {

@@ -1,22 +1,24 @@
 /**
- * The client: download this host's tarball, verify its Ed25519 signature before anything
- * touches disk, work out what would change, apply atomically (content, mode, and owners when
- * running as root), then post the run report. A dry run shows a unified diff and changes
+ * The client: download this host's tarball, verify its Ed25519 signature and its signed meta
+ * (which names the host the tarball is for) before anything touches disk, work out what would
+ * change, apply atomically (content, mode, and owners when running as root), then post the run
+ * report. A dry run shows a unified diff and changes
  * nothing, not even the server's bootstrap state: it posts no report, and the server refuses
  * (409) to let it be a bootstrap client's one password run.
  */
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { fchmodSync, fchownSync, lstatSync, mkdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { createTwoFilesPatch } from 'diff';
 import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
-import { verifyBytes } from '../emit/index.js';
-import { CLIENT_HEADER, DRY_RUN_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../server/index.js';
+import { verifyBytes, type HostMeta } from '../emit/index.js';
+import { writeFileAtomic } from '../fsutil/index.js';
+import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../server/index.js';
 
 export interface FetchOptions {
   /** https://host:port of `bindery serve`. */
@@ -29,6 +31,11 @@ export interface FetchOptions {
   /** HTTP Basic credentials: a uuid, a client name, or `root` (identify by address). */
   readonly user?: string;
   readonly password?: string;
+  /**
+   * This host's name in clients.xml: the configuration is refused unless its signed meta names
+   * it. Default: the CN of `cert`, else `user` when that is a name (see expectedClientName).
+   */
+  readonly host?: string;
   /** The build signing key's public half (PEM): the only key whose signature is accepted. */
   readonly trust: string;
   /** Directory the configuration is applied under (`/` on a real host). */
@@ -61,8 +68,12 @@ export interface Change {
 }
 
 export interface FetchResult {
+  /** The host the configuration is for, from its signed meta (this host's name). */
   readonly client: string;
   readonly sha256: string;
+  /** From the signed meta: when the build was made, and of which repository revision. */
+  readonly builtAt: string;
+  readonly revision: string | null;
   readonly changes: readonly Change[];
   readonly failed: readonly { readonly path: string; readonly reason: string }[];
   /** The unified diff (dry run only). */
@@ -71,10 +82,11 @@ export interface FetchResult {
 }
 
 interface Downloaded {
-  readonly client: string;
   readonly tarball: Buffer;
   readonly signature: Buffer;
   readonly sha256: string;
+  /** hosts/<host>.meta.json and its signature, or null when the server sent none. */
+  readonly meta: { readonly json: Buffer; readonly signature: Buffer } | null;
   readonly runToken: string | null;
 }
 
@@ -126,17 +138,89 @@ function checkStatus(res: IncomingMessage, data: Buffer, what: string): void {
 async function download(opts: FetchOptions, agent: Agent): Promise<Downloaded> {
   const { res, data } = await call(opts, agent, 'GET', '/v1/config', undefined, opts.dryRun ? { [DRY_RUN_HEADER]: '1' } : {});
   checkStatus(res, data, 'the configuration');
-  // The signature comes in the same response, so it always belongs to the same build as the body.
+  // The signatures and the meta come in the same response, so they belong to the same build as the body.
   const sig = res.headers[SIGNATURE_HEADER];
   if (typeof sig !== 'string') fail(`the server sent no ${SIGNATURE_HEADER} header`, 'is --server a bindery serve?');
+  const meta = res.headers[META_HEADER];
+  const metaSig = res.headers[META_SIGNATURE_HEADER];
   const run = res.headers[RUN_HEADER];
   return {
-    client: String(res.headers[CLIENT_HEADER] ?? ''),
     tarball: data,
     signature: Buffer.from(sig, 'base64'),
     sha256: createHash('sha256').update(data).digest('hex'),
+    meta: typeof meta === 'string' && typeof metaSig === 'string' ? { json: Buffer.from(meta, 'base64'), signature: Buffer.from(metaSig, 'base64') } : null,
     runToken: typeof run === 'string' ? run : null,
   };
+}
+
+/** A uuid in its standard form. Other uuids cannot be told from a name; see expectedClientName. */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PASS_HOST = 'pass --host NAME, this host\'s name in clients.xml';
+
+/**
+ * The name the configuration must be for: `host`, else the CN of the client certificate, else
+ * `user` unless it is `root` or a uuid, which do not say the name (then `host` is required).
+ * A uuid that is not in the standard form is taken as a name; it then matches no configuration's
+ * host, so the run is refused (with a hint to pass --host), never accepted by mistake.
+ */
+export function expectedClientName(opts: Pick<FetchOptions, 'host' | 'cert' | 'user'>): string {
+  if (opts.host) return opts.host;
+  if (opts.cert) {
+    let subject: string;
+    try {
+      subject = new X509Certificate(opts.cert).subject;
+    } catch {
+      throw new BinderyError('CONFIG', 'the client certificate (--cert) is not a PEM certificate', {}, 'give --cert the certificate made by bindery ca issue');
+    }
+    const cns = subject.split('\n').filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+    if (cns.length === 1) return cns[0]!;
+    throw new BinderyError('USAGE', `the client certificate has ${cns.length} CNs, so it does not say this host's name`, {}, PASS_HOST);
+  }
+  if (opts.user && opts.user !== 'root' && !UUID_RE.test(opts.user)) return opts.user;
+  const why = opts.user === 'root' ? '--user root does not say this host\'s name' : opts.user ? '--user is a uuid, not this host\'s name' : 'neither --cert nor --user says this host\'s name';
+  throw new BinderyError('USAGE', `${why}; fetch needs the name to check that the configuration it receives is this host's`, {}, PASS_HOST);
+}
+
+type Unchecked<T> = { readonly [K in keyof T]?: unknown };
+
+/** The meta's fields, checked; it is signed, so this guards against a bindery bug or a newer format. */
+function parseMeta(json: Buffer): HostMeta {
+  let m: Unchecked<HostMeta> | null = null;
+  try {
+    m = JSON.parse(json.toString('utf8')) as Unchecked<HostMeta> | null;
+  } catch {
+    // reported below
+  }
+  if (m?.version !== 1) {
+    fail(`the configuration's signed meta is ${m && typeof m === 'object' ? `of version ${String(m.version)}` : 'not a JSON object'}, which this bindery does not read: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
+  }
+  const { host, sha256, builtAt, revision } = m;
+  if (typeof host !== 'string' || typeof sha256 !== 'string' || typeof builtAt !== 'string' || !(revision === null || typeof revision === 'string')) {
+    fail('the configuration\'s signed meta lacks host, sha256, builtAt or revision: nothing was applied', 'run bindery build again on the server');
+  }
+  return { version: 1, host, sha256, builtAt, revision };
+}
+
+/**
+ * The tarball's own signature covers its bytes only, so a compromised server (or whoever holds
+ * its TLS key) could hand this host another host's validly signed tarball. The signed meta
+ * names the host and the tarball's sha256: both must match.
+ */
+function checkMeta(got: Downloaded, trust: string, name: string): HostMeta {
+  if (!got.meta) {
+    fail(`the server sent no signed meta (${META_HEADER}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
+  }
+  if (!verifyBytes(got.meta.json, got.meta.signature, trust)) {
+    fail('the configuration\'s signed meta does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
+  }
+  const meta = parseMeta(got.meta.json);
+  if (meta.host.toLowerCase() !== name.toLowerCase()) {
+    fail(`the server sent the configuration of another host (${meta.host}), not of ${name}: nothing was applied`, `the server or the connection to it may be compromised; if ${name} is not this host's name in clients.xml, ${PASS_HOST}`);
+  }
+  if (meta.sha256 !== got.sha256) {
+    fail(`the configuration (sha256 ${got.sha256}) is not the one its signed meta describes (${meta.sha256}): nothing was applied`, 'the server sent a tarball of another host or another build; the server or the connection to it may be compromised');
+  }
+  return meta;
 }
 
 /** The tarball's files, checked: regular files with clean relative names only. */
@@ -265,36 +349,15 @@ export function unifiedDiff(changes: readonly Change[]): string {
   return out.join('');
 }
 
-function writeAll(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-}
-
-/** Write one file atomically: temporary file in the same directory, mode, owner, fsync, rename. */
+/** Write one file atomically: temporary file in the same directory, owner, mode, fsync, rename. */
 function applyOne(abs: string, file: ConfigFile, ids: { uid: number; gid: number } | null): void {
-  const dir = dirname(abs);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = join(dir, `.${file.path.split('/').pop()}.bindery-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeAll(fd, file.data);
+  mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
+  // Created 0600, so the content is never readable by others before its mode is set.
+  writeFileAtomic(abs, file.data, 0o600, (fd) => {
     if (ids) fchownSync(fd, ids.uid, ids.gid);
     // After chown: chown clears setuid/setgid bits.
     fchmodSync(fd, file.mode);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, abs);
-  const dfd = openSync(dir, constants.O_RDONLY);
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  });
 }
 
 export function applyChanges(root: string, changes: readonly Change[], owners: { users: Map<string, number>; groups: Map<string, number> } | null): { path: string; reason: string }[] {
@@ -325,6 +388,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
   const started = new Date().toISOString();
   const rootDir = resolve(opts.root);
   if (!lstatOrNull(rootDir)?.isDirectory()) fail(`the root ${rootDir} is not a directory`, 'give --root / on a real host, or an existing directory to stage into');
+  const name = expectedClientName(opts);
   // A download may be a bootstrap client's one password run: find an unusable --trust key before spending it.
   try {
     verifyBytes(Buffer.alloc(0), Buffer.alloc(64), opts.trust);
@@ -341,21 +405,22 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
   });
   try {
     const got = await download(opts, agent);
-    // Nothing touches the disk before the signature checks out.
+    // Nothing touches the disk before the signature checks out and the configuration is this host's.
     if (!verifyBytes(got.tarball, got.signature, opts.trust)) {
       fail('the configuration\'s signature does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
     }
+    const meta = checkMeta(got, opts.trust, name);
+    const build = { client: meta.host, sha256: got.sha256, builtAt: meta.builtAt, revision: meta.revision };
     const files = await readTarball(got.tarball);
     const chown = opts.chown ?? process.getuid?.() === 0;
     const owners = chown ? { users: idTable(rootDir, 'passwd'), groups: idTable(rootDir, 'group') } : null;
     const plan = planChanges(rootDir, files, owners ?? undefined);
     if (opts.dryRun) {
-      return { client: got.client, sha256: got.sha256, changes: plan.changes, failed: plan.failed, diff: unifiedDiff(plan.changes), reportPosted: false };
+      return { ...build, changes: plan.changes, failed: plan.failed, diff: unifiedDiff(plan.changes), reportPosted: false };
     }
     const failed = [...plan.failed, ...applyChanges(rootDir, plan.changes, owners)];
     const report = {
-      client: got.client,
-      sha256: got.sha256,
+      ...build,
       started,
       finished: new Date().toISOString(),
       files: plan.changes.map((c) => ({ path: c.file.path, action: c.action })),
@@ -364,7 +429,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     };
     const posted = await call(opts, agent, 'POST', '/v1/report', Buffer.from(JSON.stringify(report)), got.runToken ? { [RUN_HEADER]: got.runToken } : {});
     checkStatus(posted.res, posted.data, 'the run report');
-    return { client: got.client, sha256: got.sha256, changes: plan.changes, failed, diff: null, reportPosted: true };
+    return { ...build, changes: plan.changes, failed, diff: null, reportPosted: true };
   } finally {
     agent.destroy();
   }

@@ -1,7 +1,7 @@
 /**
  * Atomic publish of a build into an output directory:
  *
- *   <dir>/.builds/<id>/{hosts/<host>.tar.gz, hosts/<host>.tar.gz.sig, manifest.json, manifest.json.sig}
+ *   <dir>/.builds/<id>/{hosts/<host>.tar.gz, hosts/<host>.meta.json (each with a .sig), manifest.json, manifest.json.sig}
  *   <dir>/current            -> .builds/<id>      (swapped with one rename())
  *   <dir>/hosts              -> current/hosts     (stable, made once)
  *   <dir>/manifest.json      -> current/manifest.json
@@ -11,12 +11,13 @@
  * previous build or the whole new one, and a failed build leaves the previous output untouched.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { link, open, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { asBinderyError, BinderyError, isBinderyError } from '../errors.js';
+import { fsyncDir } from '../fsutil/index.js';
 import type { BindFailure, BoundFile } from '../types.js';
 import { stableStringify } from './json.js';
 import { signBytes, type SigningKey } from './sign.js';
@@ -50,8 +51,26 @@ export interface ManifestHost {
   readonly tarball: string;
   /** sha256 of the .tar.gz bytes. */
   readonly sha256: string;
+  /** Relative to the build directory: 'hosts/<host>.meta.json' (absent in builds of older releases). */
+  readonly meta: string;
   /** Sorted by path, in tar order. */
   readonly files: readonly ManifestFile[];
+}
+
+/**
+ * hosts/<host>.meta.json, signed like the tarball. The tarball's own signature covers its bytes
+ * only, so it cannot say whose configuration it is; this small signed file binds the tarball
+ * (by sha256) to the host's name, so a client can refuse another host's validly signed tarball.
+ */
+export interface HostMeta {
+  readonly version: 1;
+  readonly host: string;
+  /** sha256 of hosts/<host>.tar.gz. */
+  readonly sha256: string;
+  /** The manifest's builtAt. */
+  readonly builtAt: string;
+  /** The manifest's revision. */
+  readonly revision: string | null;
 }
 
 export interface Manifest {
@@ -124,7 +143,7 @@ export async function publishBuild(
     let manifest: Manifest;
     try {
       mkdirSync(join(dir, 'hosts'), { recursive: true, mode: DIR_MODE });
-      const written = await writeHosts(dir, hosts, previous, key, epoch ?? FIXED_MTIME, opts);
+      const written = await writeHosts(dir, hosts, previous, key, { mtime: epoch ?? FIXED_MTIME, builtAt, revision: input.revision }, opts);
       manifest = {
         version: 1,
         builtAt,
@@ -138,16 +157,16 @@ export async function publishBuild(
       const json = Buffer.from(stableStringify(manifest));
       await writeDurable(join(dir, MANIFEST), json);
       await writeDurable(join(dir, `${MANIFEST}.sig`), signBytes(json, key));
-      syncDir(join(dir, 'hosts'));
-      syncDir(dir);
-      syncDir(join(outDir, BUILDS));
+      fsyncDir(join(dir, 'hosts'));
+      fsyncDir(dir);
+      fsyncDir(join(outDir, BUILDS));
       switchCurrent(outDir, id);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw isBinderyError(e) ? e : asBinderyError(e, 'EMIT', { file: outDir });
     }
     ensureStableLinks(outDir);
-    syncDir(outDir);
+    fsyncDir(outDir);
     collectGarbage(outDir, new Set([LOCK, id, ...(previous ? [previous.id] : [])]));
     return manifest;
   } finally {
@@ -209,7 +228,7 @@ async function writeHosts(
   hosts: readonly CheckedHost[],
   previous: PreviousBuild | null,
   key: SigningKey,
-  mtime: number,
+  build: { mtime: number; builtAt: string; revision: string | null },
   opts: { concurrency?: number; onHost?: () => void },
 ): Promise<[string, ManifestHost][]> {
   const limit = pLimit(Math.max(1, opts.concurrency ?? availableParallelism()));
@@ -222,14 +241,25 @@ async function writeHosts(
         if (failed) throw skipped;
         try {
           const tarball = `hosts/${host}.tar.gz`;
-          const bytes = await packEntries(entries, mtime);
+          const bytes = await packEntries(entries, build.mtime);
           const sha256 = createHash('sha256').update(bytes).digest('hex');
           const target = join(dir, tarball);
-          const reused = previous?.manifest?.hosts[host]?.sha256 === sha256 && (await linkSame(join(previous.dir, tarball), target, bytes));
-          if (!reused) await writeDurable(target, bytes);
-          await writeDurable(`${target}.sig`, signBytes(bytes, key));
+          // The meta is always written fresh: it carries this build's builtAt and revision.
+          const meta = `hosts/${host}.meta.json`;
+          const hostMeta: HostMeta = { version: 1, host, sha256, builtAt: build.builtAt, revision: build.revision };
+          const metaBytes = Buffer.from(stableStringify(hostMeta));
+          // Written side by side, so their fsyncs overlap.
+          await Promise.all([
+            (async () => {
+              const reused = previous?.manifest?.hosts[host]?.sha256 === sha256 && (await linkSame(join(previous.dir, tarball), target, bytes));
+              if (!reused) await writeDurable(target, bytes);
+            })(),
+            writeDurable(`${target}.sig`, signBytes(bytes, key)),
+            writeDurable(join(dir, meta), metaBytes),
+            writeDurable(join(dir, `${meta}.sig`), signBytes(metaBytes, key)),
+          ]);
           opts.onHost?.();
-          return [host, { tarball, sha256, files: entries.map(manifestFile) }];
+          return [host, { tarball, sha256, meta, files: entries.map(manifestFile) }];
         } catch (e) {
           failed = true;
           throw asBinderyError(e, 'EMIT', { host });
@@ -265,16 +295,6 @@ async function writeDurable(path: string, data: Buffer): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/** fsync a directory so the names created in it survive a crash. */
-function syncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -8,7 +8,8 @@ import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, rmSync
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
-function fsyncDir(dir: string): void {
+/** fsync a directory so the names created, renamed or removed in it survive a crash. */
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
     fsyncSync(fd);
@@ -17,20 +18,27 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/** Write all of `data` to `fd` (writeSync may write less than asked). */
 function writeAll(fd: number, data: string | Uint8Array): void {
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-  fsyncSync(fd);
 }
 
-/** Replace `path` atomically and durably with `data`, created with `mode`. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * Replace `path` atomically and durably with `data`, created with `mode`. `prepare` runs on the
+ * temporary file after the data is written and before the fsync and rename (e.g. to set its
+ * owner and final mode, which then appear together with the content).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, prepare?: (fd: number) => void): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // 'wx' is O_CREAT|O_EXCL: a symlink planted at the temporary name is never followed.
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeAll(fd, data);
+    prepare?.(fd);
+    fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -58,6 +66,7 @@ export function createFileExclusive(path: string, data: string | Uint8Array, mod
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeAll(fd, data);
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -12,6 +12,11 @@ export interface HostArtifact {
   readonly tarball: Buffer;
   readonly signature: Buffer;
   readonly sha256: string;
+  /**
+   * hosts/<host>.meta.json (which names the host the tarball is for) and its signature, from the
+   * same build; null for a build written before bindery made them.
+   */
+  readonly meta: { readonly json: Buffer; readonly signature: Buffer } | null;
 }
 
 export interface ServedBuild {
@@ -20,7 +25,7 @@ export interface ServedBuild {
   readonly signingKey: string;
   /** sha256 of the client's tarball, or null when the build has none for it. */
   sha256(client: string): string | null;
-  /** The client's tarball and signature (read once per build, then cached within a byte budget). */
+  /** The client's tarball, meta and signatures (read once per build, then cached within a byte budget). */
   artifact(client: string): Promise<HostArtifact | null>;
 }
 
@@ -38,7 +43,7 @@ function inside(dir: string, rel: string): string | null {
   return r && !r.startsWith('..' + sep) && r !== '..' && !isAbsolute(r) ? abs : null;
 }
 
-function openBuild(dir: string, manifest: { hosts: Record<string, { tarball: string; sha256: string }>; signingKey: string }): ServedBuild {
+function openBuild(dir: string, manifest: { hosts: Record<string, { tarball: string; sha256: string; meta?: string }>; signingKey: string }): ServedBuild {
   const cache = new Map<string, HostArtifact>();
   let cachedBytes = 0;
   const entry = (client: string) => (Object.hasOwn(manifest.hosts, client) ? manifest.hosts[client]! : null);
@@ -53,11 +58,20 @@ function openBuild(dir: string, manifest: { hosts: Record<string, { tarball: str
       if (!e) return null;
       const path = inside(dir, e.tarball);
       if (!path) return null;
-      const [tarball, signature] = await Promise.all([readFile(path), readFile(path + '.sig')]);
-      const a: HostArtifact = { tarball, signature, sha256: e.sha256 };
-      if (cachedBytes + tarball.length <= CACHE_BYTES) {
+      const metaPath = e.meta === undefined ? null : inside(dir, e.meta);
+      if (e.meta !== undefined && !metaPath) return null;
+      const [tarball, signature, metaJson, metaSignature] = await Promise.all([
+        readFile(path),
+        readFile(path + '.sig'),
+        metaPath ? readFile(metaPath) : null,
+        metaPath ? readFile(metaPath + '.sig') : null,
+      ]);
+      const meta = metaJson && metaSignature ? { json: metaJson, signature: metaSignature } : null;
+      const a: HostArtifact = { tarball, signature, sha256: e.sha256, meta };
+      const size = tarball.length + (metaJson?.length ?? 0);
+      if (cachedBytes + size <= CACHE_BYTES) {
         cache.set(client, a);
-        cachedBytes += tarball.length;
+        cachedBytes += size;
       }
       return a;
     },

@@ -2,8 +2,10 @@
  * The authenticating file server (spec §9, seed 000_). HTTPS only, TLS 1.2+. A client
  * certificate is requested but optional; the verification result is checked here, per request.
  *
- *   GET  /v1/config         the authenticated client's own tarball (ETag = its sha256)
+ *   GET  /v1/config         the authenticated client's own tarball (ETag = its sha256), with its
+ *                           signature and its signed meta (which names the host) in headers
  *   GET  /v1/config.sig     its raw Ed25519 signature
+ *   GET  /v1/config.meta    its meta JSON, the meta's signature in a header
  *   GET  /v1/signing-key    the build's public key (PEM), no authentication
  *   POST /v1/report         the client's run report (JSON)
  *   GET  /healthz           liveness, no authentication
@@ -38,6 +40,13 @@ export type { RateLimiter, RateLimitOptions } from './ratelimit.js';
 
 /** Header carrying the base64 Ed25519 signature with the tarball (one response, one build). */
 export const SIGNATURE_HEADER = 'bindery-signature';
+/**
+ * Headers carrying hosts/<client>.meta.json and its signature (base64) with the tarball. The
+ * tarball's signature does not say whose it is; the signed meta names the host, so a client can
+ * refuse another host's tarball, which a compromised server could otherwise hand it.
+ */
+export const META_HEADER = 'bindery-meta';
+export const META_SIGNATURE_HEADER = 'bindery-meta-signature';
 /** Header carrying a bootstrap run's token from the download to the run report. */
 export const RUN_HEADER = 'bindery-run';
 export const CLIENT_HEADER = 'bindery-client';
@@ -105,10 +114,11 @@ export interface ServerTimeouts {
 
 export const DEFAULT_TIMEOUTS: ServerTimeouts = { handshake: 10_000, headers: 10_000, request: 30_000, idle: 30_000, keepAlive: 5_000, checkEvery: 1_000 };
 
-type Route = 'config' | 'config.sig' | 'signing-key' | 'report' | 'healthz';
+type Route = 'config' | 'config.sig' | 'config.meta' | 'signing-key' | 'report' | 'healthz';
 const ROUTES: Readonly<Record<string, { route: Route; method: 'GET' | 'POST' }>> = {
   '/v1/config': { route: 'config', method: 'GET' },
   '/v1/config.sig': { route: 'config.sig', method: 'GET' },
+  '/v1/config.meta': { route: 'config.meta', method: 'GET' },
   '/v1/signing-key': { route: 'signing-key', method: 'GET' },
   '/v1/report': { route: 'report', method: 'POST' },
   '/healthz': { route: 'healthz', method: 'GET' },
@@ -242,7 +252,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const unauthorized = (res: ServerResponse) =>
     send(res, 401, 'unauthorized\n', { 'www-authenticate': `Basic realm="${REALM}"`, 'content-type': 'text/plain' });
 
-  /** The client's tarball and signature; if `build` was removed meanwhile, the build published since. */
+  /** The client's tarball, meta and signatures; if `build` was removed meanwhile, the build published since. */
   async function readArtifact(build: ServedBuild, client: string): Promise<HostArtifact | null> {
     try {
       return await build.artifact(client);
@@ -331,6 +341,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const conditional = spec.route === 'config' && notModified(req.headers['if-none-match'], `"${sha256}"`);
     const artifact = conditional ? null : await readArtifact(build, client);
     if (!conditional && !artifact) return failWith(503, 'the build changed while it was being read; try again', { 'retry-after': 1 });
+    if (spec.route === 'config.meta' && !artifact?.meta) return failWith(404, 'the current build has no meta file for this client (it was made by an older bindery): run bindery build again');
     const headers: Record<string, string> = { etag: `"${artifact?.sha256 ?? sha256}"`, 'cache-control': 'private, no-cache', [CLIENT_HEADER]: client };
     if (bootstrapStatus === 'new') {
       const token = bootstrap.claim(client);
@@ -343,7 +354,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return void res.end();
     }
     if (spec.route === 'config') {
-      return send(res, 200, artifact.tarball, { ...headers, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: artifact.signature.toString('base64') });
+      // A build of an older bindery has no meta: served without it (and the client refuses it).
+      const meta: Record<string, string> = artifact.meta ? { [META_HEADER]: artifact.meta.json.toString('base64'), [META_SIGNATURE_HEADER]: artifact.meta.signature.toString('base64') } : {};
+      return send(res, 200, artifact.tarball, { ...headers, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: artifact.signature.toString('base64'), ...meta });
+    }
+    if (spec.route === 'config.meta') {
+      return send(res, 200, artifact.meta!.json, { ...headers, 'content-type': 'application/json', [META_SIGNATURE_HEADER]: artifact.meta!.signature.toString('base64') });
     }
     return send(res, 200, artifact.signature, { ...headers, 'content-type': 'application/octet-stream' });
   }
