@@ -509,7 +509,7 @@ test('Cheetah: a $ that does not start a name is text (shell $*, ${1}, $((…)),
 test('Python constructs outside the subset found at render time are named, with the .liquid hint', () => {
   for (const [expr, message] of [
     ['open("/etc/passwd")', 'NameError: the Python builtin open() is outside the subset bindery evaluates'],
-    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in docs/templates.md)'],
+    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in the README (Templates))'],
     ['divmod(1.5, 1)', 'TypeError: divmod() of non-integers is outside the subset bindery evaluates'],
   ]) {
     const e = failure(() => py(expr));

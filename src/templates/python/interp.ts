@@ -124,7 +124,7 @@ export class Interp {
     const e = new PyError(type, `${typeName(obj)} value has no ${what} "${name}"`);
     // A str, list, dict, … method Python has but bindery lacks reads like a typo: point at the list.
     if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException)) {
-      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in docs/templates.md)`;
+      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in the README (Templates))`;
       e.outside = true;
     }
     throw e;
