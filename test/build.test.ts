@@ -268,6 +268,13 @@ test('deltas are never applied to generated keys (DECISIONS #4)', async () => {
   }
 });
 
+test('a --config that cannot be read is a configuration error (exit 2) naming it', async () => {
+  const r = await bindery(['build', basic, '--out', join(work.dir, 'noconf'), '--signing-key', key, '--config', join(work.dir, 'missing.conf')]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, 'missing.conf');
+  assert.match(r.stderr, 'ENOENT');
+});
+
 test('bad command lines exit 2 with a hint', async () => {
   assert.is((await bindery(['frobnicate'])).code, 2);
   assert.is((await bindery(['build'])).code, 2);
