@@ -5,7 +5,7 @@ import { BinderyError, type Diagnostic } from '../errors.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { addFiles, scanRepo, type RepoModel } from '../repo/index.js';
 import { loadMetadata, type MetadataModel } from '../metadata/index.js';
-import { loadBundles, planClient } from '../bundles/index.js';
+import { loadBundles, planClient, type SkippedEntry } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
 import { generateKeys } from '../keys/index.js';
 import { decryptAll, selectBest, sha256 } from '../cfg/index.js';
@@ -36,11 +36,9 @@ export interface HostResult {
   readonly failures: readonly BindFailure[];
 }
 
-export interface Skipped {
+/** A non-Path bundle entry a client was not given (bindery only compiles Path entries). */
+export interface Skipped extends SkippedEntry {
   readonly host: string;
-  readonly bundle: string;
-  readonly tag: string;
-  readonly name: string;
 }
 
 export interface CompileResult {
