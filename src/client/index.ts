@@ -18,7 +18,7 @@ import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
 import { verifyBytes, type HostMeta } from '../emit/index.js';
 import { writeFileAtomic } from '../fsutil/index.js';
-import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../server/index.js';
+import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 
 export interface FetchOptions {
   /** https://host:port of `bindery serve`. */

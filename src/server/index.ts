@@ -28,6 +28,7 @@ import { openBootstrapStore, type BootstrapStore } from './bootstrap.js';
 import { buildSource, type BuildSource, type HostArtifact, type ServedBuild } from './build.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './ratelimit.js';
+import { CLIENT_HEADER, DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 
 export { authenticate, indexClients, normalizeAddress, parseBasic, secretEquals } from './auth.js';
 export type { AuthDecision, AuthIndex, AuthMethod, AuthPolicy, Credentials } from './auth.js';
@@ -38,23 +39,6 @@ export type { BuildSource, HostArtifact, ServedBuild } from './build.js';
 export { createRateLimiter, DEFAULT_RATE_LIMIT } from './ratelimit.js';
 export type { RateLimiter, RateLimitOptions } from './ratelimit.js';
 
-/** Header carrying the base64 Ed25519 signature with the tarball (one response, one build). */
-export const SIGNATURE_HEADER = 'bindery-signature';
-/**
- * Headers carrying hosts/<client>.meta.json and its signature (base64) with the tarball. The
- * tarball's signature does not say whose it is; the signed meta names the host, so a client can
- * refuse another host's tarball, which a compromised server could otherwise hand it.
- */
-export const META_HEADER = 'bindery-meta';
-export const META_SIGNATURE_HEADER = 'bindery-meta-signature';
-/** Header carrying a bootstrap run's token from the download to the run report. */
-export const RUN_HEADER = 'bindery-run';
-export const CLIENT_HEADER = 'bindery-client';
-/**
- * Sent by `fetch --dry-run`: a dry run must not spend a bootstrap client's one password run
- * (it would post no report, and the password would be refused from then on), so it gets 409.
- */
-export const DRY_RUN_HEADER = 'bindery-dry-run';
 const REALM = 'bindery';
 
 export interface ServerOptions {
@@ -113,16 +97,6 @@ export interface ServerTimeouts {
 }
 
 export const DEFAULT_TIMEOUTS: ServerTimeouts = { handshake: 10_000, headers: 10_000, request: 30_000, idle: 30_000, keepAlive: 5_000, checkEvery: 1_000 };
-
-type Route = 'config' | 'config.sig' | 'config.meta' | 'signing-key' | 'report' | 'healthz';
-const ROUTES: Readonly<Record<string, { route: Route; method: 'GET' | 'POST' }>> = {
-  '/v1/config': { route: 'config', method: 'GET' },
-  '/v1/config.sig': { route: 'config.sig', method: 'GET' },
-  '/v1/config.meta': { route: 'config.meta', method: 'GET' },
-  '/v1/signing-key': { route: 'signing-key', method: 'GET' },
-  '/v1/report': { route: 'report', method: 'POST' },
-  '/healthz': { route: 'healthz', method: 'GET' },
-};
 
 /** What a log line says about one request; never a password, token, user string or file content. */
 interface LogEntry {
