@@ -6,7 +6,7 @@ import type { Diagnostic } from './errors.js';
 
 export type AuthType = 'cert' | 'cert+password' | 'bootstrap';
 
-/** What templates, bundles and conditionals see of a client (spec §1.6). */
+/** What templates, bundles and conditionals see of a client. */
 export interface ClientMetadata {
   /** Lower-cased canonical name. */
   readonly hostname: string;
@@ -38,7 +38,7 @@ export interface ClientAuth {
   readonly aliases: readonly { name: string; address: string | null }[];
 }
 
-/** Where a generator, delta, validator applies (spec §3.3). */
+/** Where a generator, delta, validator applies. */
 export type Specificity =
   | { readonly kind: 'all' }
   | { readonly kind: 'group'; readonly group: string; readonly prio: number }
@@ -56,7 +56,7 @@ export interface RepoFile {
 }
 
 /**
- * What a Cfg file is (spec §3.2 plus bindery's .liquid):
+ * What a Cfg file is:
  * generators produce content, deltas modify it, validators check it, info sets metadata,
  * creators make keys/certificates during the key phase.
  */
@@ -89,7 +89,7 @@ export interface CfgFile {
   readonly file: RepoFile;
 }
 
-/** All files of one Cfg directory: one client-side path (spec §3.1). */
+/** All files of one Cfg directory: one client-side path. */
 export interface EntrySet {
   /** Client-side path, e.g. /etc/motd */
   readonly name: string;
@@ -103,7 +103,7 @@ export interface EntrySet {
   readonly creators: readonly CfgFile[];
 }
 
-/** File metadata from info.xml / defaults (spec §5). All values verbatim strings. */
+/** File metadata from info.xml / defaults. All values verbatim strings. */
 export interface FileInfo {
   readonly owner: string;
   readonly group: string;

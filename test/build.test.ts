@@ -255,7 +255,7 @@ test('info buildfile prints the bound content', async () => {
   assert.is(unknown.code, 2);
 });
 
-test('deltas are never applied to generated keys (DECISIONS #4)', async () => {
+test('deltas are never applied to generated keys (decision 4 (docs/decisions.md))', async () => {
   const repo = copyFixture('../../sample-repo');
   try {
     writeFileSync(join(repo.dir, 'Cfg/root/.ssh/id_ed25519/id_ed25519.cat'), '+appended\n');

@@ -12,7 +12,7 @@ function cfg(name: string, data = ''): CfgFile {
   return { ...c, file: { rel: `Cfg/etc/motd/${name}`, abs: `/repo/Cfg/etc/motd/${name}`, data: Buffer.from(data), mode: 0o644 } };
 }
 
-test('cat strips the base, appends + lines, removes the first equal - line (spec §12.6 #41)', () => {
+test('cat strips the base, appends + lines, removes the first equal - line', () => {
   assert.is(applyCat('  a\nb\nb\n\n', '+c\n-b\n\nx\n-z\n'), 'a\nb\nc\n');
 });
 
@@ -21,7 +21,7 @@ test('cat always ends with exactly one newline', () => {
   assert.is(applyCat('', '+x'), 'x\n');
 });
 
-test('the delta example of spec §12.6 #40 with the eligibility of DECISIONS #3', () => {
+test('the delta example of Bcfg2's docs with the eligibility of decision 3 (docs/decisions.md)', () => {
   const files = ['motd', 'motd.G01_web', 'motd.H_bar'].map((n) => cfg(n));
   const deltas = ['motd.G01_mail.cat', 'motd.G02_file.cat', 'motd.H_foo.cat'].map((n) => cfg(n));
   const foo = { hostname: 'foo', groups: ['web', 'mail', 'file'] };
@@ -44,7 +44,7 @@ test('group deltas apply in increasing priority, ties by file name', () => {
   assert.equal(selectDeltas(deltas, cfg('motd.G10_a'), m).map((d) => d.file.rel.split('/').pop()), ['motd.G20_a.cat', 'motd.G20_b.cat']);
 });
 
-test('two equally specific generators are an error naming both files (DECISIONS #2)', () => {
+test('two equally specific generators are an error naming both files (decision 2 (docs/decisions.md))', () => {
   const m = { hostname: 'h', groups: ['a', 'b'] };
   try {
     selectBest([cfg('motd.G50_a'), cfg('motd.G50_b')], m, 'generator', '/etc/motd');

@@ -7,7 +7,7 @@ import { FIXTURES } from './helpers.ts';
 
 const nobundler = join(FIXTURES, 'core-nobundler');
 
-test('without Bundler/ a client gets every entry set that has a file for it (DECISIONS #10)', async () => {
+test('without Bundler/ a client gets every entry set that has a file for it (decision 10 (docs/decisions.md))', async () => {
   const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
   const paths = Object.fromEntries(r.hosts.map((h) => [h.host, h.files.map((f) => f.path)]));
   assert.equal(paths, { pc1: ['/etc/hosts', '/etc/legacy', '/etc/pc1-only', '/etc/perm'], srv1: ['/etc/hosts', '/etc/legacy', '/etc/perm', '/etc/server.conf'] });
@@ -26,7 +26,7 @@ test('[mdata] in bcfg2.conf sets the defaults, and a legacy :info file overrides
   assert.is(w!.line, 4);
 });
 
-test('info.xml: the first Info after Group/Client/Path conditions wins whole (DECISIONS #5)', async () => {
+test('info.xml: the first Info after Group/Client/Path conditions wins whole (decision 5 (docs/decisions.md))', async () => {
   const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
   const perm = (host: string) => r.hosts.find((h) => h.host === host)!.files.find((f) => f.path === '/etc/perm')!.info;
   assert.equal([perm('srv1').owner, perm('srv1').mode], ['srv1owner', '0600'], 'attributes it does not set keep the defaults');

@@ -208,7 +208,7 @@ test('rsa, dsa (where ssh-keygen still loads it), ecdsa and ed25519 keys of ever
   }
 });
 
-test('specificity follows spec §8.2: perhost overrides the category, priority sets the G prefix, no group in the category means a host key', async () => {
+test('specificity follows Bcfg2: perhost overrides the category, priority sets the G prefix, no group in the category means a host key', async () => {
   const l = await load('keys-basic', (dir) => {
     write(dir, 'Cfg/k/perhost/privkey.xml', '<PrivateKey category="env" perhost="TRUE"><Params type="ed25519"/></PrivateKey>');
     write(dir, 'Cfg/k/prio/privkey.xml', '<PrivateKey category="env" priority="5"><Params type="ed25519"/></PrivateKey>');
@@ -225,7 +225,7 @@ test('specificity follows spec §8.2: perhost overrides the category, priority s
   }
 });
 
-test('an existing matching key is used as is; a missing public half is derived from it (spec §8.3)', async () => {
+test('an existing matching key is used as is; a missing public half is derived from it', async () => {
   const l = await load('keys-basic');
   try {
     await generateKeys(l.repo, l.needs, l.config, {});
@@ -487,7 +487,7 @@ test('authorized_keys from the fixture: own key, another host with options, a gr
         `restrict ${pub('Cfg/root/.ssh/id_ed25519.pub/id_ed25519.pub.H_b.example.com')}`,
         admin,
       ].join('\n'),
-      'lines joined by \\n, no trailing newline (DECISIONS #12)',
+      'lines joined by \\n, no trailing newline (decision 12 (docs/decisions.md))',
     );
     assert.equal(out.diagnostics, []);
     // ssh-keygen -l reads every line of the assembled file
@@ -505,7 +505,7 @@ test('authorized_keys from the fixture: own key, another host with options, a gr
   }
 });
 
-test('authorized_keys options and literal keys (spec §12.3 #35)', async () => {
+test('authorized_keys options and literal keys', async () => {
   const l = await load('keys-basic', (dir) => {
     write(
       dir,

@@ -34,9 +34,9 @@ function withRepo(files: Record<string, string>, fn: (dir: string) => void): voi
 const parse = (groups: string, clients: string) =>
   parseMetadata({ text: groups, file: 'Metadata/groups.xml' }, { text: clients, file: 'Metadata/clients.xml' });
 
-// --- spec §12.1, the Bcfg2 TestMetadata fixture ---
+// --- the Bcfg2 TestMetadata fixture ---
 
-test('§12.1 #1: client1 is in its profile group only, with its address and password', () => {
+test('client1 is in its profile group only, with its address and password', () => {
   const c = client(fixture, 'client1');
   assert.is(c.profile, 'group1');
   assert.equal(c.groups, ['group1']);
@@ -47,7 +47,7 @@ test('§12.1 #1: client1 is in its profile group only, with its address and pass
   assert.is(auth(fixture, 'client1').auth, 'cert');
 });
 
-test('§12.1 #2: client2 keeps group2; group1 and group4 lose category1 with a warning naming both groups', () => {
+test('client2 keeps group2; group1 and group4 lose category1 with a warning naming both groups', () => {
   const c = client(fixture, 'client2');
   assert.is(c.profile, 'group2');
   assert.equal(c.groups, ['group2']);
@@ -65,7 +65,7 @@ test('§12.1 #2: client2 keeps group2; group1 and group4 lose category1 with a w
   }
 });
 
-test('§12.1 #3: asking for alias1 gives client3 with its uuid, alias and address', () => {
+test('asking for alias1 gives client3 with its uuid, alias and address', () => {
   const c = client(fixture, 'alias1');
   assert.is(c.hostname, 'client3');
   assert.equal(c.groups, ['group1']);
@@ -75,7 +75,7 @@ test('§12.1 #3: asking for alias1 gives client3 with its uuid, alias and addres
   assert.is(c.password, 'password2');
 });
 
-test('§12.1 #4/#7: an unlisted client is not compiled (DECISIONS #8): no lookup result, metadataOf refuses it', () => {
+test('an unlisted client is not compiled (decision 8 (docs/decisions.md)): no lookup result, metadataOf refuses it', () => {
   assert.is(findClient(fixture, 'newclient'), undefined);
   assert.not.ok(fixture.clients.some((c) => c.hostname === 'newclient'));
   const e = throws(() => metadataOf(fixture, 'newclient', []));
@@ -83,14 +83,14 @@ test('§12.1 #4/#7: an unlisted client is not compiled (DECISIONS #8): no lookup
   assert.is(e.location.host, 'newclient');
 });
 
-test('§12.1 #5: client8 gets group8 from a top-level Client, group9 through group8, group10 through group8+group1', () => {
+test('client8 gets group8 from a top-level Client, group9 through group8, group10 through group8+group1', () => {
   const c = client(fixture, 'client8');
   assert.equal(c.groups, ['group1', 'group10', 'group8', 'group9']);
   assert.equal(c.addresses, ['1.2.3.5']);
   assert.equal(c.bundles, []);
 });
 
-test('§12.1 #6: client9 loses group9 to its negation and the loop stops on an equal count', () => {
+test('client9 loses group9 to its negation and the loop stops on an equal count', () => {
   const c = client(fixture, 'client9');
   assert.is(c.profile, 'group2');
   assert.equal(c.groups, ['group11', 'group2', 'group8']);
@@ -98,7 +98,7 @@ test('§12.1 #6: client9 loses group9 to its negation and the loop stops on an e
   assert.is(c.password, 'password3');
 });
 
-test('§12.1 #8: declarations, default group and the membership rules', () => {
+test('declarations, default group and the membership rules', () => {
   const decl = (n: string) => fixture.groups.find((g) => g.name === n)!;
   for (const g of ['group1', 'group2']) assert.ok(decl(g).public && decl(g).profile, g);
   assert.not.ok(decl('group3').public || decl('group3').profile);
@@ -110,7 +110,7 @@ test('§12.1 #8: declarations, default group and the membership rules', () => {
   assert.equal([...new Set(fixture.rules.filter((r) => r.negate).map((r) => r.group))], ['group9']);
 });
 
-test('§12.1 #9: clients.xml attributes: floating, secure, aliases, shared address', () => {
+test('clients.xml attributes: floating, secure, aliases, shared address', () => {
   const names = (pred: (a: (typeof fixture.auth)[number]) => boolean) => fixture.auth.filter(pred).map((a) => a.hostname);
   assert.equal(names((a) => a.floating), ['client1', 'client10']);
   assert.equal(names((a) => a.secure), ['client2', 'client9']);
@@ -124,7 +124,7 @@ test('§12.1 #9: clients.xml attributes: floating, secure, aliases, shared addre
   assert.equal(auth(fixture, 'client4').aliases, [{ name: 'alias2', address: '1.2.3.2' }, { name: 'alias3', address: null }]);
 });
 
-test('§12.1 #10: merging extra groups into client2 honours categories, adds bundles and follows rules', () => {
+test('merging extra groups into client2 honours categories, adds bundles and follows rules', () => {
   const refused = metadataOf(fixture, 'client2', ['group4']);
   assert.not.ok(refused.groups.includes('group4'));
   assert.equal(refused.categories, { category1: 'group2' });
@@ -135,14 +135,14 @@ test('§12.1 #10: merging extra groups into client2 honours categories, adds bun
   assert.equal(client(fixture, 'client2').groups, ['group2'], 'the model itself is unchanged');
 });
 
-test('§12.1 #11: address resolution table: a shared address has two owners, alias names resolve', () => {
+test('address resolution table: a shared address has two owners, alias names resolve', () => {
   assert.equal(clientsByAddress(fixture, '1.2.3.2'), ['client2', 'client4']);
   assert.equal(clientsByAddress(fixture, '1.2.3.1'), ['client1']);
   assert.equal(clientsByAddress(fixture, '10.0.0.1'), []);
   assert.is(client(fixture, 'alias3').hostname, 'client4');
 });
 
-test('§12.1 #12: the address table behind address validation', () => {
+test('the address table behind address validation', () => {
   assert.ok(auth(fixture, 'client1').floating);
   assert.ok(clientsByAddress(fixture, '1.2.3.2').includes('client2'));
   assert.equal(auth(fixture, 'client4').addresses, ['1.2.3.2'], "client4 owns its alias's address");
@@ -163,7 +163,7 @@ test('groupInCategory gives the member group or an empty string', () => {
   assert.is(groupInCategory(client(fixture, 'client2'), 'constructor'), '');
 });
 
-test('groupMetadata stands for a whole group (spec §8.4)', () => {
+test('groupMetadata stands for a whole group', () => {
   const g = groupMetadata(fixture, 'group7');
   assert.is(g.hostname, 'dummy');
   assert.is(g.profile, 'group7');
@@ -270,7 +270,7 @@ test('negated conditionals and negated leaves', () => {
   assert.equal(client(m, 'dbhost').groups, ['db', 'p', 'web']);
 });
 
-test('conditions see the groups as of the start of a pass (spec §1.5): a group added in the same pass is not yet visible', () => {
+test('conditions see the groups as of the start of a pass: a group added in the same pass is not yet visible', () => {
   const m = parse(
     `<Groups>
       <Group name="q" profile="true"><Group name="db"/><Group name="db" negate="true"><Group name="not-db"/></Group></Group>

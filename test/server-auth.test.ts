@@ -1,13 +1,12 @@
 /**
- * The authentication decision as a pure function: Bcfg2's TestMetadata fixture (spec §12.1
- * items 11–14), the seed's auth table, and bindery's departures (DECISIONS #13–15).
+ * The authentication decision as a pure function: Bcfg2's TestMetadata fixture, the seed's auth table, and bindery's departures (decision 13 (docs/decisions.md)–15).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { authenticate, indexClients, parseBasic, secretEquals, normalizeAddress, type AuthPolicy, type Credentials } from '../src/server/index.ts';
 import { clientAuth } from './fixtures/server-kit/index.ts';
 
-// clients.xml of spec §12.1, as the metadata stage hands it over (names lower-cased, alias addresses included).
+// clients.xml of Bcfg2's tests, as the metadata stage hands it over (names lower-cased, alias addresses included).
 const fixture = [
   clientAuth('client1', { addresses: ['1.2.3.1'], auth: 'cert', floating: true, password: 'password2' }),
   clientAuth('client2', { addresses: ['1.2.3.2'], secure: true }),
@@ -40,65 +39,65 @@ const denied = (d: ReturnType<typeof auth>, reason?: RegExp) => {
   if (!d.ok && reason) assert.match(d.reason, reason);
 };
 
-test('§12.1 #11: root from 1.2.3.1 is client1; from 1.2.3.2 (client2 and client4) it must be a uuid', () => {
+test('root from 1.2.3.1 is client1; from 1.2.3.2 (client2 and client4) it must be a uuid', () => {
   okAs(auth({ address: '1.2.3.5', basic: basic('root', 'password1') }), 'client8', 'address');
   denied(auth({ address: '1.2.3.2', basic: basic('root', 'password1') }), /several clients share this address; they must use a uuid/);
   // client1 is auth="cert": its address identifies it, but a password cannot authenticate it.
   denied(auth({ address: '1.2.3.1', basic: basic('root', 'password2') }), /certificate is required/);
 });
 
-test('§12.1 #11: an address nobody lists is a failure: bindery does no reverse DNS', () => {
+test('an address nobody lists is a failure: bindery does no reverse DNS', () => {
   denied(auth({ address: '9.9.9.9', basic: basic('root', 'password1') }), /no reverse DNS/);
 });
 
-test('§12.1 #12: floating client1 with its certificate from anywhere', () => {
+test('floating client1 with its certificate from anywhere', () => {
   okAs(auth({ address: '10.0.0.1', cert: cert('client1') }), 'client1', 'cert');
 });
 
-test('§12.1 #12: client2 from 1.2.3.2 passes the address check, from 1.2.3.8 it does not', () => {
+test('client2 from 1.2.3.2 passes the address check, from 1.2.3.8 it does not', () => {
   const c2 = indexClients([clientAuth('client2', { addresses: ['1.2.3.2'], password: 'own' })]);
   okAs(auth({ address: '1.2.3.2', basic: basic('client2', 'own') }, c2), 'client2');
   denied(auth({ address: '1.2.3.8', basic: basic('client2', 'own') }, c2), /address is not the client's/);
 });
 
-test('§12.1 #12: client4 from its alias address 1.2.3.2 passes; from 1.2.3.7 (reverse DNS in Bcfg2) it does not', () => {
+test('client4 from its alias address 1.2.3.2 passes; from 1.2.3.7 (reverse DNS in Bcfg2) it does not', () => {
   okAs(auth({ address: '1.2.3.2', basic: basic('client4', 'password1') }), 'client4', 'name');
   okAs(auth({ address: '1.2.3.2', basic: basic('ALIAS2', 'password1') }), 'client4', 'name');
   denied(auth({ address: '1.2.3.7', basic: basic('client4', 'password1') }));
 });
 
-test('§12.1 #12: client5 from 1.2.3.5 (client8\'s address) fails; with no address at all it must float', () => {
+test('client5 from 1.2.3.5 (client8\'s address) fails; with no address at all it must float', () => {
   denied(auth({ address: '1.2.3.5', basic: basic('client5', 'password1') }), /no address in clients.xml and is not floating/);
   okAs(auth({ address: '1.2.3.99', basic: basic('client10', 'password1') }), 'client10');
 });
 
-test('§12.1 #13: a certificate client whose address check fails is refused; passing, it is in', () => {
+test('a certificate client whose address check fails is refused; passing, it is in', () => {
   denied(auth({ address: '1.2.3.9', cert: cert('client7') }), /address/);
   okAs(auth({ address: '1.2.3.4', cert: cert('client7') }), 'client7', 'cert');
 });
 
-test('§12.1 #13: root from an address with password1 (global) is in', () => {
+test('root from an address with password1 (global) is in', () => {
   okAs(auth({ address: '1.2.3.5', basic: basic('root', 'password1') }), 'client8', 'address');
 });
 
-test('§12.1 #13: user client2 (secure, no password of its own) can never connect', () => {
+test('user client2 (secure, no password of its own) can never connect', () => {
   denied(auth({ address: '1.2.3.2', basic: basic('client2', 'password1') }), /secure client has no password of its own/);
   denied(auth({ address: '1.2.3.2', basic: basic('client2', '') }));
 });
 
-test('§12.1 #13: uuid1 with the global password is client3, from client3\'s address (DECISIONS #13)', () => {
+test('uuid1 with the global password is client3, from client3\'s address (decision 13 (docs/decisions.md))', () => {
   okAs(auth({ address: '1.2.3.3', basic: basic('uuid1', 'password1') }), 'client3', 'uuid');
   denied(auth({ address: '1.2.3.4', basic: basic('uuid1', 'password1') }), /address/);
 });
 
-test('§12.1 #13: client3 with its own password2 is in; client5 with client3\'s password is not', () => {
+test('client3 with its own password2 is in; client5 with client3\'s password is not', () => {
   okAs(auth({ address: '1.2.3.3', basic: basic('client3', 'password2') }), 'client3', 'name');
   const c5 = indexClients([clientAuth('client5', { addresses: ['1.2.3.6'] })]);
   denied(auth({ address: '1.2.3.6', basic: basic('client5', 'password2') }, c5), /wrong password/);
   okAs(auth({ address: '1.2.3.6', basic: basic('client5', 'password1') }, c5), 'client5');
 });
 
-test('§12.1 #13: secure client9 takes password3 and refuses the global password1', () => {
+test('secure client9 takes password3 and refuses the global password1', () => {
   // In the fixture client9 has no address; bindery (no reverse DNS) refuses it before any password.
   denied(auth({ address: '1.2.3.9', basic: basic('client9', 'password3') }), /no address/);
   const c9 = indexClients([clientAuth('client9', { secure: true, password: 'password3', addresses: ['1.2.3.9'] })]);
@@ -106,7 +105,7 @@ test('§12.1 #13: secure client9 takes password3 and refuses the global password
   denied(auth({ address: '1.2.3.9', basic: basic('client9', 'password1') }, c9), /secure: only the client's own password/);
 });
 
-test('§12.1 #14: bootstrap client6 takes a password until its run is done, then only its certificate', () => {
+test('bootstrap client6 takes a password until its run is done, then only its certificate', () => {
   const c6 = indexClients([clientAuth('client6', { auth: 'bootstrap', password: 'six', addresses: ['1.2.3.6'] })]);
   const first = auth({ address: '1.2.3.6', basic: basic('client6', 'six') }, c6);
   okAs(first, 'client6');
@@ -133,7 +132,7 @@ test('seed table: the global default authentication applies to clients without a
   assert.ok(d.ok && d.authType === 'bootstrap' && d.bootstrapRun);
 });
 
-test('a certificate-only client needs no Authorization header at all (DECISIONS #14)', () => {
+test('a certificate-only client needs no Authorization header at all (decision 14 (docs/decisions.md))', () => {
   okAs(auth({ address: '1.2.3.4', cert: cert('client7'), basic: null }), 'client7');
 });
 
@@ -151,7 +150,7 @@ test('a certificate is for one client: naming another client as the user is refu
   okAs(auth({ address: '1.2.3.5', cert: cert('client8'), basic: basic('CLIENT8', 'password1') }), 'client8');
 });
 
-test('an unknown user is refused: only clients in clients.xml exist (DECISIONS #8)', () => {
+test('an unknown user is refused: only clients in clients.xml exist (decision 8 (docs/decisions.md))', () => {
   denied(auth({ address: '1.2.3.5', basic: basic('nobody', 'password1') }), /neither a uuid nor a client/);
 });
 

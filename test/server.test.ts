@@ -189,7 +189,7 @@ test('uuid clients behind a shared NAT address: each gets its own tarball, only 
   assertServed(await get('/v1/config', { from: NAT, user: 'uuid-b', password: 'pw-b' }), 'nat-b');
   assertRefused(await get('/v1/config', { from: NAT, user: 'uuid-a', password: 'pw-b' }), 'a\'s uuid with b\'s password');
   assertRefused(await get('/v1/config', { from: NAT, user: 'uuid-a', password: GLOBAL }), 'secure: not the global password');
-  assertRefused(await get('/v1/config', { from: HOME, user: 'uuid-a', password: 'pw-a' }), 'uuid from outside the NAT (DECISIONS #13)');
+  assertRefused(await get('/v1/config', { from: HOME, user: 'uuid-a', password: 'pw-a' }), 'uuid from outside the NAT (decision 13 (docs/decisions.md))');
   assertRefused(await get('/v1/config', { from: NAT, user: 'root', password: 'pw-a' }), 'root behind the NAT is ambiguous');
 });
 

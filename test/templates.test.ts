@@ -51,13 +51,13 @@ function failure(f: () => unknown): BinderyError {
   throw new assert.Assertion({ message: 'expected a BinderyError', operator: 'throws', expects: 'error', actual: 'no error' });
 }
 
-// ---- Genshi: spec §10.2 -------------------------------------------------------------------
+// ---- Genshi: Bcfg2 -------------------------------------------------------------------
 
-test('Genshi keeps every newline, including those after %} (spec §10.2 example)', () => {
+test('Genshi keeps every newline, including those after %}', () => {
   assert.is(genshi('{% if True %}\nyes\n{% end %}\n'), '\nyes\n\n');
 });
 
-test('Genshi: a backslash before a newline deletes it (spec §10.2 example)', () => {
+test('Genshi: a backslash before a newline deletes it', () => {
   assert.is(genshi('{% if True %}\\\nyes\n{% end %}\\\n'), 'yes\n');
   assert.is(genshi('a\\\r\nb'), 'ab');
 });
@@ -151,7 +151,7 @@ test('Genshi: defined() and value_of() test for names under strict lookup', () =
   assert.is(genshi('${defined("name")} ${defined("nope")} ${value_of("nope", "dflt")} ${value_of("name")}'), 'True False dflt /etc/motd');
 });
 
-test('Genshi: path is the template\'s own path (spec §10.1)', () => {
+test('Genshi: path is the template\'s own path', () => {
   assert.is(genshi('$path|$source_path|$repo'), `${ROOT}/Cfg/etc/motd/motd.genshi|${ROOT}/Cfg/etc/motd/motd.genshi|${ROOT}`);
 });
 
@@ -250,7 +250,7 @@ test('Genshi: includes never leave the repository (.., absolute paths, symlinks)
   assert.equal([e.location.file, e.location.line], ['Cfg/etc/inc/inc.genshi', 2]);
 });
 
-// ---- Cheetah: spec §10.3, DECISIONS #7 ----------------------------------------------------
+// ---- Cheetah: Bcfg2, decision 7 (docs/decisions.md) ----------------------------------------------------
 
 test('Cheetah: the bcfg2.conf template of the authentication docs (seed 000)', () => {
   const t = [
@@ -316,7 +316,7 @@ test('Cheetah: #raw keeps its content as it is', () => {
   assert.is(cheetah('#raw\n$notavar #if x\n#end raw\nafter\n'), '$notavar #if x\nafter\n');
 });
 
-test('Cheetah comments: ## and #* *# are removed, and so is a "# " line (DECISIONS #7)', () => {
+test('Cheetah comments: ## and #* *# are removed, and so is a "# " line (decision 7 (docs/decisions.md))', () => {
   assert.is(cheetah('## whole line\na ## tail\n#* block\ncomment *#\nb #* inline *# c\n# This is a comment in my template\n\\# This comment will appear\n'), 'a \nb  c\n# This comment will appear\n');
 });
 

@@ -55,7 +55,7 @@ async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 const opts = { jobs: 4, timeoutMs: 10_000 };
 
-// --- the command line (spec §6, §12 #24)
+// --- the command line
 
 test('an executable validator runs itself with no arguments', () => {
   assert.equal(validatorCommand(inMemory('anything', 0o100755)), ['/repo/Cfg/etc/x/:test']);

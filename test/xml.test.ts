@@ -25,7 +25,7 @@ test('elements keep their line numbers', () => {
   assert.equal(root.children[0]!.attrs, { x: '1' });
 });
 
-test('XMLMatch puts unconditional children first, then matching containers in place (spec §12.6 #42)', () => {
+test('XMLMatch puts unconditional children first, then matching containers in place', () => {
   const xml = `<R>
     <E id="A1"/>
     <Group name="G1"><E id="A2"/><E id="A3"/><Group name="G2"><E id="A4"/></Group><E id="A5"/></Group>

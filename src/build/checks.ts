@@ -4,7 +4,7 @@ import type { RepoModel } from '../repo/index.js';
 
 /**
  * Repository-wide lint that needs metadata: group- and host-specific file names that can
- * never match (an undeclared group, an unknown or upper-case host name; DECISIONS #9).
+ * never match (an undeclared group, an unknown or upper-case host name; decision 9 (docs/decisions.md)).
  */
 export function repoChecks(repo: RepoModel, metadata: MetadataModel): Diagnostic[] {
   const groups = new Set(metadata.groups.map((g) => g.name));

@@ -1,5 +1,5 @@
 /**
- * Bundler: which Path entries a client gets (spec §2, Bcfg2 1.4: bundles filtered with XMLMatch).
+ * Bundler: which Path entries a client gets.
  * Only `Path` entries are bindery's business; other entries are reported as skipped.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -98,7 +98,7 @@ function checkPathName(value: string, attr: string, file: string, line: number):
 
 /**
  * The Path entries one client gets: its bundles (sorted), then bundles they require, each once.
- * Contents are filtered with XMLMatch (spec §8.6); `glob=` is expanded (fnmatch) against
+ * Contents are filtered with XMLMatch; `glob=` is expanded (fnmatch) against
  * `knownPaths`. A path in two bundles is kept once, for the first bundle.
  */
 export function planClient(bundles: ReadonlyMap<string, Bundle>, metadata: ClientMetadata, knownPaths: readonly string[]): ClientPlan {

@@ -87,7 +87,7 @@ const ENCRYPTED_KINDS = new Set<CfgFile['kind']>(['crypt', 'genshi.crypt', 'chee
 /**
  * Decrypt every encrypted generator once per build (not per host, not per worker). Text
  * entries must decrypt to UTF-8, which also rules out a wrong passphrase that happens to
- * yield valid padding (DECISIONS #6); an entry set whose info.xml ships base64 may be binary.
+ * yield valid padding (decision 6 (docs/decisions.md)); an entry set whose info.xml ships base64 may be binary.
  */
 export function decryptAll(repo: RepoModel, list: readonly Passphrase[]): Map<string, Decrypted> {
   const out = new Map<string, Decrypted>();
@@ -141,7 +141,7 @@ function sha(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** The info (owner, group, mode, …) of an entry for a client (spec §5). */
+/** The info (owner, group, mode, …) of an entry for a client. */
 function entryInfo(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: string, warn: (d: Diagnostic) => void): FileInfo {
   const defaults = defaultInfo(ctx.config);
   const xml = set.infos.find((f) => f.kind === 'info.xml');
@@ -157,7 +157,7 @@ function entryInfo(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname:
   return defaults;
 }
 
-/** Produce the content of the chosen generator (step 2–3 of spec §3.4). */
+/** Produce the content of the chosen generator ((as Bcfg2's Cfg plugin does)). */
 function generate(ctx: BindContext, set: EntrySet, gen: CfgFile, m: ClientMetadata, realname: string, warn: (d: Diagnostic) => void): { data: Buffer; deltas: string[] } {
   const tkind = TEMPLATE_KINDS[gen.kind];
   if (tkind) {
@@ -177,7 +177,7 @@ function generate(ctx: BindContext, set: EntrySet, gen: CfgFile, m: ClientMetada
     return { data: r.data, deltas: [] };
   }
   // Plain and .crypt bases are the only ones deltas apply to, and never generated keys or
-  // certificates (an entry set with a creator) (DECISIONS #4).
+  // certificates (an entry set with a creator) (decision 4 (docs/decisions.md)).
   const deltas = set.creators.length > 0 ? [] : selectDeltas(set.deltas, gen, m);
   if (set.creators.length > 0 && set.deltas.length > 0) {
     warn({ code: 'delta-on-generated', message: 'deltas are never applied to generated keys or certificates; ignored', file: set.deltas[0]!.file.rel, host: m.hostname, path: realname });
@@ -254,7 +254,7 @@ function bindFrom(ctx: BindContext, set: EntrySet, m: ClientMetadata, realname: 
 }
 
 /**
- * Bind one Path entry for one client (spec §3.4, §3.6): altsrc binds another entry set under
+ * Bind one Path entry for one client: altsrc binds another entry set under
  * this name, falling back to the entry's own name if that fails.
  */
 export function bindEntry(ctx: BindContext, entry: PathEntry, m: ClientMetadata): BindResult {

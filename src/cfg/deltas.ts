@@ -7,7 +7,7 @@ import { compareSpecificity, matches, type MatchSubject } from '../repo/index.js
 import type { CfgFile } from '../types.js';
 
 /**
- * Deltas that apply on top of the chosen base (DECISIONS #3): those matching the client and at
+ * Deltas that apply on top of the chosen base (decision 3 (docs/decisions.md)): those matching the client and at
  * least as specific as the base; of those only the most specific level (host, else group,
  * else all); groups in increasing priority, ties by file name.
  */
@@ -24,7 +24,7 @@ export function selectDeltas(deltas: readonly CfgFile[], base: CfgFile, m: Match
 }
 
 /**
- * A .cat delta (spec §4): strip the base, then `+line` appends, `-line` removes the first
+ * A .cat delta: strip the base, then `+line` appends, `-line` removes the first
  * equal line, anything else is ignored; the result always ends in one newline.
  */
 export function applyCat(base: string, cat: string): string {

@@ -23,7 +23,7 @@ function withAttributes(base: FileInfo, attrs: Readonly<Record<string, string>>)
 }
 
 /**
- * info.xml, the 1.4 rule (DECISIONS #5): flatten in document order skipping non-matching
+ * info.xml, the 1.4 rule (decision 5 (docs/decisions.md)): flatten in document order skipping non-matching
  * Group/Client/Path containers; the first Info wins whole; several matching is a warning;
  * none is a bind failure.
  */
@@ -39,7 +39,7 @@ export function infoFromXml(root: XmlElement, file: string, subject: MatchSubjec
   return withAttributes(defaults, infos[0]!.attrs);
 }
 
-/** Legacy `info` / `:info` files (spec §5.4): `key: value` lines, no conditions. */
+/** Legacy `info` / `:info` files: `key: value` lines, no conditions. */
 export function infoFromLegacy(text: string, file: string, defaults: FileInfo, warn: (d: Diagnostic) => void): FileInfo {
   const keys = ['owner', 'group', 'mode', 'secontext', 'paranoid', 'sensitive', 'encoding', 'important', 'mtime'];
   const attrs: Record<string, string> = {};

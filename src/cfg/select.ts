@@ -23,8 +23,8 @@ export interface Selection {
 }
 
 /**
- * The best matching file of a list (spec §3.3): host > group by priority > all. Two that tie
- * are an error naming both (DECISIONS #2), except for the template precedence above.
+ * The best matching file of a list: host > group by priority > all. Two that tie
+ * are an error naming both (decision 2 (docs/decisions.md)), except for the template precedence above.
  * Returns null when nothing matches.
  */
 export function selectBest(files: readonly CfgFile[], subject: MatchSubject, what: 'generator' | 'validator', path: string): Selection | null {

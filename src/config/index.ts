@@ -3,7 +3,7 @@ import { BinderyError } from '../errors.js';
 import type { AuthType } from '../types.js';
 
 /**
- * bcfg2.conf, the options bindery reads (spec §11). Every option has a default so a
+ * bcfg2.conf, the options bindery reads. Every option has a default so a
  * repository alone builds.
  */
 export interface Config {

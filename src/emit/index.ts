@@ -1,6 +1,6 @@
 /**
  * emit: bound files → signed, deterministic per-host tarballs and a signed manifest, published
- * atomically into an output directory (DECISIONS #16). The README's "The build output" section describes the layout.
+ * atomically into an output directory (decision 16 (docs/decisions.md)). The README's "The build output" section describes the layout.
  */
 export { stableStringify } from './json.js';
 export { hostTarball } from './tarball.js';

@@ -1,5 +1,5 @@
 /**
- * Raw Ed25519 signatures (DECISIONS #16): 64 bytes over the exact file bytes, which is what
+ * Raw Ed25519 signatures (decision 16 (docs/decisions.md)): 64 bytes over the exact file bytes, which is what
  * `openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in FILE -sigfile FILE.sig` checks.
  * Key material never appears in a message: errors name the key's file or variable only.
  */

@@ -1,5 +1,5 @@
 /**
- * One host's bound files as a deterministic gzip'd tar (DECISIONS #16): entries sorted by name,
+ * One host's bound files as a deterministic gzip'd tar (decision 16 (docs/decisions.md)): entries sorted by name,
  * one fixed mtime, uid/gid 0 with uname/gname from info, regular files only. Parent directories
  * are not entries; the client creates them.
  */

@@ -26,7 +26,7 @@ export interface AllowTarget {
 }
 
 /**
- * The stand-in client of `<Allow group="g">` (spec §8.4): hostname "dummy", profile and only
+ * The stand-in client of `<Allow group="g">`: hostname "dummy", profile and only
  * group g, and g's category when some client shows one, so a group-specific key of g matches.
  */
 export function syntheticGroupMetadata(group: string, clients: readonly ClientMetadata[]): ClientMetadata {
@@ -57,7 +57,7 @@ function entryPath(file: CfgFile): string {
 }
 
 /**
- * Whose key an `<Allow from=…>` means for client m (spec §8.4), or why it is skipped.
+ * Whose key an `<Allow from=…>` means for client m, or why it is skipped.
  * Beyond Bcfg2: `group="g" members="all"` means the key of every client in g.
  */
 export function allowTargets(allow: XmlElement, m: ClientMetadata, ctx: AllowContext, file: CfgFile): { targets: AllowTarget[]; skipped?: Omit<Diagnostic, 'file' | 'line' | 'host' | 'path'> } {
@@ -107,7 +107,7 @@ function options(allow: XmlElement, loc: Omit<Diagnostic, 'code' | 'message'>, w
 }
 
 /**
- * Assemble authorized_keys for one client (spec §8.4–8.5, DECISIONS #12): one line per
+ * Assemble authorized_keys for one client: one line per
  * usable Allow, "options key", joined with "\n" and no trailing newline. Allows without a
  * usable key are skipped with a warning; they never fail the entry.
  */

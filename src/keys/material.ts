@@ -54,7 +54,7 @@ export function loadPrivateKey(text: Buffer, passphrase: string | null, file: st
   }
 }
 
-/** "type base64 comment\n": Bcfg2's public key file, with the comment of DECISIONS #11. */
+/** "type base64 comment\n": Bcfg2's public key file, with the comment of decision 11 (docs/decisions.md). */
 export function publicKeyLine(key: sshpk.PrivateKey, comment: string): string {
   const [type, blob] = key.toPublic().toString('ssh').split(' ');
   return `${type} ${blob} ${comment}\n`;

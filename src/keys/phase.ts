@@ -54,7 +54,7 @@ interface Job {
 /**
  * The key phase (ARCHITECTURE "keys"): find every (key, host or group) some client needs and
  * lacks, generate each once, concurrently, and write it into the repository under Bcfg2's
- * names (spec §8.1). A client needs a key when its paths include a privkey.xml entry set, a
+ * names. A client needs a key when its paths include a privkey.xml entry set, a
  * pubkey.xml one, or an authorized_keys.xml whose Allows point at a pubkey.xml path — and no
  * existing generator of that entry set matches it. sslkey.xml / sslcert.xml entries get each
  * client its own key the same way, and a certificate from the configured CA for the key it
@@ -127,7 +127,7 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
     }
     const privMatches = privSet.generators.filter((g) => matches(g.specificity, as));
     const pubSet = repo.entrySets.get(privPath + '.pub');
-    // Creators run only when no generator of the requested entry set matches (spec §8.1).
+    // Creators run only when no generator of the requested entry set matches.
     const present = wantPublic ? (pubSet?.generators.some((g) => matches(g.specificity, as)) ?? false) : privMatches.length > 0;
     if (present) return;
     let pk = privKeys.get(pkFile.file.rel);

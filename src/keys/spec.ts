@@ -7,7 +7,7 @@ import type { CfgFile, ClientMetadata, Specificity } from '../types.js';
 /** Key types bindery generates (Bcfg2: rsa, dsa; the issue adds ecdsa and ed25519). */
 export type KeyType = 'rsa' | 'dsa' | 'ecdsa' | 'ed25519';
 
-/** What privkey.xml asks for, for one client (spec §8.2). */
+/** What privkey.xml asks for, for one client. */
 export interface KeySpec {
   readonly type: KeyType;
   readonly bits: number;
@@ -53,7 +53,7 @@ function isLax(root: XmlElement, config: Config): boolean {
 }
 
 /**
- * The key a client gets from privkey.xml (spec §8.2): XMLMatch, then the first Params and the
+ * The key a client gets from privkey.xml: XMLMatch, then the first Params and the
  * first Passphrase (an unconditional one beats one inside a matching Group, as in Bcfg2).
  * Returns null when lax decryption of the passphrase failed: a warning, and no key.
  */
@@ -99,7 +99,7 @@ export function keySpecFor(pk: PrivKeyFile, m: ClientMetadata, config: Config, l
 }
 
 /**
- * Host- or group-specific (spec §8.2): with a category and not perhost, the client's group
+ * Host- or group-specific: with a category and not perhost, the client's group
  * in that category at root priority (default 50); otherwise (or with no such group) the host.
  */
 function keySpecificity(pk: PrivKeyFile, m: ClientMetadata, config: Config, warn: (d: Diagnostic) => void): Specificity {

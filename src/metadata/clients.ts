@@ -2,7 +2,7 @@ import { BinderyError, type Diagnostic } from '../errors.js';
 import type { AuthType } from '../types.js';
 import type { MNode } from './tree.js';
 
-/** What clients.xml says about one client, merged over every `<Client>` of that name (spec §1.4). */
+/** What clients.xml says about one client, merged over every `<Client>` of that name. */
 export interface ClientRecord {
   readonly hostname: string;
   /** `profile` attributes in document order (normally one). */

@@ -22,7 +22,7 @@ export interface RuleCondition {
 }
 
 /**
- * A membership statement of groups.xml (spec §1.3): add (or, negated, remove) `group` when
+ * A membership statement of groups.xml: add (or, negated, remove) `group` when
  * every condition holds. The category check of an adding rule comes from the group's declaration.
  */
 export interface MembershipRule {
@@ -59,7 +59,7 @@ function nameOf(n: MNode): string {
   return name;
 }
 
-/** Passes A (declarations) and B (membership rules) of spec §1.2–1.3 over groups.xml. */
+/** Passes A (declarations) and B (membership rules) of Bcfg2's metadata over groups.xml. */
 export function readGroups(root: MNode, diagnostics: Diagnostic[]): GroupsModel {
   if (root.el.name !== 'Groups') {
     throw new BinderyError('METADATA', `the root element is <${root.el.name}>, expected <Groups>`, { file: root.file, line: root.el.line }, 'wrap the group declarations in <Groups>…</Groups>');

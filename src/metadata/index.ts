@@ -1,6 +1,6 @@
 /**
- * Metadata: groups.xml, clients.xml and the membership fixpoint (spec §1, Bcfg2 1.4), with
- * bindery's rules: only listed clients exist (DECISIONS #8), names are lower-cased (#9).
+ * Metadata: groups.xml, clients.xml and the membership fixpoint, with
+ * bindery's rules: only listed clients exist (decision 8 (docs/decisions.md)), names are lower-cased (#9).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,12 +19,12 @@ export interface MetadataModel {
   readonly clients: readonly ClientMetadata[];
   /** Same order as `clients`. */
   readonly auth: readonly ClientAuth[];
-  /** Declaration order (spec §1.2). */
+  /** Declaration order. */
   readonly groups: readonly GroupDecl[];
   readonly defaultGroup: string | null;
   /** Warnings: category losers, undeclared groups used, ignored bundles, duplicates, … */
   readonly diagnostics: readonly Diagnostic[];
-  /** Membership statements of groups.xml in pass-B order (spec §1.3), for `metadataOf`. */
+  /** Membership statements of groups.xml in pass-B order, for `metadataOf`. */
   readonly rules: readonly MembershipRule[];
   /** The groups.xml file name the model was read from. */
   readonly groupsFile: string;
@@ -153,7 +153,7 @@ function lookup(model: MetadataModel): Lookup {
   return l;
 }
 
-/** A client by name or alias, case-insensitively (spec §1.5 step 1); undefined for an unlisted client. */
+/** A client by name or alias, case-insensitively; undefined for an unlisted client. */
 export function findClient(model: MetadataModel, name: string): ClientMetadata | undefined {
   const l = lookup(model);
   const lower = name.toLowerCase();
@@ -165,7 +165,7 @@ export function groupInCategory(m: ClientMetadata, category: string): string {
   return Object.hasOwn(m.categories, category) ? m.categories[category]! : '';
 }
 
-/** Metadata standing for a whole group (authorized_keys `Allow group=`, spec §8.4). */
+/** Metadata standing for a whole group (authorized_keys `Allow group=`). */
 export function groupMetadata(_model: MetadataModel, group: string): ClientMetadata {
   return { hostname: 'dummy', profile: group, groups: [group], bundles: [], categories: {}, aliases: [], addresses: [], uuid: null, password: null, version: null };
 }
@@ -176,8 +176,7 @@ export function clientsByAddress(model: MetadataModel, address: string): string[
 }
 
 /**
- * A client's metadata with extra groups merged, as Bcfg2 merges connector groups (spec §1.5
- * step 9, §12.1 item 10): each extra group passes the category check, then the fixpoint runs
+ * A client's metadata with extra groups merged, as Bcfg2 merges connector groups: each extra group passes the category check, then the fixpoint runs
  * again and bundles are recomputed. Category suppressions here are not reported.
  */
 export function metadataOf(model: MetadataModel, hostname: string, extraGroups: readonly string[]): ClientMetadata {

@@ -1,7 +1,7 @@
 import { BinderyError, type Diagnostic, type Location } from '../errors.js';
 import type { GroupDecl, MembershipRule } from './groups.js';
 
-/** A client's groups while they are being computed: set plus category map (spec §1.5). */
+/** A client's groups while they are being computed: set plus category map. */
 export interface Membership {
   readonly groups: Set<string>;
   /** category → the member group holding it */
@@ -72,7 +72,7 @@ function conditionsHold(rule: MembershipRule, hostname: string, groups: Readonly
 }
 
 /**
- * The membership fixpoint of spec §1.5 step 5 (`_merge_groups`), in place. Within a pass,
+ * The membership fixpoint of Bcfg2's metadata (`_merge_groups`), in place. Within a pass,
  * conditions see the groups as of the start of the pass and categories as updated so far, so the
  * first group in document order wins a category; negations apply at the end of each pass. Like
  * Bcfg2 it stops when a pass leaves the number of groups unchanged; a membership that never
@@ -114,14 +114,14 @@ export function mergeGroups(m: Membership, index: RuleIndex, hostname: string, w
   }
 }
 
-/** Bundles of the declared member groups, sorted (spec §1.5 step 7). */
+/** Bundles of the declared member groups, sorted. */
 export function bundlesOf(groups: Iterable<string>, index: RuleIndex): string[] {
   const out = new Set<string>();
   for (const g of groups) for (const b of index.decls.get(g)?.bundles ?? []) out.add(b);
   return [...out].sort();
 }
 
-/** The first member group that is a declared profile group, in declaration order (spec §1.5 step 8). */
+/** The first member group that is a declared profile group, in declaration order. */
 export function firstProfileGroup(groups: ReadonlySet<string>, declared: readonly GroupDecl[]): string | null {
   return declared.find((d) => d.profile && groups.has(d.name))?.name ?? null;
 }

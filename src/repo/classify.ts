@@ -6,7 +6,7 @@ export interface Classification {
   readonly specificity: Specificity;
 }
 
-/** Files named exactly so in any entry set; always of specificity "all" (spec §3.2). */
+/** Files named exactly so in any entry set; always of specificity "all". */
 const FIXED_NAMES: Readonly<Record<string, { kind: CfgFileKind; role: CfgRole }>> = {
   'authorized_keys.xml': { kind: 'authorized_keys.xml', role: 'generator' },
   'authorizedkeys.xml': { kind: 'authorized_keys.xml', role: 'generator' },
@@ -55,7 +55,7 @@ function specificMatch(base: string, name: string, ext: string | null): Specific
 
 /**
  * Which handler owns `fileName` in an entry set whose directory is named `basename`
- * (spec §3.2). 'ignored' = silently not a Cfg file; null = no handler (a warning).
+ *. 'ignored' = silently not a Cfg file; null = no handler (a warning).
  */
 export function classifyFile(basename: string, fileName: string): Classification | 'ignored' | null {
   const fixed = FIXED_NAMES[fileName];

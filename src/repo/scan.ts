@@ -59,7 +59,7 @@ async function readRepoFile(repoRoot: string, rel: string): Promise<RepoFile | n
   }
 }
 
-/** Group files by directory into classified entry sets (spec §3.1–3.2). */
+/** Group files by directory into classified entry sets. */
 function classify(files: Iterable<RepoFile>, diagnostics: Diagnostic[]): Map<string, EntrySet> {
   const byDir = new Map<string, RepoFile[]>();
   for (const f of files) {
@@ -91,7 +91,7 @@ function classify(files: Iterable<RepoFile>, diagnostics: Diagnostic[]): Map<str
   return entrySets;
 }
 
-/** Read every file under Cfg/ once and classify it (spec §3.1–3.2). */
+/** Read every file under Cfg/ once and classify it. */
 export async function scanRepo(root: string, config: Config, opts: { concurrency?: number } = {}): Promise<RepoModel> {
   const repoRoot = await realpath(root).catch(() => {
     throw new BinderyError('REPO', 'repository directory does not exist', { file: root }, 'pass the path of a Bcfg2 repository (the directory holding Metadata/ and Cfg/)');

@@ -5,7 +5,7 @@ export interface MatchSubject {
   readonly groups: readonly string[];
 }
 
-/** Does a generator/delta/validator of this specificity apply to the client? (spec §3.3) */
+/** Does a generator/delta/validator of this specificity apply to the client? */
 export function matches(spec: Specificity, m: MatchSubject): boolean {
   switch (spec.kind) {
     case 'all':
@@ -17,7 +17,7 @@ export function matches(spec: Specificity, m: MatchSubject): boolean {
   }
 }
 
-/** Rank by kind and priority only: two groups of equal priority compare equal (spec §3.3). */
+/** Rank by kind and priority only: two groups of equal priority compare equal. */
 function rank(s: Specificity): number {
   return s.kind === 'all' ? -1 : s.kind === 'host' ? Number.MAX_SAFE_INTEGER : s.prio;
 }

@@ -4,7 +4,7 @@ import { BinderyError, type Location } from '../errors.js';
 import type { Config } from '../config/index.js';
 
 /**
- * Bcfg2's encrypted data (spec §7.1): base64("Salted__" || salt || AES-256-CBC ciphertext),
+ * Bcfg2's encrypted data: base64("Salted__" || salt || AES-256-CBC ciphertext),
  * key and IV from OpenSSL's EVP_BytesToKey with MD5 and one iteration, so files interoperate
  * with `openssl enc -aes-256-cbc -md md5 -a -salt`.
  */
@@ -134,7 +134,7 @@ export function decryptWith(cipherText: string | Buffer, secret: string, loc: Lo
 }
 
 /**
- * Decrypt with whichever passphrase works (spec §7.3, DECISIONS #6): every passphrase is
+ * Decrypt with whichever passphrase works: every passphrase is
  * tried, and exactly one plaintext must come out with valid padding (and valid UTF-8 when
  * `requireUtf8`). None, or two different ones, is a CRYPT error naming the file and the
  * passphrase names tried — never a secret or any plaintext.

@@ -1,10 +1,10 @@
 /**
  * Who is this request, and may it have its configuration? Bcfg2's AuthenticateConnection
- * (spec §9.2) as a pure function, with the departures in DECISIONS #13–15:
+ * as a pure function, with the departures in decision 13 (docs/decisions.md)–15:
  *  - a uuid client's source address is checked too (unless floating);
  *  - a certificate-only client needs no Authorization header;
  *  - no reverse DNS: an address must be listed in clients.xml (client or Alias), or the client floats;
- *  - only clients listed in clients.xml authenticate (DECISIONS #8);
+ *  - only clients listed in clients.xml authenticate (decision 8 (docs/decisions.md));
  *  - bootstrap state comes from the server's own store (the caller passes bootstrapDone).
  * The reason in a failure is for the server's log only; the client sees a bare 401.
  */
@@ -90,7 +90,7 @@ export function secretEquals(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** Split an `Authorization: Basic …` header at the first `:` (RFC 7617; DECISIONS #14). */
+/** Split an `Authorization: Basic …` header at the first `:` (RFC 7617; decision 14 (docs/decisions.md)). */
 export function parseBasic(header: string | undefined): { user: string; password: string } | null {
   if (!header) return null;
   const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
@@ -157,7 +157,7 @@ export function authenticate(
     return fail('auth="bootstrap": the password run is used up; a certificate is required');
   }
 
-  // 4. The source address, for every method (DECISIONS #13).
+  // 4. The source address, for every method (decision 13 (docs/decisions.md)).
   if (!c.floating && !c.addresses.some((a) => normalizeAddress(a) === address)) {
     return fail(c.addresses.length ? 'address is not the client\'s (nor an alias\'s) and the client is not floating' : 'client has no address in clients.xml and is not floating (bindery does no reverse DNS)');
   }

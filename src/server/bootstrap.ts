@@ -1,5 +1,5 @@
 /**
- * The server's own durable bootstrap state (DECISIONS #15): one small file per client under
+ * The server's own durable bootstrap state (decision 15 (docs/decisions.md)): one small file per client under
  * `<state>/bootstrap/`. The first password-authenticated download claims the client's one
  * bootstrap run (an exclusive create: of several concurrent first runs exactly one wins, even
  * across server processes) and receives a run token; the run report carrying that token

@@ -1,5 +1,5 @@
 /**
- * The authenticating file server (spec §9, seed 000_). HTTPS only, TLS 1.2+. A client
+ * The authenticating file server. HTTPS only, TLS 1.2+. A client
  * certificate is requested but optional; the verification result is checked here, per request.
  *
  *   GET  /v1/config         the authenticated client's own tarball (ETag = its sha256), with its

@@ -1,5 +1,5 @@
 /**
- * Cheetah templates (spec §10.3, DECISIONS #7): `$placeholders` with name-mapper lookup and
+ * Cheetah templates: `$placeholders` with name-mapper lookup and
  * autocalling, `#directives`, comments and escapes. A directive alone on its line takes the
  * whole line (leading blanks and newline) with it, as Cheetah does.
  */
@@ -304,7 +304,7 @@ export function parseCheetah(source: string, file: string): ParsedTemplate {
       while (src[p] === ' ' || src[p] === '\t') p++;
       if (src[p] === '#') {
         if (src[p + 1] === ' ') {
-          // DECISIONS #7: a `# comment` line disappears with its newline.
+          // decision 7 (docs/decisions.md): a `# comment` line disappears with its newline.
           const e = eol(p);
           pos = e < n ? e + 1 : e;
           continue;

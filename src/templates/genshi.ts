@@ -1,5 +1,5 @@
 /**
- * Genshi NewTextTemplate, as Bcfg2 configures it (spec §10.2): `{% directive %}` blocks closed
+ * Genshi NewTextTemplate, as Bcfg2 configures it: `{% directive %}` blocks closed
  * by `{% end %}`, `$name` / `${expr}` interpolation, `{# comments #}`, and the backslash rules.
  * Parsing follows genshi.template.text and genshi.template.interpolation step by step.
  */

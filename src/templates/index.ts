@@ -1,6 +1,6 @@
 /**
  * Templates: Liquid (liquidjs), and Bcfg2's Genshi and Cheetah templates evaluated by bindery's
- * own interpreter for the Python subset real repositories use (spec §10). Compile once, render
+ * own interpreter for the Python subset real repositories use. Compile once, render
  * per client; render is synchronous so bind can run it in worker threads.
  */
 import { readFileSync, realpathSync } from 'node:fs';
@@ -128,7 +128,7 @@ export function parseTemplate(kind: 'genshi' | 'cheetah', source: string, file: 
   }
 }
 
-/** The variables of spec §10.1 as a Genshi context or a Cheetah search list (with `self`). */
+/** The variables Bcfg2 offers as a Genshi context or a Cheetah search list (with `self`). */
 function templateEnv(kind: 'genshi' | 'cheetah', vars: TemplateVars): Env {
   const env = new Env(null);
   const values: [string, PyValue][] = [
@@ -136,7 +136,7 @@ function templateEnv(kind: 'genshi' | 'cheetah', vars: TemplateVars): Env {
     ['name', vars.name],
     ['source_path', vars.sourcePath],
     ['repo', vars.repo],
-    // §10.1: path is the template's path in Genshi, the client path in Cheetah.
+    // path is the template's path in Genshi, the client path in Cheetah.
     ['path', kind === 'genshi' ? vars.sourcePath : vars.name],
   ];
   for (const [k, v] of values) env.set(k, v);

@@ -1,5 +1,5 @@
 /**
- * What templates see of a client (spec §1.6): a Python object for Genshi and Cheetah, plain
+ * What templates see of a client: a Python object for Genshi and Cheetah, plain
  * data for Liquid. Sets keep the sorted order of ClientMetadata, so output is deterministic.
  */
 import type { ClientMetadata } from '../types.js';
@@ -50,7 +50,7 @@ function query(all: readonly ClientMetadata[], view: (m: ClientMetadata) => PyOb
   );
 }
 
-/** Connector data Bcfg2 adds as metadata.<Plugin>, from plugins bindery does not have (spec §1.5 step 9). */
+/** Connector data Bcfg2 adds as metadata.<Plugin>, from plugins bindery does not have. */
 const UNAVAILABLE = new Map(
   ['Probes', 'Properties', 'TemplateHelper', 'Ohai', 'AWSTags', 'Ldap'].map((p) => [
     p,

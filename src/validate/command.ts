@@ -4,7 +4,7 @@ import type { RepoFile } from '../types.js';
 const HINT = 'make it executable (chmod +x) or start it with a #! line';
 
 /**
- * The argv that runs a `:test` validator (spec §6, §12 #24): an executable file runs itself with
+ * The argv that runs a `:test` validator: an executable file runs itself with
  * no arguments; otherwise its first line must be `#!interpreter args…`, split shell-style, with
  * the file's absolute path appended.
  */

@@ -1,5 +1,5 @@
 /**
- * `:test` validators (spec §6): each distinct (validator, content) pair runs once, however many
+ * `:test` validators: each distinct (validator, content) pair runs once, however many
  * hosts share it, in parallel with a bound and a timeout. Which validator applies to a (host, path)
  * is the cfg stage's choice; this stage only runs them.
  */

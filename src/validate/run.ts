@@ -58,7 +58,7 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-/** Stripped stderr, else stripped stdout (spec §6), after how it ended when that was not a plain exit. */
+/** Stripped stderr, else stripped stdout, after how it ended when that was not a plain exit. */
 function describe(outputs: readonly Captured[], code: number | null, signal: string | null, timedOut: boolean, timeoutMs: number): string {
   const output = outputs.map((o) => o.text()).find((t) => t !== '');
   const end = timedOut ? `killed after ${timeoutMs / 1000} s (timeout)` : signal ? `killed by ${signal}` : `exited with code ${code}`;

@@ -1,7 +1,7 @@
 import type { XmlElement } from './parse.js';
 
 /**
- * Group/Client (and, in info.xml, Path) conditionals of Bcfg2's StructFile (spec §8.6).
+ * Group/Client (and, in info.xml, Path) conditionals of Bcfg2's StructFile.
  * A predicate says whether a container element matches; anything else is content.
  */
 export interface Conditions {

@@ -6,7 +6,7 @@ import { loadConfig } from '../../config/index.js';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../../secrets/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 
-/** `bindery crypt encrypt|decrypt <file>`: bcfg2-crypt's Cfg mode (spec §7.6). */
+/** `bindery crypt encrypt|decrypt <file>`: bcfg2-crypt's Cfg mode. */
 export const cryptCommand: Command = {
   name: 'crypt',
   summary: 'encrypt a Cfg file to <file>.crypt, or decrypt a .crypt file back',
