@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { compile } from '../src/build/index.ts';
+import { compile } from '../src/pipeline/index.ts';
 
 export interface ValidateBenchCase {
   readonly hosts: number;

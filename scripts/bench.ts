@@ -11,7 +11,7 @@ import { join, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { compile } from '../src/build/index.ts';
+import { compile } from '../src/pipeline/index.ts';
 import { publishBuild, type SigningKey } from '../src/emit/index.ts';
 
 const { values } = parseArgs({ options: { clients: { type: 'string', default: '1000' }, entries: { type: 'string', default: '50' }, 'template-every': { type: 'string', default: '10' }, jobs: { type: 'string', default: '2' }, 'skip-stages': { type: 'boolean' }, 'write-repo': { type: 'string' } } });

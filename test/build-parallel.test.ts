@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { compile, type CompileResult } from '../src/build/index.ts';
+import { compile, type CompileResult } from '../src/pipeline/index.ts';
 import { ROOT } from './helpers.ts';
 
 const sample = join(ROOT, 'sample-repo');

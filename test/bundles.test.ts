@@ -36,7 +36,7 @@ test('a repository without Bundler/ has no bundles (null)', () => {
   assert.is(loadBundles(join(FIXTURES, 'metadata-bcfg2')), null);
 });
 
-test('Path entries follow Bcfg2's XMLMatch order: unconditional first, then matching containers in place', () => {
+test('Path entries follow Bcfg2\'s XMLMatch order: unconditional first, then matching containers in place', () => {
   const plan = planClient(bundles, host('c1', ['g1', 'g2'], ['order']), []);
   assert.equal(names(plan), ['/a1', '/a6', '/a2', '/a3', '/a4', '/a5', '/a7', '/a9', '/a10']);
   assert.ok(plan.paths.every((p) => p.bundle === 'order'));

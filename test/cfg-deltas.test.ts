@@ -21,7 +21,7 @@ test('cat always ends with exactly one newline', () => {
   assert.is(applyCat('', '+x'), 'x\n');
 });
 
-test('the delta example of Bcfg2's docs with the eligibility of decision 3 (docs/decisions.md)', () => {
+test('the delta example of Bcfg2\'s docs with the eligibility of decision 3 (docs/decisions.md)', () => {
   const files = ['motd', 'motd.G01_web', 'motd.H_bar'].map((n) => cfg(n));
   const deltas = ['motd.G01_mail.cat', 'motd.G02_file.cat', 'motd.H_foo.cat'].map((n) => cfg(n));
   const foo = { hostname: 'foo', groups: ['web', 'mail', 'file'] };

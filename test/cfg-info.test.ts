@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { compile } from '../src/build/index.ts';
+import { compile } from '../src/pipeline/index.ts';
 import { configFromIni, parseIni } from '../src/config/index.ts';
 import { FIXTURES } from './helpers.ts';
 

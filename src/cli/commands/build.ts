@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
-import { compile } from '../../build/index.js';
+import { compile } from '../../pipeline/index.js';
 import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { jobsOption, positional, progressPhases, reportFailures } from './common.js';

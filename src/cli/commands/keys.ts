@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { scanRepo } from '../../repo/index.js';
 import { loadMetadata } from '../../metadata/index.js';
-import { planClients, resolveConfig } from '../../build/index.js';
+import { planClients, resolveConfig } from '../../pipeline/index.js';
 import { generateKeys } from '../../keys/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { jobsOption, positional } from './common.js';

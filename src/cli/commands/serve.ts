@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, formatError, isBinderyError } from '../../errors.js';
 import { caCertPath } from '../../ca/index.js';
-import { resolveConfig } from '../../build/index.js';
+import { resolveConfig } from '../../pipeline/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { compile } from '../../build/index.js';
+import { compile } from '../../pipeline/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
 
