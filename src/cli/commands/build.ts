@@ -12,12 +12,12 @@ export const buildCommand: Command = {
   summary: 'compile every client of a repository into signed per-host tarballs and a manifest',
   usage: USAGE,
   options: {
-    out: { type: 'string', short: 'o' },
-    config: { type: 'string', short: 'C' },
-    'signing-key': { type: 'string' },
-    'keep-going': { type: 'boolean', short: 'k' },
-    jobs: { type: 'string', short: 'j' },
-    'no-validate': { type: 'boolean' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'output directory: current -> .builds/<id>/{hosts/,manifest.json} (required)' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    'signing-key': { type: 'string', valueName: 'file', description: 'Ed25519 private key (PEM) that signs tarballs and the manifest', default: '$BINDERY_SIGNING_KEY' },
+    'keep-going': { type: 'boolean', short: 'k', description: 'publish the hosts that bound even when some entries failed (exit 1 still)' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'threads for binding, validators and writing', default: 'the available parallelism' },
+    'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
   },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));

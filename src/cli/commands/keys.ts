@@ -14,8 +14,8 @@ export const keysCommand: Command = {
   summary: 'generate the SSH keys clients need and lack, writing them into the repository',
   usage: USAGE,
   options: {
-    config: { type: 'string', short: 'C' },
-    jobs: { type: 'string', short: 'j' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'keys generated at once', default: 'the available parallelism' },
   },
   async run(ctx) {
     const root = resolve(positional(ctx, 0, 'repository directory', USAGE));

@@ -10,7 +10,10 @@ export const validateCommand: Command = {
   name: 'validate',
   summary: 'bind every client and run the :test validators only; writes nothing (for CI)',
   usage: USAGE,
-  options: { config: { type: 'string', short: 'C' }, jobs: { type: 'string', short: 'j' } },
+  options: {
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'validators run at once', default: 'the available parallelism' },
+  },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const started = Date.now();
