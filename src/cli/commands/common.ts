@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../fsutil/index.js';
 import { availableParallelism } from 'node:os';
-import { BinderyError, countOf, failureMessages } from '../../errors.js';
+import { BinderyError, countOf } from '../../errors.js';
 import type { CommandContext } from '../command.js';
 import { stringOpt } from '../command.js';
 import type { Io } from '../io.js';
@@ -42,14 +42,6 @@ export function positional(ctx: CommandContext, index: number, what: string, usa
 
 export function progressPhases(io: Io) {
   return (phase: string, total: number) => io.progress(total, phase);
-}
-
-/**
- * Bind failures on stderr, one Message per distinct failure (same file, line, path and text)
- * naming its hosts: a broken file shared by 5,000 hosts is one message, not 5,000.
- */
-export function reportFailures(io: Io, failures: readonly BindFailure[]): void {
-  failureMessages(failures).forEach((m) => io.report(m));
 }
 
 /** "1 file, 2 paths, 9 hosts": what the failures touch, counted as a person reads them. */

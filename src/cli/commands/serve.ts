@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, isBinderyError } from '../../errors.js';
 import { renderMessage } from '../render.js';
 import { caCertPath } from '../../ca/index.js';
-import { resolveConfig } from '../../pipeline/index.js';
+import { load } from '../../pipeline/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
@@ -49,10 +49,9 @@ export const serveCommand: Command = {
     };
     const buildDir = need('build');
     const repo = need('repo');
-    if (!existsSync(join(repo, 'Metadata'))) {
-      throw new BinderyError('REPO', 'not a Bcfg2 repository: no Metadata/ directory', { file: repo }, 'give --repo the repository the build was made from (its Metadata/clients.xml names the clients)');
-    }
-    const config = resolveConfig(repo, stringOpt(ctx, 'config'));
+    // The same load as build's: the same checks, and the clients as the build saw them.
+    const loaded = await load({ repo, configPath: stringOpt(ctx, 'config') });
+    const { config } = loaded;
     const tlsFile = (flag: string, fromConfig: string | null, what: string) => {
       const v = stringOpt(ctx, flag) ?? fromConfig;
       if (!v) throw new BinderyError('USAGE', `missing --${flag} (or [communication] ${what} in bcfg2.conf)`, {}, `usage: bindery ${USAGE}`);
@@ -84,7 +83,7 @@ export const serveCommand: Command = {
 
     // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
     // be read, the previous inventory stays in force.
-    let inventory: { key: string | null; clients: readonly ClientAuth[] } = { key: null, clients: loadMetadata(repo).auth };
+    let inventory: { key: string | null; clients: readonly ClientAuth[] } = { key: null, clients: loaded.metadata.auth };
     const reload = (key: string | null) => {
       try {
         inventory = { key, clients: loadMetadata(repo).auth };
