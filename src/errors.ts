@@ -232,21 +232,22 @@ interface FailureLike {
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  readonly code?: string;
 }
 
 /**
  * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
  * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
  */
-export function failureMessages(failures: readonly FailureLike[], code: MessageCode = 'bind-failed'): Message[] {
+export function failureMessages(failures: readonly FailureLike[]): Message[] {
   const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
   for (const f of failures) {
-    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
+    const key = `${f.code ?? ''}\0${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key);
     if (g) g.hosts.push(f.host);
     else groups.set(key, { f, hosts: [f.host] });
   }
-  return [...groups.values()].map(({ f, hosts }) => message({ code, severity: 'error', text: f.message, file: f.file, line: f.line, column: f.column, path: f.path, hosts: [...new Set(hosts)].sort() }));
+  return [...groups.values()].map(({ f, hosts }) => message({ code: f.code ?? 'bind-failed', severity: 'error', text: f.message, file: f.file, line: f.line, column: f.column, path: f.path, hosts: [...new Set(hosts)].sort() }));
 }
 
 /** "1 file, 9 hosts": counts as a person reads them. */

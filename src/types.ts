@@ -142,6 +142,8 @@ export interface BindFailure {
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  /** A registered code (src/errors.ts) when not 'bind-failed', e.g. 'validator-failed'. */
+  readonly code?: string;
 }
 
 export type { Diagnostic };
