@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
-import { inspectClient, buildFile } from '../../pipeline/inspect.js';
+import { inspectClient, buildFile } from '../../pipeline/index.js';
 import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { positional } from './common.js';
 
