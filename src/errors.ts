@@ -23,7 +23,7 @@ const c = (about: string, exit: ExitCode = 1): CodeInfo => ({ about, exit });
  * Every code a Message may carry, one per line (add new ones here, in their group).
  * Names read like bcfg2-lint's checks: what is wrong, in kebab case.
  */
-export const CODES = {
+const CODES = {
   // Errors that stop a command.
   'usage': c('the command line is wrong (unknown option, missing argument)', 2),
   'config': c('bcfg2.conf, a signing key, a TLS file or another setting is unusable', 2),
@@ -111,11 +111,11 @@ const LEGACY: Readonly<Record<ErrorCode, MessageCode>> = {
 };
 
 /** The registered code for a legacy category or a code string; unregistered codes pass through. */
-export function registeredCode(code: string): string {
+function registeredCode(code: string): string {
   return (LEGACY as Record<string, string>)[code] ?? code;
 }
 
-export function exitCodeOf(code: string): ExitCode {
+function exitCodeOf(code: string): ExitCode {
   return (CODES as Record<string, CodeInfo>)[registeredCode(code)]?.exit ?? 1;
 }
 

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { loadConfig } from '../src/config/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import { load } from '../src/pipeline/index.ts';
-import { MapFs, scanRepo, type MapEntry } from '../src/repo/index.ts';
+import { scanRepo } from '../src/repo/index.ts';
+import { MapFs, type MapEntry } from './mapfs.ts';
 
 const config = loadConfig(null);
 

@@ -7,6 +7,6 @@
  * worker threads); `bindAll` (bind-all.ts) binds it per shard of hosts; the main thread keeps
  * load, keys, validation scheduling and the final publish. docs/architecture.md draws it.
  */
-export { load, plan, keys, bindInput, type LoadOptions, type Loaded, type Plans, type Phase, type Skipped } from './stages.js';
+export { load, plan, keys, type LoadOptions, type Loaded, type Plans, type Phase, type Skipped } from './stages.js';
 export { compile, messagesOf, type CompileOptions, type CompileResult, type HostResult } from './compile.js';
 export { inspectClient, buildFile, type PathReport } from './inspect.js';

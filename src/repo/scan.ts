@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { join, relative, sep, posix, isAbsolute } from 'node:path';
+import { join, posix, isAbsolute } from 'node:path';
 import pLimit from 'p-limit';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
@@ -28,7 +28,7 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export function ignoreMatcher(globs: readonly string[]): (relPath: string) => boolean {
+function ignoreMatcher(globs: readonly string[]): (relPath: string) => boolean {
   const res = globs.map(globToRegExp);
   return (relPath) => relPath.split('/').some((part) => res.some((r) => r.test(part)));
 }
@@ -141,9 +141,4 @@ export async function addFiles(repo: RepoModel, rels: readonly string[]): Promis
   // The touched directories' findings are replaced by the new classification's.
   const kept = repo.diagnostics.filter((d) => !d.file || !dirs.has(posix.dirname(d.file)));
   return { ...repo, files, entrySets: sorted, diagnostics: [...kept, ...diagnostics] };
-}
-
-/** A repo-relative POSIX path for messages, whatever the platform separator. */
-export function repoRelative(root: string, abs: string): string {
-  return relative(root, abs).split(sep).join('/');
 }

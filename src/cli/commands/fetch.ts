@@ -8,7 +8,7 @@ import { readOptionFile } from './common.js';
 const USAGE =
   'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--host NAME] [--dry-run]';
 
-export const PASSWORD_ENV = 'BINDERY_PASSWORD';
+const PASSWORD_ENV = 'BINDERY_PASSWORD';
 
 
 export const fetchCommand: Command = {
