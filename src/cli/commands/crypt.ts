@@ -56,7 +56,7 @@ export const cryptCommand: Command = {
     writeOutputFile(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777, 'CRYPT');
     if (boolOpt(ctx, 'remove')) rmSync(src);
     ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
-    ctx.io.result({ action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
+    ctx.io.result({ ok: true, action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
     return 0;
   },
 };

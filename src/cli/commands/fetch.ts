@@ -72,6 +72,7 @@ export const fetchCommand: Command = {
     const built = `built ${result.builtAt}${result.revision ? ` from ${result.revision}` : ''}`;
     io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}, ${built}`);
     io.result({
+      ok: result.failed.length === 0,
       client: result.client,
       sha256: result.sha256,
       builtAt: result.builtAt,

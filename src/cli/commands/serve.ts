@@ -131,7 +131,7 @@ export const serveCommand: Command = {
     if (!existsSync(join(buildDir, 'current'))) {
       ctx.io.warn({ code: 'no-build', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
     }
-    ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
+    ctx.io.result({ ok: true, url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
     await stopped;
     return 0;
   },
