@@ -96,7 +96,10 @@ function fail(io: Io, messages: readonly Message[], code: number): number {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const io = createIo({ json: argv.includes('--json') });
+  const json = argv.includes('--json');
+  // The emit stage's stable JSON (sorted keys); loaded only when a document will be printed.
+  const stringify = json ? (await import('../emit/index.js')).stableStringify : JSON.stringify;
+  const io = createIo({ json, stringify });
   const ran = { code: 0 };
   try {
     // `bindery help info client` is `bindery info client --help` (commander's help takes one word).

@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import { BinderyError, countOf } from '../../errors.js';
-import { compile, messagesOf } from '../../pipeline/index.js';
-import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 
@@ -20,6 +18,9 @@ export const buildCommand: Command = {
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { compile, messagesOf } = await import('../../pipeline/index.js');
+    const { loadSigningKey, publishBuild } = await import('../../emit/index.js');
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const out = stringOpt(ctx, 'out');
     if (!out) throw new BinderyError('USAGE', 'missing --out <dir>', {}, `usage: bindery ${USAGE}`);

@@ -1,7 +1,6 @@
 import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BinderyError } from '../../errors.js';
-import { describeCertificate, initCa, issueToFiles } from '../../ca/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { intOption, positional } from './common.js';
 
@@ -18,6 +17,8 @@ export const caInitCommand: Command = {
     cn: { type: 'string', valueName: 'name', description: 'common name of the CA', default: 'bindery CA' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { describeCertificate, initCa } = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
     const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
@@ -38,6 +39,8 @@ export const caIssueCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'where <name>.crt and <name>.key go', default: '<dir>/issued' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { describeCertificate, issueToFiles } = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
     const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);
     const san = ctx.values.san;

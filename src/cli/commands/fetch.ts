@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
-import { caCertPath } from '../../ca/index.js';
-import { fetchAndApply } from '../../client/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { readOptionFile } from './common.js';
 
@@ -30,6 +28,9 @@ export const fetchCommand: Command = {
     'local-address': { type: 'string', valueName: 'ip', description: 'source address to connect from' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { caCertPath } = await import('../../ca/index.js');
+    const { fetchAndApply } = await import('../../client/index.js');
     const need = (name: string) => {
       const v = stringOpt(ctx, name);
       if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);

@@ -2,10 +2,7 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, isBinderyError } from '../../errors.js';
 import { renderMessage } from '../render.js';
-import { caCertPath } from '../../ca/index.js';
-import { load } from '../../pipeline/index.js';
-import { loadMetadata } from '../../metadata/index.js';
-import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
+import type { AuthPolicy, ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
 import { stringOpt, type Command } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
@@ -42,6 +39,11 @@ export const serveCommand: Command = {
     'failure-window': { type: 'string', valueName: 'seconds', description: 'the window --max-failures counts in', default: '60' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { caCertPath } = await import('../../ca/index.js');
+    const { load } = await import('../../pipeline/index.js');
+    const { loadMetadata } = await import('../../metadata/index.js');
+    const { startServer } = await import('../../server/index.js');
     const need = (name: string) => {
       const v = stringOpt(ctx, name);
       if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
