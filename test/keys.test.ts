@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeys, authorizedKeys, syntheticGroupMetadata, type KeyNeed } from '../src/keys/index.ts';
+import { generateKeys, authorizedKeys, type KeyNeed } from '../src/keys/index.ts';
+import { groupStandIn } from '../src/metadata/index.ts';
 import { scanRepo, matches, compareSpecificity, type RepoModel } from '../src/repo/index.ts';
 import { loadConfig, configFromIni, type Config } from '../src/config/index.ts';
 import { loadMetadata } from '../src/metadata/index.ts';
@@ -76,7 +77,7 @@ function akContext(l: { repo: RepoModel; clients: ClientMetadata[]; config: Conf
   return {
     bindPublicKey: binder(l.repo),
     clients: l.clients,
-    groupMetadata: (g: string) => syntheticGroupMetadata(g, l.clients),
+    groupMetadata: (g: string) => groupStandIn(g, l.clients),
     findClient: (n: string) => l.clients.find((c) => c.hostname === n),
     config: l.config,
   };
@@ -573,7 +574,7 @@ test('with [sshkeys] category set, a client in no group of it gets an empty file
   const config = configFromIni({ sshkeys: { category: 'env' } }, null);
   const file = { kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from('<AuthorizedKeys><Allow from="/k.pub"/></AuthorizedKeys>') } } as const;
   let bound = 0;
-  const out = authorizedKeys(file, client('lonely'), { bindPublicKey: () => (bound++, Buffer.from('k')), clients: [], groupMetadata: (g) => syntheticGroupMetadata(g, []), findClient: () => undefined, config });
+  const out = authorizedKeys(file, client('lonely'), { bindPublicKey: () => (bound++, Buffer.from('k')), clients: [], groupMetadata: (g) => groupStandIn(g, []), findClient: () => undefined, config });
   assert.is(out.data.length, 0);
   assert.is(bound, 0);
 });
@@ -582,7 +583,7 @@ test('group= binds as the group stand-in: hostname dummy, only that group, its c
   const clients = [client('a', ['dev'], { env: 'dev' })];
   const seen: ClientMetadata[] = [];
   const file = { kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from('<AuthorizedKeys><Allow from="/k.pub" group="dev"/></AuthorizedKeys>') } } as const;
-  authorizedKeys(file, clients[0]!, { bindPublicKey: (_p, as) => (seen.push(as), null), clients, groupMetadata: (g) => syntheticGroupMetadata(g, clients), findClient: () => undefined, config: loadConfig(null) });
+  authorizedKeys(file, clients[0]!, { bindPublicKey: (_p, as) => (seen.push(as), null), clients, groupMetadata: (g) => groupStandIn(g, clients), findClient: () => undefined, config: loadConfig(null) });
   assert.is(seen[0]!.hostname, 'dummy');
   assert.equal(seen[0]!.groups, ['dev']);
   assert.equal(seen[0]!.categories, { env: 'dev' });
@@ -590,7 +591,7 @@ test('group= binds as the group stand-in: hostname dummy, only that group, its c
 
 test('an Option without a name, or a bad members=, fails the authorized_keys entry rather than widen access', () => {
   const mk = (xml: string) => ({ kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from(xml) } }) as const;
-  const ctx = { bindPublicKey: () => Buffer.from('ssh-ed25519 AAAA'), clients: [], groupMetadata: (g: string) => syntheticGroupMetadata(g, []), findClient: () => undefined, config: loadConfig(null) };
+  const ctx = { bindPublicKey: () => Buffer.from('ssh-ed25519 AAAA'), clients: [], groupMetadata: (g: string) => groupStandIn(g, []), findClient: () => undefined, config: loadConfig(null) };
   assert.throws(() => authorizedKeys(mk('<AuthorizedKeys><Allow from="/k.pub"><Option value="x"/></Allow></AuthorizedKeys>'), client('a'), ctx), /Option> without name/);
   assert.throws(() => authorizedKeys(mk('<AuthorizedKeys><Allow from="/k.pub" group="g" members="some"/></AuthorizedKeys>'), client('a'), ctx), /members="some"/);
   assert.throws(() => authorizedKeys(mk('<Keys/>'), client('a'), ctx), /expected <AuthorizedKeys>/);

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { loadMetadata, parseMetadata, findClient, groupInCategory, groupMetadata, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
+import { loadMetadata, parseMetadata, findClient, groupInCategory, groupStandIn, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
 import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const fixture = loadMetadata(join(FIXTURES, 'metadata-bcfg2'));
@@ -163,12 +163,13 @@ test('groupInCategory gives the member group or an empty string', () => {
   assert.is(groupInCategory(client(fixture, 'client2'), 'constructor'), '');
 });
 
-test('groupMetadata stands for a whole group', () => {
-  const g = groupMetadata(fixture, 'group7');
+test('groupStandIn stands for a whole group: hostname dummy, the group as profile and only group, its category when a client shows one', () => {
+  const g = groupStandIn('group7', fixture.clients);
   assert.is(g.hostname, 'dummy');
   assert.is(g.profile, 'group7');
   assert.equal(g.groups, ['group7']);
   assert.equal(g.categories, {});
+  assert.equal(groupStandIn('group2', fixture.clients).categories, { category1: 'group2' });
 });
 
 // --- bindery's rules ---

@@ -25,16 +25,6 @@ export interface AllowTarget {
   readonly synthetic: boolean;
 }
 
-/**
- * The stand-in client of `<Allow group="g">`: hostname "dummy", profile and only
- * group g, and g's category when some client shows one, so a group-specific key of g matches.
- */
-export function syntheticGroupMetadata(group: string, clients: readonly ClientMetadata[]): ClientMetadata {
-  const categories: Record<string, string> = {};
-  for (const c of clients) for (const [cat, g] of Object.entries(c.categories)) if (g === group) categories[cat] = g;
-  return { hostname: 'dummy', profile: group, groups: [group], bundles: [], categories, aliases: [], addresses: [], uuid: null, password: null, version: null };
-}
-
 export function parseAuthorizedKeys(file: CfgFile): XmlElement {
   const root = parseXml(file.file.data.toString('utf8'), file.file.rel);
   if (root.name !== 'AuthorizedKeys') {

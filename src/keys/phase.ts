@@ -7,7 +7,8 @@ import { compareSpecificity, matches, specificitySuffix, type RepoModel } from '
 import { decryptAny, encryptText, passphraseNamed, passphrases } from '../secrets/index.js';
 import type { XmlElement } from '../xml/index.js';
 import type { CfgFile, ClientMetadata, EntrySet } from '../types.js';
-import { allowTargets, matchingAllows, parseAuthorizedKeys, syntheticGroupMetadata, type AllowContext } from './authorized.js';
+import { groupStandIn } from '../metadata/index.js';
+import { allowTargets, matchingAllows, parseAuthorizedKeys, type AllowContext } from './authorized.js';
 import { keySpecFor, parsePrivKey, type KeySpec, type PrivKeyFile } from './spec.js';
 import { loadPrivateKey, newKey, privateKeyText, publicKeyId, publicKeyLine } from './material.js';
 import { createExclusive, explainWriteError, readIfExists, replaceAtomic } from './write.js';
@@ -82,7 +83,7 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
   const allowCtx: AllowContext = {
     clients,
     findClient: (name) => byName.get(name),
-    groupMetadata: (g) => groupCache.get(g) ?? groupCache.set(g, syntheticGroupMetadata(g, clients)).get(g)!,
+    groupMetadata: (g) => groupCache.get(g) ?? groupCache.set(g, groupStandIn(g, clients)).get(g)!,
     config,
   };
   const written: string[] = [];

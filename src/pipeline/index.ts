@@ -7,6 +7,7 @@ import { addFiles, scanRepo, type RepoModel } from '../repo/index.js';
 import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient, type SkippedEntry } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
+import { loadProperties } from '../properties/index.js';
 import { generateKeys } from '../keys/index.js';
 import { decryptAll, selectBest, sha256 } from '../cfg/index.js';
 import { bindAll, type BindInput, type ParallelOptions } from './bind-all.js';
@@ -141,8 +142,11 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   warnings.push(...repoChecks(repo, metadata));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
+  const secrets = passphrases(config, opts.env);
+  const properties = loadProperties(repo.root, config, secrets);
+  warnings.push(...properties.diagnostics);
   const bar = phase('binding', metadata.clients.length);
-  const input: BindInput = { repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans, validating };
+  const input: BindInput = { repo, config, decrypted: decryptAll(repo, secrets), properties, metadata, plans, validating };
   const { bindings, workers, inWorkers } = await bindAll(input, opts.jobs, () => bar.tick(), opts.parallel);
   bar.done();
   const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();

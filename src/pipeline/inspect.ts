@@ -2,6 +2,7 @@ import { BinderyError } from '../errors.js';
 import { scanRepo } from '../repo/index.js';
 import { loadMetadata, findClient, type MetadataModel } from '../metadata/index.js';
 import { passphrases } from '../secrets/index.js';
+import { loadProperties } from '../properties/index.js';
 import { bindEntry, decryptAll, type BindContext, type BindResult } from '../cfg/index.js';
 import { bindContext } from './bind-all.js';
 import type { ClientMetadata } from '../types.js';
@@ -23,7 +24,8 @@ async function open(opts: InspectOptions): Promise<{ ctx: BindContext; metadata:
   if (!client) {
     throw new BinderyError('USAGE', `no client "${opts.host}" in Metadata/clients.xml`, { file: 'Metadata/clients.xml', host: opts.host }, 'bindery compiles only the clients listed there (names are lower-case; aliases work too)');
   }
-  const ctx = bindContext({ repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans: new Map(), validating: true });
+  const secrets = passphrases(config, opts.env);
+  const ctx = bindContext({ repo, config, decrypted: decryptAll(repo, secrets), properties: loadProperties(repo.root, config, secrets), metadata, plans: new Map(), validating: true });
   return { ctx, metadata, client };
 }
 
