@@ -426,4 +426,43 @@ test('parsing text alone does not follow XInclude and says so', () => {
   assert.ok(m.diagnostics.some((d) => d.code === 'xinclude-ignored'));
 });
 
+// --- Probes/probed.xml ---
+
+const PROBE_GROUPS = `<Groups>
+  <Group name="web" profile="true"><Bundle name="nginx"/></Group>
+  <Group name="vm"><Bundle name="guest-tools"/><Group name="monitored"/></Group>
+  <Group name="staging" category="env"/>
+  <Group name="production" category="env"/>
+  <Group name="web"><Group name="production"/></Group>
+</Groups>`;
+
+const probed = (text: string) => parseMetadata({ text: PROBE_GROUPS, file: 'Metadata/groups.xml' }, { text: '<Clients><Client name="Web1" profile="web"/><Client name="web2" profile="web"/></Clients>', file: 'Metadata/clients.xml' }, { text, file: 'Probes/probed.xml' });
+
+test('probed.xml: probe values are the client\'s, probe groups join its groups and go through the fixpoint, choosing bundles', () => {
+  const m = probed(`<Probed>
+  <Client name="WEB1" timestamp="1">
+    <Probe name="arch" value="x86_64"/>
+    <Probe name="empty" value=""/>
+    <Group name="vm"/>
+    <Group name="staging"/>
+  </Client>
+  <Client name="ghost" timestamp="1"><Group name="vm"/></Client>
+</Probed>`);
+  const web1 = client(m, 'web1');
+  assert.equal(web1.probes, { arch: 'x86_64', empty: '' });
+  assert.equal(web1.groups, ['monitored', 'production', 'vm', 'web'], 'vm pulls in monitored; staging loses the env category to production');
+  assert.equal(web1.bundles, ['guest-tools', 'nginx']);
+  assert.is(client(m, 'web2').probes, undefined);
+  assert.equal(client(m, 'web2').groups, ['production', 'web']);
+  assert.ok(m.diagnostics.some((d) => d.code === 'category-conflict' && d.host === 'web1' && d.message.includes('"staging"')));
+  assert.ok(m.diagnostics.some((d) => d.code === 'probes-unknown-client' && d.host === 'ghost'));
+});
+
+test('a malformed probed.xml is an error naming the file and line; a wrong root says what the file should be', () => {
+  const e = throws(() => probed('<Probed>\n<Client name="a">\n</Probed>'));
+  assert.equal([e.code, e.location.file, e.location.line], ['XML', 'Probes/probed.xml', 3]);
+  const root = throws(() => probed('<Probes/>'));
+  assert.match(root.message, 'expected <Probed>');
+});
+
 test.run();

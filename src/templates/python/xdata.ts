@@ -159,6 +159,7 @@ function xpath(start: Ref, expr: string): PyValue[] {
   while (root.parent) root = root.parent;
   // The document node: its one child is the root element.
   const doc: Ref = { node: { tag: '', attrib: {}, text: null, tail: null, children: [root.node], line: 0 }, parent: null };
+  const order = new Map([doc, ...descendants(doc)].map((r, i) => [r.node, i]));
   const absolute = e.startsWith('/');
   let ctx: Ref[] = absolute ? [doc] : [start];
   const parts = splitPath(absolute ? e.slice(1) : e);
@@ -188,7 +189,10 @@ function xpath(start: Ref, expr: string): PyValue[] {
       for (const pred of step.predicates) found = found.filter((x, j, all) => predicateHolds(pred, x, j + 1, all.length, bad));
       next.push(...found);
     }
-    ctx = dedupe(next).map((r) => (r.parent === doc ? { node: r.node, parent: null } : r));
+    // A node-set is in document order.
+    ctx = dedupe(next)
+      .sort((a, b) => order.get(a.node)! - order.get(b.node)!)
+      .map((r) => (r.parent === doc ? { node: r.node, parent: null } : r));
   }
   return ctx.map((r) => element(r));
 }
