@@ -9,7 +9,7 @@ import { loadConfig, configFromIni, type Config } from '../src/config/index.ts';
 import { loadMetadata } from '../src/metadata/index.ts';
 import { decryptAny, encryptText } from '../src/secrets/index.ts';
 import type { CfgFile, ClientMetadata } from '../src/types.ts';
-import { bindery, copyFixture, run, tempDir } from './helpers.ts';
+import { ROOT, bindery, copyFixture, run, tempDir } from './helpers.ts';
 
 // ---- helpers ----
 
@@ -389,6 +389,36 @@ test('a read-only repository fails the keys it needs with a message saying so', 
   }
 });
 
+/** Every file name under dir, recursively (to find left-over temporary files). */
+function allNames(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allNames(join(dir, e.name)) : [e.name]));
+}
+
+test('a full disk (a file size limit on the process) fails the keys, leaves no temporary files, and never claims every key exists', async () => {
+  const repo = copyFixture('keys-basic');
+  try {
+    const cli = [join(ROOT, 'bin', 'bindery.js'), 'keys', repo.dir];
+    // RLIMIT_FSIZE: a write past 64 bytes fails with EFBIG, as a full disk fails one with ENOSPC.
+    const limited = await run('prlimit', ['--fsize=64', process.execPath, ...cli, '--json']).catch((e: Error) => {
+      throw new Error(`prlimit is needed (Debian package util-linux): ${e.message}`);
+    });
+    assert.is(limited.code, 1, limited.stderr);
+    const out = JSON.parse(limited.stdout);
+    assert.is(out.ok, false);
+    assert.ok(out.failed.length > 0);
+    assert.match(out.failed[0].message, /no space \(EFBIG: the disk is full, a quota or a file size limit was reached\)/);
+    assert.equal(allNames(join(repo.dir, 'Cfg')).filter((n) => n.startsWith('.#')), [], 'no temporary files left behind');
+    const human = await run('prlimit', ['--fsize=64', process.execPath, ...cli]);
+    assert.is(human.code, 1);
+    assert.not.match(human.stderr + human.stdout, 'every key clients need exists');
+    assert.match(human.stderr + human.stdout, /\d+ keys? clients need could not be generated/);
+    const again = await run(process.execPath, [...cli, '--json']);
+    assert.is(again.code, 0, again.stderr);
+    assert.ok(JSON.parse(again.stdout).written.length > 0, 'with space again, the next run writes the keys');
+  } finally {
+    repo.cleanup();
+  }
+});
 
 // ---- races ----
 

@@ -15,10 +15,16 @@ async function writeTemp(dest: string, data: Buffer | string, mode: number): Pro
   const tmp = join(dirname(dest), `.#${basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    // A full disk or a file size limit: leave no empty or partial temporary file behind.
+    await rm(tmp, { force: true });
+    throw e;
   }
   return tmp;
 }
@@ -69,6 +75,9 @@ export function explainWriteError(e: unknown, rel: string): unknown {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
     return new BinderyError('KEYS', `cannot write ${rel}: the repository is not writable (${code})`, { file: rel }, 'run `bindery keys <repo>` where the repository is writable and commit the keys, then build');
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new BinderyError('KEYS', `cannot write ${rel}: no space (${code}: the disk is full, a quota or a file size limit was reached)`, { file: rel }, 'free space in the repository\'s file system, then run the build again');
   }
   if (code) return new BinderyError('KEYS', `cannot write ${rel}: ${code}`, { file: rel }, 'check the repository directory');
   return e;

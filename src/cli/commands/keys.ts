@@ -33,12 +33,14 @@ export const keysCommand: Command = {
     result.failed.forEach((d) => io.warn({ ...d, message: `failed: ${d.message}` }));
     for (const f of ours) io.info(`wrote ${f}`);
     const seconds = (Date.now() - started) / 1000;
-    io.info(
-      (ours.length ? `wrote ${ours.length} key files` : 'every key clients need exists; nothing written') +
-        (result.adopted.length ? ` (${result.adopted.length} written meanwhile by another build)` : '') +
-        ` in ${seconds.toFixed(2)} s` +
-        (result.failed.length ? `; ${result.failed.length} keys could not be generated` : ''),
-    );
+    const failed = result.failed.length;
+    // "Every key exists" only when none failed: a failed key is one that does not exist.
+    const summary = failed
+      ? `${failed} key${failed === 1 ? '' : 's'} clients need could not be generated${ours.length ? `; wrote ${ours.length} key files` : '; nothing written'}`
+      : ours.length
+        ? `wrote ${ours.length} key files`
+        : 'every key clients need exists; nothing written';
+    io.info(summary + (result.adopted.length ? ` (${result.adopted.length} written meanwhile by another build)` : '') + ` in ${seconds.toFixed(2)} s`);
     io.result({ ok: result.failed.length === 0, written: ours, adopted: result.adopted, failed: result.failed, warnings, seconds });
     return result.failed.length > 0 ? 1 : 0;
   },
