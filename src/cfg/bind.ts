@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
 import { compileTemplate, type CompiledTemplate, type TemplateKind } from '../templates/index.js';
 import { decryptAny, type Passphrase } from '../secrets/index.js';
-import { authorizedKeys } from '../keys/index.js';
+import { authorizedKeys } from './generators/authorized-keys.js';
 import type { XmlElement } from '../xml/index.js';
 import type { PropertiesModel } from '../properties/index.js';
 import type { BindFailure, BoundFile, CfgFile, ClientMetadata, EntrySet, FileInfo, PathEntry } from '../types.js';

@@ -1,8 +1,12 @@
+/**
+ * Cfg's authorized_keys.xml generator: an authorized_keys file assembled from Allow elements,
+ * each the public key another client (or group) gets, or a literal key.
+ */
 import sshpk from 'sshpk';
-import { BinderyError, type Diagnostic } from '../errors.js';
-import type { Config } from '../config/index.js';
-import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../xml/index.js';
-import type { CfgFile, ClientMetadata } from '../types.js';
+import { BinderyError, type Diagnostic } from '../../errors.js';
+import type { Config } from '../../config/index.js';
+import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../../xml/index.js';
+import type { CfgFile, ClientMetadata } from '../../types.js';
 
 /** What an Allow needs to know about the other clients. */
 export interface AllowContext {
