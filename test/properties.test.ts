@@ -8,6 +8,7 @@ import { compileTemplate } from '../src/templates/index.ts';
 import { configFromIni, parseIni } from '../src/config/index.ts';
 import { encryptText, passphrases } from '../src/secrets/index.ts';
 import type { ClientMetadata } from '../src/types.ts';
+import { scanRepo } from '../src/repo/index.ts';
 import { ROOT, binderyCompiled, tempDir, throwsBindery, writeTree } from './helpers.ts';
 
 /**
@@ -191,20 +192,20 @@ test('Liquid sees Properties and Probes as plain data', () => {
 
 const CONF = '[encryption]\nsite = site secret\nother = other secret\n[properties]\nautomatch = true\n';
 
-function loadFrom(files: Record<string, string>, conf = CONF) {
+async function loadFrom(files: Record<string, string>, conf = CONF) {
   const t = tempDir();
   try {
-    writeTree(t.dir, files);
+    writeTree(t.dir, { 'Metadata/groups.xml': '<Groups/>', ...files });
     const config = configFromIni(parseIni(conf, 'bcfg2.conf'), 'bcfg2.conf');
-    return loadProperties(t.dir, config, passphrases(config, {}));
+    return loadProperties(await scanRepo(t.dir, config), config, passphrases(config, {}));
   } finally {
     t.cleanup();
   }
 }
 
-test('encrypted elements are decrypted with the passphrase they name, once at load; [properties] automatch and the root attribute decide automatch', () => {
+test('encrypted elements are decrypted with the passphrase they name, once at load; [properties] automatch and the root attribute decide automatch', async () => {
   const cipher = encryptText(Buffer.from('db-password'), 'other secret').trim();
-  const p = loadFrom({
+  const p = await loadFrom({
     'Properties/a.xml': `<Properties><Secret encrypted="other">${cipher}</Secret></Properties>`,
     'Properties/sub/b.xml': '<Properties automatch="false"><X/></Properties>',
   });
@@ -213,41 +214,41 @@ test('encrypted elements are decrypted with the passphrase they name, once at lo
   assert.equal(p.diagnostics, []);
 });
 
-test('an element that cannot be decrypted makes the file unusable, and a template reading it fails naming the file and line; lax_decryption leaves it encrypted', () => {
+test('an element that cannot be decrypted makes the file unusable, and a template reading it fails naming the file and line; lax_decryption leaves it encrypted', async () => {
   const cipher = encryptText(Buffer.from('db-password'), 'not configured').trim();
   const files = { 'Properties/a.xml': `<Properties>\n  <Secret encrypted="site">${cipher}</Secret>\n</Properties>` };
-  const p = loadFrom(files);
+  const p = await loadFrom(files);
   assert.is(p.files[0]!.root, null);
   assert.is(p.files[0]!.error!.location.line, 2);
   assert.ok(p.diagnostics.some((d) => d.code === 'properties-unusable' && d.file === 'Properties/a.xml'));
   const e = throwsBindery(() => genshi("${metadata.Properties['a.xml'].xdata}", client('h', []), p));
   assert.match(e.message, 'Properties/a.xml:2');
   assert.not.match(e.message, 'site secret');
-  const lax = loadFrom(files, CONF.replace('[encryption]\n', '[encryption]\nlax_decryption = true\n'));
+  const lax = await loadFrom(files, CONF.replace('[encryption]\n', '[encryption]\nlax_decryption = true\n'));
   assert.is(lax.files[0]!.root!.children[0]!.text, cipher, '[encryption] lax_decryption leaves it encrypted');
-  const p2 = loadFrom({ 'Properties/a.xml': `<Properties lax_decryption="true"><Secret encrypted="site">${cipher}</Secret></Properties>` });
+  const p2 = await loadFrom({ 'Properties/a.xml': `<Properties lax_decryption="true"><Secret encrypted="site">${cipher}</Secret></Properties>` });
   assert.is(p2.files[0]!.root!.children[0]!.text, cipher);
   assert.ok(p2.diagnostics.some((d) => d.code === 'properties-decrypt-failed'));
 });
 
-test('plaintext that is not ASCII stays encrypted, as Bcfg2 1.4 leaves it, with a warning', () => {
+test('plaintext that is not ASCII stays encrypted, as Bcfg2 1.4 leaves it, with a warning', async () => {
   const cipher = encryptText(Buffer.from('pässword'), 'site secret').trim();
-  const p = loadFrom({ 'Properties/a.xml': `<Properties><S encrypted="site">${cipher}</S></Properties>` });
+  const p = await loadFrom({ 'Properties/a.xml': `<Properties><S encrypted="site">${cipher}</S></Properties>` });
   assert.is(p.files[0]!.root!.children[0]!.text, cipher);
   assert.ok(p.diagnostics.some((d) => d.code === 'properties-decrypt-not-ascii'));
 });
 
-test('malformed Properties XML is reported with file and line; a link out of the repository is refused', () => {
-  const p = loadFrom({ 'Properties/bad.xml': '<Properties>\n<Open>\n</Properties>' });
+test('malformed Properties XML is reported with file and line; a link out of the repository is refused', async () => {
+  const p = await loadFrom({ 'Properties/bad.xml': '<Properties>\n<Open>\n</Properties>' });
   assert.is(p.files[0]!.error!.code, 'XML');
   assert.is(p.files[0]!.error!.location.file, 'Properties/bad.xml');
   const t = tempDir();
   try {
     writeTree(t.dir, { 'Properties/.keep': '' });
     execFileSync('ln', ['-s', '/etc/hostname', join(t.dir, 'Properties/x.xml')]);
-    const config = configFromIni({}, null);
-    const e = throwsBindery(() => loadProperties(t.dir, config, []));
-    assert.match(e.message, 'outside the repository');
+    writeTree(t.dir, { 'Metadata/groups.xml': '<Groups/>' });
+    const e = await scanRepo(t.dir, configFromIni({}, null)).then(() => null, (err: Error) => err);
+    assert.match(String(e?.message), 'outside the repository');
   } finally {
     t.cleanup();
   }

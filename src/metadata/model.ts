@@ -41,10 +41,17 @@ export function parseMetadata(groups: MetadataDocument, clients: MetadataDocumen
 
 /**
  * Read Metadata/groups.xml and Metadata/clients.xml (and what they XInclude) from a repository,
- * and Probes/probed.xml when there is one: its groups join the clients' groups.
+ * and Probes/probed.xml when there is one: its groups join the clients' groups. `files` are the
+ * files the repository scan already read (the pipeline passes them), so a document is not read
+ * twice; anything not among them is read from disk.
  */
-export function loadMetadata(repoDir: string): MetadataModel {
+export function loadMetadata(repoDir: string, files?: ReadonlyMap<string, { readonly data: Buffer }>): MetadataModel {
+  let disk: IncludeReader | undefined;
+  const onDisk = () => (disk ??= diskIncludeReader(repoDir));
+  const fromScan = (file: string) => files?.get(file)?.data.toString('utf8');
   const read = (file: string): MetadataDocument => {
+    const scanned = fromScan(file);
+    if (scanned !== undefined) return { text: scanned, file };
     const abs = join(repoDir, file);
     if (!existsSync(abs)) {
       throw new BinderyError('REPO', `${file} is missing`, { file }, `create ${file} (the repository needs both Metadata/groups.xml and Metadata/clients.xml)`);
@@ -55,8 +62,9 @@ export function loadMetadata(repoDir: string): MetadataModel {
       throw asBinderyError(e, 'REPO', { file });
     }
   };
-  const probed = existsSync(join(repoDir, PROBED_FILE)) ? read(PROBED_FILE) : null;
-  return fromDocuments(read(GROUPS_FILE), read(CLIENTS_FILE), probed, diskIncludeReader(repoDir));
+  const probed = fromScan(PROBED_FILE) !== undefined || (files === undefined && existsSync(join(repoDir, PROBED_FILE))) ? read(PROBED_FILE) : null;
+  const reader: IncludeReader = { resolve: (href, from, line) => onDisk().resolve(href, from, line), read: (file) => fromScan(file) ?? onDisk().read(file) };
+  return fromDocuments(read(GROUPS_FILE), read(CLIENTS_FILE), probed, reader);
 }
 
 function fromDocuments(groups: MetadataDocument, clients: MetadataDocument, probed: MetadataDocument | null, reader: IncludeReader | null): MetadataModel {

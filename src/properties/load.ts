@@ -1,7 +1,6 @@
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { join, posix, relative, isAbsolute } from 'node:path';
 import { BinderyError, asBinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
+import type { RepoModel } from '../repo/index.js';
 import { decryptWith, passphraseNamed, type Passphrase } from '../secrets/index.js';
 import { parsePropertyXml, type PNode } from './tree.js';
 
@@ -38,37 +37,6 @@ export const PROPERTIES_DIR = 'Properties';
 
 const plain = (e: BinderyError): PlainError => ({ code: e.code, message: e.message, location: e.location, ...(e.hint ? { hint: e.hint } : {}) });
 
-/** Every *.xml below Properties/, repo-relative and sorted; links leading out of the repository are refused. */
-function listXml(repoRoot: string, diagnostics: Diagnostic[]): string[] {
-  const out: string[] = [];
-  const real = realpathSync(repoRoot);
-  const walk = (rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(join(repoRoot, rel)).sort();
-    } catch (e) {
-      throw new BinderyError('REPO', `cannot list ${rel}/: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: rel }, 'fix its permissions so the build user can read it');
-    }
-    for (const name of names) {
-      const child = posix.join(rel, name);
-      const abs = join(repoRoot, child);
-      let target: string;
-      try {
-        target = relative(real, realpathSync(abs));
-      } catch {
-        throw new BinderyError('REPO', 'symbolic link points to nothing', { file: child }, 'remove the dangling link or point it at a file inside the repository');
-      }
-      if (target.startsWith('..') || isAbsolute(target)) throw new BinderyError('REPO', 'symbolic link points outside the repository; refused', { file: child }, 'copy the file into the repository instead of linking to it');
-      const st = statSync(abs);
-      if (st.isDirectory()) walk(child);
-      else if (name.endsWith('.xml')) out.push(child);
-      else if (/\.(json|ya?ml)$/.test(name)) diagnostics.push({ code: 'properties-format-unsupported', message: 'JSON and YAML Properties files are not supported; templates do not see this file', file: child });
-    }
-  };
-  walk(PROPERTIES_DIR);
-  return out;
-}
-
 /**
  * Decrypt every element with encrypted="<passphrase name>" in place, as Bcfg2 does when it loads
  * the file. Plaintext that is not ASCII stays encrypted (Bcfg2 1.4 cannot store it and skips
@@ -101,27 +69,25 @@ function decrypt(root: PNode, file: string, list: readonly Passphrase[], config:
   return walk(root);
 }
 
-/** Read Properties/ once: parse, decrypt, and note which files are automatched. No Properties/ → none. */
-export function loadProperties(repoRoot: string, config: Config, list: readonly Passphrase[]): PropertiesModel {
+/** Read Properties/ once (from the files the repository scan read): parse, decrypt, and note which files are automatched. */
+export function loadProperties(repo: Pick<RepoModel, 'pluginFiles'>, config: Config, list: readonly Passphrase[]): PropertiesModel {
   const diagnostics: Diagnostic[] = [];
-  if (!statSync(join(repoRoot, PROPERTIES_DIR), { throwIfNoEntry: false })?.isDirectory()) return { files: [], diagnostics };
-  const files = listXml(repoRoot, diagnostics).map((file): PropertyFile => {
-    const name = file.slice(PROPERTIES_DIR.length + 1);
-    let data: string;
+  const files: PropertyFile[] = [];
+  for (const f of [...repo.pluginFiles.values()].sort((x, y) => (x.rel < y.rel ? -1 : 1))) {
+    if (!f.rel.startsWith(`${PROPERTIES_DIR}/`)) continue;
+    if (/\.(json|ya?ml)$/.test(f.rel)) diagnostics.push({ code: 'properties-format-unsupported', message: 'JSON and YAML Properties files are not supported; templates do not see this file', file: f.rel });
+    if (!f.rel.endsWith('.xml')) continue;
+    const name = f.rel.slice(PROPERTIES_DIR.length + 1);
+    const data = f.data.toString('utf8');
     try {
-      data = readFileSync(join(repoRoot, file), 'utf8');
-    } catch (e) {
-      throw new BinderyError('REPO', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }, 'fix its permissions so the build user can read it');
-    }
-    try {
-      const root = decrypt(parsePropertyXml(data, file), file, list, config, diagnostics);
+      const root = decrypt(parsePropertyXml(data, f.rel), f.rel, list, config, diagnostics);
       const automatch = (root.attrib.automatch ?? String(config.properties.automatch)).toLowerCase() === 'true';
-      return { name, file, data, root, automatch };
+      files.push({ name, file: f.rel, data, root, automatch });
     } catch (e) {
-      const err = asBinderyError(e, 'XML', { file });
+      const err = asBinderyError(e, 'XML', { file: f.rel });
       diagnostics.push({ code: 'properties-unusable', message: `${err.message}; templates that read ${name} fail to bind`, ...err.location });
-      return { name, file, data, root: null, automatch: false, error: plain(err) };
+      files.push({ name, file: f.rel, data, root: null, automatch: false, error: plain(err) });
     }
-  });
+  }
   return { files, diagnostics };
 }
