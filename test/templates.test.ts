@@ -523,9 +523,10 @@ test('Python constructs outside the subset found at render time are named, with 
   }
 });
 
-test('metadata.Probes and metadata.Properties say that bindery has no such plugin', () => {
-  assert.is(failure(() => cheetah('$metadata.Probes.arch')).message, 'UndefinedError: metadata.Probes is not available: bindery has no Probes plugin (put the data in the template, or in groups and categories)');
-  assert.match(failure(() => py('metadata.Properties["x.xml"]')).message, /metadata\.Properties is not available/);
+test('metadata.TemplateHelper says that bindery has no such plugin; without probe results or Properties, metadata.Probes and metadata.Properties are empty', () => {
+  assert.match(failure(() => py('metadata.TemplateHelper')).message, /metadata\.TemplateHelper is not available: bindery has no TemplateHelper plugin/);
+  assert.is(cheetah('$len($metadata.Probes) $len($metadata.Properties)'), '0 0');
+  assert.match(failure(() => py('metadata.Properties["x.xml"]')).message, /^UndefinedError: .*'x.xml'/);
 });
 
 test('Python: sizes are bounded (lists, widths, precisions, integers), so a template cannot exhaust memory or hang', () => {

@@ -86,7 +86,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', metadata.clients.length);
-  const { bindings, workers, inWorkers } = await bindAll(bindInput(loaded, plans.plans, opts.env, validating), opts.jobs, () => bar.tick(), opts.parallel);
+  const input = bindInput(loaded, plans.plans, opts.env, validating);
+  warnings.push(...input.properties.diagnostics);
+  const { bindings, workers, inWorkers } = await bindAll(input, opts.jobs, () => bar.tick(), opts.parallel);
   bar.done();
   const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
   for (const b of bindings) {

@@ -7,6 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { BinderyError } from '../errors.js';
 import type { ClientMetadata } from '../types.js';
+import type { PropertiesModel } from '../properties/index.js';
 import { parseCheetah } from './cheetah.js';
 import { parseGenshi } from './genshi.js';
 import { compileLiquid } from './liquid.js';
@@ -34,7 +35,11 @@ export interface TemplateVars {
   readonly sourcePath: string;
   /** Absolute repo root. */
   readonly repo: string;
+  /** The Properties files of the build (none when absent). */
+  readonly properties?: PropertiesModel;
 }
+
+const NO_PROPERTIES: PropertiesModel = { files: [], diagnostics: [] };
 
 export interface CompiledTemplate {
   /** Throws BinderyError('TEMPLATE', message, {file, line, column}); the caller adds host and path. */
@@ -132,7 +137,7 @@ export function parseTemplate(kind: 'genshi' | 'cheetah', source: string, file: 
 function templateEnv(kind: 'genshi' | 'cheetah', vars: TemplateVars): Env {
   const env = new Env(null);
   const values: [string, PyValue][] = [
-    ['metadata', pyMetadata(vars.metadata, vars.allClients)],
+    ['metadata', pyMetadata(vars.metadata, vars.allClients, { properties: vars.properties ?? NO_PROPERTIES, repo: vars.repo })],
     ['name', vars.name],
     ['source_path', vars.sourcePath],
     ['repo', vars.repo],

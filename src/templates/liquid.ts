@@ -132,7 +132,7 @@ export function compileLiquid(source: string, file: string, repoRoot: string): C
   return {
     render(vars: TemplateVars): string {
       const scope = {
-        metadata: liquidMetadata(vars.metadata),
+        metadata: liquidMetadata(vars.metadata, vars.properties),
         name: vars.name,
         path: vars.name,
         source_path: vars.sourcePath,

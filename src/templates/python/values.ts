@@ -111,6 +111,8 @@ export class PyObject {
     readonly attrs: ReadonlyMap<string, PyValue>,
     /** Attributes the Bcfg2 object has and bindery does not, with the message that says so. */
     readonly unavailable?: ReadonlyMap<string, string>,
+    /** Set for objects that are also sequences (an XML element of its children): iteration, len(), [i], truth. */
+    readonly sequence?: () => readonly PyValue[],
   ) {}
 }
 
@@ -157,6 +159,7 @@ export function truthy(v: PyValue): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof PyTuple) return v.items.length > 0;
   if (v instanceof PyDict || v instanceof PySet) return v.size > 0;
+  if (v instanceof PyObject && v.sequence) return v.sequence().length > 0;
   return true;
 }
 
@@ -287,6 +290,7 @@ export function iterate(v: PyValue): PyValue[] {
   if (typeof v === 'string') return [...v];
   if (v instanceof PyDict) return v.keys();
   if (v instanceof PySet) return v.items();
+  if (v instanceof PyObject && v.sequence) return v.sequence().slice();
   throw new PyError('TypeError', `'${typeName(v)}' object is not iterable`);
 }
 
@@ -295,6 +299,7 @@ export function length(v: PyValue): number {
   if (Array.isArray(v)) return v.length;
   if (v instanceof PyTuple) return v.items.length;
   if (v instanceof PyDict || v instanceof PySet) return v.size;
+  if (v instanceof PyObject && v.sequence) return v.sequence().length;
   throw new PyError('TypeError', `object of type '${typeName(v)}' has no len()`);
 }
 
