@@ -29,6 +29,10 @@ export class PyError extends Error {
   file?: string;
   /** Set when the template is valid Python that bindery does not evaluate (found at render time). */
   outside = false;
+  /** Set when a bound of the evaluator stopped the render: no #except catches it. */
+  limit = false;
+  /** Set when a Cheetah name-mapper lookup failed (Cheetah's NotFound, a LookupError). */
+  notFound = false;
   constructor(
     readonly type: string,
     message: string,
@@ -42,6 +46,13 @@ export class PyError extends Error {
 export function outsideSubset(type: string, construct: string): PyError {
   const e = new PyError(type, `${construct} is outside the subset bindery evaluates`);
   e.outside = true;
+  return e;
+}
+
+/** A render stopped by one of the evaluator's bounds (steps, depth, size). */
+export function limitError(type: string, message: string): PyError {
+  const e = new PyError(type, message);
+  e.limit = true;
   return e;
 }
 
