@@ -430,6 +430,13 @@ class CheetahParser {
     }
   }
 
+  /** As Cheetah (whose Python output would not compile): a block part needs at least one thing in it. */
+  private notEmpty(at: number): void {
+    this.flush();
+    const f = this.frame();
+    if (f.body.length === 0 && f.kind !== 'def' && f.kind !== 'block' && f.kind !== 'cache') this.fault(`the #${f.kind} at line ${f.pos.line} has an empty part (Cheetah refuses it; write #pass there)`, at);
+  }
+
   private open(kind: string, pos: Pos, make: (body: TNode[]) => TNode | null, part?: Frame['part']): Frame {
     this.flush();
     const body: TNode[] = [];
@@ -532,14 +539,14 @@ class CheetahParser {
     // Finish the directive (which may drop the line's indentation) before closing the branch.
     if (testAt < 0) {
       const after = this.bareEnd(q, clear, 'else');
-      this.flush();
+      this.notEmpty(p);
       if (!f.part('else', here, {})) this.fault(`#else after the #else or #finally of the #${f.kind} at line ${f.pos.line}`, p);
       return after;
     }
     const parser = this.parserAt(testAt);
     const test = parser.test();
     const after = this.endDirective(parser, clear);
-    this.flush();
+    this.notEmpty(p);
     if (f.kind === 'unless' || !f.part('elif', here, { test })) this.fault(`#${word} after the #else of the #${f.kind} at line ${f.pos.line}`, p);
     return after;
   }
@@ -557,7 +564,7 @@ class CheetahParser {
       if (parser.acceptKw('as')) name = parser.next().value;
       after = this.endDirective(parser, clear);
     } else after = this.bareEnd(q, clear, word);
-    this.flush();
+    this.notEmpty(p);
     if (!f.part!(word, here, { types, name })) this.fault(`#${word} in the wrong place in the #try at line ${f.pos.line}`, p);
     return after;
   }
@@ -634,7 +641,7 @@ class CheetahParser {
     const f = this.frame();
     if (f.kind === 'root') this.fault(`#end ${kind} without an open #${kind}`, p);
     if (f.kind !== kind) this.fault(`#end ${kind} closes #${f.kind} (opened at line ${f.pos.line})`, p);
-    this.flush();
+    this.notEmpty(p);
     this.stack.pop();
     const node = f.make();
     if (node) this.frame().body.push(node);
@@ -643,11 +650,15 @@ class CheetahParser {
 
   private setDirective(q: number, clear: boolean, here: Pos): number {
     const parser = this.parserAt(q);
-    if ((parser.isKw('global') || parser.isKw('local')) && parser.peek(1).kind === 'name') parser.next();
+    let global = false;
+    if ((parser.isKw('global') || parser.isKw('local')) && parser.peek(1).kind === 'name') global = parser.next().value === 'global';
     const stmt: Stmt = parser.smallStatement();
     if (stmt.k !== 'assign' && stmt.k !== 'augassign') throw new SyntaxFault('#set needs an assignment: #set $name = value', here.line, here.col);
     const after = this.endDirective(parser, clear);
-    this.push({ t: 'exec', stmts: [stmt], ...here });
+    // #set global: the template's globals, which #def, #block and #include see (locals stay in their method).
+    const targets = stmt.k === 'assign' ? stmt.targets : [stmt.target];
+    const names = targets.flatMap((t) => (t.k === 'name' ? [t.id] : t.k === 'tuple' || t.k === 'list' ? t.items.flatMap((i) => (i.k === 'name' ? [i.id] : [])) : []));
+    this.push({ t: 'exec', stmts: global ? [{ k: 'global', names, ...here }, stmt] : [stmt], ...here });
     return after;
   }
 
@@ -675,7 +686,7 @@ class CheetahParser {
     if (stmt.k === 'break' || stmt.k === 'continue') {
       if (!this.stack.some((f) => f.kind === 'for' || f.kind === 'while' || f.kind === 'repeat')) this.fault(`#${word} outside #for, #while or #repeat`, p);
       this.push({ t: stmt.k, ...here });
-    } else if (stmt.k !== 'pass') this.push({ t: 'exec', stmts: [stmt], ...here });
+    } else this.push({ t: 'exec', stmts: [stmt], ...here });
     return after;
   }
 }

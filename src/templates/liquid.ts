@@ -7,7 +7,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import { Liquid, Tag, Value, type Context, type Emitter, type FS, type TagToken, type TopLevelToken, type Template } from 'liquidjs';
 import { BinderyError } from '../errors.js';
 import { liquidMetadata } from './metadata.js';
-import type { CompiledTemplate, TemplateVars } from './index.js';
+import type { CompiledTemplate, TemplateVars } from './types.js';
 
 /** Thrown by {% raise %}; liquidjs wraps it, the message is recovered from originalError. */
 class LiquidRaise extends Error {}

@@ -343,7 +343,8 @@ export class Renderer {
       }
       case 'exec':
         try {
-          interp.exec(n.stmts, env);
+          // Cheetah's #set global declares its names for this one statement only.
+          interp.exec(n.stmts, this.dialect === 'cheetah' && n.stmts[0]?.k === 'global' ? env.child() : env);
         } catch (sig) {
           if (sig instanceof PyError) throw sig;
           if (Interp.isBreak(sig) || Interp.isContinue(sig)) throw at(new PyError('SyntaxError', "'break' or 'continue' outside a loop of the same code block"), n);
