@@ -513,7 +513,7 @@ test('Cheetah: a $ before a non-name is text (shell $*, $@), but ${â€¦} and $(â€
 test('Python constructs outside the subset found at render time are named, with the .liquid hint', () => {
   for (const [expr, message] of [
     ['open("/etc/passwd")', 'NameError: the Python builtin open() is outside the subset bindery evaluates'],
-    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in the README (Templates))'],
+    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in docs/templates.md)'],
     ['divmod(1.5, 1)', 'TypeError: divmod() of non-integers is outside the subset bindery evaluates'],
   ]) {
     const e = failure(() => py(expr));
@@ -613,6 +613,43 @@ test('templates are compiled once and rendered many times, for different clients
 test.after(() => {
   repo.cleanup();
   outsideDir.cleanup();
+});
+
+// ---- bounds and server code (issue-level attacks) -----------------------------------------
+
+test('repr() of a list shared many times over fails fast with a MemoryError instead of eating memory', () => {
+  const t0 = Date.now();
+  const e = failure(() => cheetah('#set $a = [1]\n#for $i in range(40)\n#set $a = [$a, $a]\n#end for\n${repr($a)}'));
+  assert.match(e.message, /^MemoryError: the text of a value passed 10000000 characters/);
+  assert.is(e.location.line, 5);
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+});
+
+test('a render whose output grows past the bound stops with a clear message', () => {
+  const e = failure(() => cheetah("#set $s = 'x' * 1000000\n#for $i in range(100)\n$s\n#end for\n"));
+  assert.match(e.message, /the template's output passed 40000000 characters; it was stopped/);
+});
+
+test('a runaway #while stops at the step limit, and no #except catches a limit', () => {
+  assert.match(failure(() => cheetah('#while True\nx#slurp\n#end while\n')).message, /loop iterations and calls; it was stopped/);
+  assert.match(failure(() => cheetah('#try\n#while True\n#pass\n#end while\n#except\ncaught\n#end try\n')).message, /it was stopped/);
+});
+
+test('Liquid: a {% for %} over a range of 100000000 fails at once with a clear message', () => {
+  const t0 = Date.now();
+  const e = failure(() => render('liquid', '{% for i in (1..100000000) %}{{ i }}{% endfor %}'));
+  assert.match(e.message, /the template builds more than \d+ items or characters \(a huge range or string\); it was stopped/);
+  assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+});
+
+test('importing a TemplateHelper module or other Bcfg2 server code is refused, naming the module, file, line and what to use', () => {
+  const compile = (kind: 'cheetah' | 'genshi', src: string) => compileTemplate(kind, src, `Cfg/etc/x/x.${kind}`, { repoRoot: ROOT });
+  let e = failure(() => compile('cheetah', 'x\n#from Bcfg2.Server.Plugins.TemplateHelper import helper\n'));
+  assert.match(e.message, /^importing Bcfg2\.Server\.Plugins\.TemplateHelper: TemplateHelper modules and other Bcfg2 server code are Python that bindery does not run; put what the helper computes in Properties/);
+  assert.equal(e.location, { file: 'Cfg/etc/x/x.cheetah', line: 2, column: 1 });
+  e = failure(() => compile('genshi', '{% python\nimport TemplateHelper\n%}'));
+  assert.match(e.message, /^importing TemplateHelper: /);
+  assert.is(e.location.line, 2);
 });
 
 test.run();

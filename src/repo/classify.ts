@@ -41,6 +41,16 @@ const EXTENSIONS: readonly { ext: string; kind: CfgFileKind; role: CfgRole }[] =
 /** Template partials that live beside templates and are never entries themselves. */
 const IGNORED_SUFFIXES = ['.genshi_include', '.liquid_include', '.cheetah_include'];
 
+/** Template kinds Bcfg2 has and bindery does not render, with what to use instead. */
+const UNSUPPORTED_TEMPLATES: readonly { ext: RegExp; message: string }[] = [
+  { ext: /\.jinja2(\.crypt)?$|\.crypt\.jinja2$/, message: 'Jinja2 templates are not supported; rewrite this file in Liquid as a .liquid file (bindery migrate converts Genshi and Cheetah, not Jinja2)' },
+];
+
+/** Why a file that looks like a template is not rendered, or null. */
+export function unsupportedTemplate(fileName: string): string | null {
+  return UNSUPPORTED_TEMPLATES.find((t) => t.ext.test(fileName))?.message ?? null;
+}
+
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `<base>`, `<base>.H_<host>`, `<base>.G<NN>_<group>`, then `.<ext>` when given. */

@@ -8,7 +8,7 @@
  * comment, directive) and a table of directive handlers, each small enough to test alone.
  */
 import type { Expr, Param, Stmt } from './python/ast.js';
-import { SyntaxFault, unsupported } from './python/errors.js';
+import { SyntaxFault, serverImport, unsupported } from './python/errors.js';
 import { Parser } from './python/parser.js';
 import { LineIndex } from './lines.js';
 import type { Branch, Method, ParsedTemplate, Pos, TNode } from './tree.js';
@@ -336,6 +336,11 @@ class CheetahParser {
     if (!isDirectiveWord(word)) return -1;
     const here = this.at(p);
     if (word! in REFUSED) {
+      const module = word === 'import' || word === 'from' ? /^[ \t]+([\w.]+)/.exec(src.slice(p + 1 + word.length, e))?.[1] : undefined;
+      if (module) {
+        const server = serverImport(module, here.line, here.col);
+        if (server) throw server;
+      }
       throw unsupported(`the Cheetah directive #${word} (it ${REFUSED[word!]})`, here.line, here.col);
     }
     return this.handler(word!, p, p + 1 + word!.length, clear, here);

@@ -135,7 +135,7 @@ export class Interp {
     e.notFound = nameMapped;
     // A str, list, dict, … method Python has but bindery lacks reads like a typo: point at the list.
     if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException)) {
-      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in the README (Templates))`;
+      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in docs/templates.md)`;
       e.outside = true;
     }
     throw e;

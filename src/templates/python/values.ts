@@ -259,41 +259,48 @@ export function strRepr(s: string): string {
  * doubles its repr at every level, so the text is built piece by piece and stopped early.
  */
 export function repr(v: PyValue): string {
-  const out: string[] = [];
-  reprTo(v, out, { left: MAX_SEQUENCE });
-  return out.join('');
+  const w = new ReprWriter();
+  w.value(v);
+  return w.text;
 }
 
-function reprTo(v: PyValue, out: string[], budget: { left: number }): void {
-  const put = (s: string) => {
-    budget.left -= s.length;
-    if (budget.left < 0) throw limitError('MemoryError', `the text of a value passed ${MAX_SEQUENCE} characters (does a list or dict contain itself, or the same list many times?)`);
-    out.push(s);
-  };
-  const items = (open: string, list: readonly PyValue[], close: string) => {
-    put(open);
-    list.forEach((x, i) => {
-      if (i) put(', ');
-      reprTo(x, out, budget);
-    });
-    put(close);
-  };
-  if (typeof v === 'string') put(strRepr(v));
-  else if (typeof v === 'number') put(floatRepr(v));
-  else if (Array.isArray(v)) items('[', v, ']');
-  else if (v instanceof PyTuple) items('(', v.items, v.items.length === 1 ? ',)' : ')');
-  else if (v instanceof PySet) items('set([', v.items(), '])');
-  else if (v instanceof PyDict) {
-    put('{');
-    v.entries().forEach(([k, x], i) => {
-      if (i) put(', ');
-      reprTo(k, out, budget);
-      put(': ');
-      reprTo(x, out, budget);
-    });
-    put('}');
-  } else if (v instanceof PyException) put(`${v.type}(${strRepr(v.message)})`);
-  else put(str(v));
+class ReprWriter {
+  text = '';
+
+  private put(s: string): void {
+    this.text += s;
+    if (this.text.length > MAX_SEQUENCE) throw limitError('MemoryError', `the text of a value passed ${MAX_SEQUENCE} characters (does a list or dict contain itself, or the same list many times?)`);
+  }
+
+  private items(open: string, list: readonly PyValue[], close: string): void {
+    this.put(open);
+    for (let i = 0; i < list.length; i++) {
+      if (i) this.put(', ');
+      this.value(list[i]!);
+    }
+    this.put(close);
+  }
+
+  value(v: PyValue): void {
+    if (typeof v === 'string') this.put(strRepr(v));
+    else if (typeof v === 'number') this.put(floatRepr(v));
+    else if (Array.isArray(v)) this.items('[', v, ']');
+    else if (v instanceof PyTuple) this.items('(', v.items, v.items.length === 1 ? ',)' : ')');
+    else if (v instanceof PySet) this.items('set([', v.items(), '])');
+    else if (v instanceof PyDict) {
+      this.put('{');
+      let first = true;
+      for (const [k, x] of v.map.values()) {
+        if (!first) this.put(', ');
+        first = false;
+        this.value(k);
+        this.put(': ');
+        this.value(x);
+      }
+      this.put('}');
+    } else if (v instanceof PyException) this.put(`${v.type}(${strRepr(v.message)})`);
+    else this.put(str(v));
+  }
 }
 
 export function str(v: PyValue): string {
