@@ -106,6 +106,26 @@ test('migrate refuses a construct Liquid cannot express, naming it and its line'
   assert.match(c.message, /a comprehension has no Liquid translation/);
 });
 
+test('migrate follows the Cheetah rules: "# " lines are text, a lone # slurps, ${expr} and #repeat translate', () => {
+  const web2 = clients.find((c) => c.hostname === 'web2.example.com')!;
+  const src = '# managed by Bcfg2\n#PermitRootLogin no\njoined #\nhere\n#\n${len($metadata.groups) * 2} ${$metadata.hostname.upper()}\n#repeat 2\nr\n#end repeat\n';
+  const m = migrateTemplate('cheetah', src, 'Cfg/etc/x/x.cheetah', { repoRoot: REPO, clients });
+  assert.equal(outcome('liquid', m.liquid, m.file, web2), { ok: true, text: '# managed by Bcfg2\n#PermitRootLogin no\njoined here\n6 WEB2.EXAMPLE.COM\nr\nr\n' });
+});
+
+test('migrate refuses the new Cheetah constructs Liquid cannot express, naming each and its line', () => {
+  for (const [src, what, line] of [
+    ['x\n#def f\ny\n#end def\n$f\n', /#def f \/ #block f \(Liquid has no macros/, 2],
+    ['#set $i = 0\n#while $i < 2\n#set $i += 1\n#end while\n', /#while \(Liquid has no while loop/, 2],
+    ['#try\n$x\n#except\ny\n#end try\n', /#try\/#except/, 1],
+    ['#include "part.txt"\n', /#include \(migrate the included file/, 1],
+  ] as const) {
+    const e = refusal('cheetah', src);
+    assert.match(e.message, what);
+    assert.is(e.location.line, line, src);
+  }
+});
+
 test('migrate refuses when the translation would render differently for some client, naming the client', () => {
   // Cheetah prints a list as a Python list; Liquid cannot.
   const e = refusal('cheetah', 'groups: ${sorted($metadata.groups)}\n');

@@ -198,6 +198,22 @@ class ToLiquid {
       case 'continue':
         this.loopControl(n.t, n);
         return;
+      case 'repeat': {
+        // #repeat n: a loop over 1..n (an empty range when n < 1, as Python's range).
+        const t = this.temp();
+        this.forLoop({ target: { k: 'name', id: t, line: n.line, col: n.col }, iter: { k: 'call', fn: { k: 'name', id: 'range', line: n.line, col: n.col }, args: [{ kind: 'pos', value: n.count }], line: n.line, col: n.col }, line: n.line, col: n.col }, () => this.nodes(n.body), null, false);
+        return;
+      }
+      case 'while':
+        return refuse('#while (Liquid has no while loop; loop over a list or a range instead)', n);
+      case 'try':
+        return refuse('#try/#except (Liquid cannot catch errors)', n);
+      case 'stop':
+        return refuse('#stop', n);
+      case 'return':
+        return refuse('#return', n);
+      case 'cinclude':
+        return refuse('#include (migrate the included file and use {% render %})', n);
     }
   }
 
@@ -704,6 +720,8 @@ function describe(e: Expr): string {
 
 /** Translate a parsed Genshi or Cheetah template into Liquid source (throws Refusal). */
 function toLiquid(parsed: ParsedTemplate): string {
+  const method = parsed.methods?.[0];
+  if (method) refuse(`#def ${method.name} / #block ${method.name} (Liquid has no macros; put the text in a partial and use {% render %})`, method);
   return new ToLiquid(parsed.dialect, nameCounts(parsed.nodes)).convert(parsed.nodes);
 }
 
