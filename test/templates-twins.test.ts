@@ -214,6 +214,22 @@ test('bindery migrate writes the .liquid file beside the template and reports ho
   }
 });
 
+test('a .jinja2 file is reported as not supported, use .liquid, naming the file', async () => {
+  const repo = copyFixture('templates-twins');
+  try {
+    writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.jinja2'), '{{ x }}\n');
+    const r = await bindery(['validate', repo.dir, '--json']);
+    const doc = JSON.parse(r.stdout);
+    const all = [...(doc.warnings ?? []), ...(doc.errors ?? [])];
+    const w = all.find((m: { code: string }) => m.code === 'unsupported-template');
+    assert.ok(w, r.stdout);
+    assert.is(w.location.file, 'Cfg/etc/motd/motd.G50_web.jinja2');
+    assert.match(w.text, /^Jinja2 templates are not supported, use \.liquid: rewrite this file in Liquid as motd\.G50_web\.liquid/);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test('bindery migrate exits 1 naming the construct when it cannot translate, and writes nothing', async () => {
   const repo = copyFixture('templates-twins');
   try {
