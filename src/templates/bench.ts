@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClientMetadata } from '../types.js';
 import { compileTemplate } from './compile.js';
 import type { TemplateKind } from './types.js';
-import { entryName } from './migrate.js';
+import { entryName } from './migrate/index.js';
 
 export interface TemplateTiming {
   /** Repo-relative template file. */

@@ -4,5 +4,5 @@
  */
 export type { CompiledTemplate, TemplateKind, TemplateVars } from './types.js';
 export { compileTemplate, liquidName } from './compile.js';
-export { migrateTemplate, type Migration } from './migrate.js';
+export { migrateTemplate, type Migration } from './migrate/index.js';
 export { benchmarkTemplates, type TemplateTiming } from './bench.js';
