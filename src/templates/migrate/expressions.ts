@@ -18,7 +18,7 @@ const STR_FILTERS: Record<string, string> = {
 
 const COMPARE: Record<string, string> = { '==': '==', '!=': '!=', '<': '<', '>': '>', '<=': '<=', '>=': '>=' };
 
-
+/** Expressions of one template, written through its LiquidWriter. */
 export class LiquidExpressions {
   private readonly dialect: Dialect;
 
