@@ -90,6 +90,7 @@ const CODES = {
   'unknown-group': c('a group-specific file names an undeclared group'),
   'unknown-host': c('a host-specific file names a host that is not a client'),
   'unsupported-bundle-template': c('a bundle is a Genshi template, not rendered'),
+  'unsupported-template': c('a template kind bindery does not render (Jinja2)'),
   'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
