@@ -13,6 +13,7 @@ import { bindAll, type BindInput, type ParallelOptions } from './bind-all.js';
 import { runValidators, type ValidationRequest } from '../validate/index.js';
 import type { BindFailure, BoundFile, ClientMetadata, PathEntry } from '../types.js';
 import { repoChecks } from './checks.js';
+import { clientHazards } from '../server/index.js';
 
 export interface CompileOptions {
   readonly repo: string;
@@ -138,7 +139,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     keysWritten = keys.written;
     repo = await addFiles(repo, keys.written);
   }
-  warnings.push(...repoChecks(repo, metadata));
+  warnings.push(...repoChecks(repo, metadata), ...clientHazards(metadata.auth, config.communication.authentication));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', metadata.clients.length);
