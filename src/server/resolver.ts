@@ -36,6 +36,16 @@ const MAX_NAMES = 4;
 
 const NO_NAME = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN']);
 
+/** The PTR query name of an address: 4.3.2.1.in-addr.arpa, or the nibbles of an IPv6 address under ip6.arpa. */
+function reverseName(address: string): string {
+  if (isIP(address) === 4) return address.split('.').reverse().join('.') + '.in-addr.arpa';
+  const [head, tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return [...groups.map((g) => g.padStart(4, '0')).join('')].reverse().join('.') + '.ip6.arpa';
+}
+
 export function createResolver(opts: ResolverOptions = {}): AddressResolver {
   const dns = new Resolver({ timeout: opts.timeoutMs ?? 2000, tries: 1 });
   if (opts.servers?.length) dns.setServers([...opts.servers]);
@@ -51,7 +61,8 @@ export function createResolver(opts: ResolverOptions = {}): AddressResolver {
   async function look(address: string): Promise<{ answer: ResolvedNames; ttl: number }> {
     let ptr: string[];
     try {
-      ptr = await dns.reverse(address);
+      // resolvePtr rather than reverse(): reverse() reports an unreachable server as "not found".
+      ptr = await dns.resolvePtr(reverseName(address));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
       if (NO_NAME.has(code)) return { answer: { names: [], note: 'no PTR record' }, ttl: NEGATIVE_TTL_S };
