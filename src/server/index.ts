@@ -17,5 +17,5 @@ export { openLineSink } from './log.js';
 export type { LineSink } from './log.js';
 export type { ResolverOptions } from './resolver.js';
 export { clientHazards } from './hazards.js';
-export { announceListening, isWorker, startWorkers, workerLimiter } from './workers.js';
+export { announceListening, isWorker, leavePool, startWorkers, workerLimiter } from './workers.js';
 export type { WorkerPool } from './workers.js';

@@ -43,6 +43,11 @@ export function workerLimiter(): RateLimiter {
   };
 }
 
+/** In a worker whose server has closed: let go of the primary, or the open channel keeps the process alive. */
+export function leavePool(): void {
+  if (cluster.isWorker) process.disconnect();
+}
+
 /** In a worker: tell the primary the server listens. */
 export function announceListening(url: string): void {
   process.send?.({ bindery: 'listening', url } satisfies FromWorker);

@@ -4,7 +4,7 @@ import { BinderyError, formatError, isBinderyError, type Diagnostic } from '../.
 import { CA_CRL, caCertPath } from '../../ca/index.js';
 import { resolveConfig } from '../../pipeline/index.js';
 import { loadMetadata } from '../../metadata/index.js';
-import { announceListening, clientHazards, isWorker, openLineSink, startServer, startWorkers, workerLimiter, type AuthPolicy, type ServedBuild } from '../../server/index.js';
+import { announceListening, clientHazards, isWorker, leavePool, openLineSink, startServer, startWorkers, workerLimiter, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
 import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
@@ -125,6 +125,7 @@ export const serveCommand: Command = {
         stopping = true;
         void server.close().then(() => {
           sink.close();
+          leavePool();
           done();
         });
       };
