@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BinderyError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/bindery/fetch';
+export const DEFAULT_STATE_DIR = '/var/lib/bindery';
 
 export interface AppliedBuild {
   readonly sha256: string;
