@@ -11,6 +11,7 @@
  * a JSON encoder orders or spaces them.
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { BinderyError } from '../errors.js';
 
 export interface KeyRotation {
@@ -57,8 +58,10 @@ export function signRotation(previous: KeyObject, newKeyPem: string, createdAt: 
   return { record: bytes.toString('base64'), signature: sign(null, bytes, previous).toString('base64') };
 }
 
-function parseRecord(link: unknown, index: number): { rotation: KeyRotation; bytes: Buffer; signature: Buffer } {
+/** One link, checked; `file` names the chain file when it is read from one (else it came with a build). */
+function parseRecord(link: unknown, index: number, file?: string): { rotation: KeyRotation; bytes: Buffer; signature: Buffer } {
   const bad = (why: string): never => {
+    if (file) throw new BinderyError('CONFIG', `key rotation record ${index + 1} ${why}`, { file }, CHAIN_HINT);
     throw new BinderyError('FETCH', `key rotation record ${index + 1} ${why}: nothing was applied`, {}, CHAIN_HINT);
   };
   const l = link as Partial<SignedRotation> | null;
@@ -85,7 +88,7 @@ function parseRecord(link: unknown, index: number): { rotation: KeyRotation; byt
 export function followRotations(trusted: string, chain: unknown): { key: string; followed: number } {
   if (chain === undefined || chain === null) return { key: trusted, followed: 0 };
   if (!Array.isArray(chain)) throw new BinderyError('FETCH', 'the key rotation chain is not a list: nothing was applied', {}, CHAIN_HINT);
-  const links = chain.map(parseRecord);
+  const links = chain.map((l, i) => parseRecord(l, i));
   let key = trusted;
   let fingerprint = keyFingerprint(trusted);
   let followed = 0;
@@ -102,4 +105,37 @@ export function followRotations(trusted: string, chain: unknown): { key: string;
     seen.add(fingerprint);
     followed++;
   }
+}
+
+/** The chain in `file` (a JSON list of signed records), or an empty one when the file does not exist yet. */
+export function readKeyChain(file: string): SignedRotation[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new BinderyError('CONFIG', `cannot read the key rotation chain (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
+  }
+  let chain: unknown;
+  try {
+    chain = JSON.parse(text);
+  } catch {
+    throw new BinderyError('CONFIG', 'the key rotation chain is not JSON', { file }, CHAIN_HINT);
+  }
+  if (!Array.isArray(chain)) throw new BinderyError('CONFIG', 'the key rotation chain is not a JSON list', { file }, CHAIN_HINT);
+  chain.forEach((l, i) => parseRecord(l, i, file));
+  return chain as SignedRotation[];
+}
+
+/**
+ * `chain` with one more record: `previous` retires in favour of `newKeyPem`. The chain must end
+ * at `previous` (or be empty), so it stays one unbroken line from the first pinned key.
+ */
+export function extendKeyChain(chain: readonly SignedRotation[], previous: KeyObject, newKeyPem: string, now: Date): SignedRotation[] {
+  const previousPem = createPublicKey(previous).export({ type: 'spki', format: 'pem' }).toString();
+  const last = chain.length ? parseRecord(chain.at(-1), chain.length - 1).rotation.newKey : null;
+  if (last !== null && keyFingerprint(last) !== keyFingerprint(previousPem)) {
+    throw new BinderyError('USAGE', `the key rotation chain ends at the key with fingerprint ${keyFingerprint(last).slice(0, 16)}…, not at the signing key given (${keyFingerprint(previousPem).slice(0, 16)}…)`, {}, 'pass --signing-key the key builds are signed with now (the last rotation\'s new key)');
+  }
+  return [...chain, signRotation(previous, newKeyPem, now)];
 }

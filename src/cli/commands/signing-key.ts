@@ -1,0 +1,52 @@
+import { createPublicKey } from 'node:crypto';
+import { resolve } from 'node:path';
+import { BinderyError } from '../../errors.js';
+import { loadSigningKey } from '../../emit/index.js';
+import { writeFileAtomic } from '../../fsutil/index.js';
+import { extendKeyChain, keyFingerprint, readKeyChain } from '../../protocol/rotation.js';
+import { stringOpt, type Command } from '../command.js';
+import { readOptionFile } from './common.js';
+
+const USAGE = 'signing-key rotate --signing-key current.pem --new-key new.pem --chain key-chain.json';
+
+/**
+ * `bindery signing-key rotate`: the current signing key signs a record announcing the new one,
+ * appended to the chain file. Builds signed by the new key carry the chain, and every fetch
+ * still pinned to an older key follows it (docs/client.md, "Rotating the signing key").
+ */
+export const signingKeyRotateCommand: Command = {
+  name: 'signing-key rotate',
+  summary: 'announce a new build signing key, signed by the current one, in the key rotation chain',
+  usage: USAGE,
+  options: {
+    'signing-key': { type: 'string' },
+    'new-key': { type: 'string' },
+    chain: { type: 'string' },
+  },
+  async run(ctx) {
+    const need = (name: string) => {
+      const v = stringOpt(ctx, name);
+      if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
+      return v;
+    };
+    const current = loadSigningKey({ path: stringOpt(ctx, 'signing-key') });
+    const newPath = need('new-key');
+    let newKeyPem: string;
+    try {
+      // The new key's private or public PEM: only its public half goes into the record.
+      newKeyPem = createPublicKey(readOptionFile(newPath, 'new signing key')).export({ type: 'spki', format: 'pem' }).toString();
+    } catch (e) {
+      if (e instanceof BinderyError) throw e;
+      throw new BinderyError('USAGE', 'the new signing key is not a PEM key', { file: newPath }, 'make one with: openssl genpkey -algorithm ed25519 -out new-signing-key.pem');
+    }
+    const chainFile = resolve(need('chain'));
+    const chain = extendKeyChain(readKeyChain(chainFile), current.privateKey, newKeyPem, new Date());
+    writeFileAtomic(chainFile, JSON.stringify(chain, null, 2) + '\n', 0o644);
+    const from = keyFingerprint(current.publicKeyPem);
+    const to = keyFingerprint(newKeyPem);
+    ctx.io.info(`${chainFile}: ${chain.length} rotation${chain.length === 1 ? '' : 's'}; key ${from.slice(0, 16)}… now hands over to ${to.slice(0, 16)}…`);
+    ctx.io.info('next: build with the new key and this chain from now on (hosts pinned to any earlier key follow it); the old key can then be retired');
+    ctx.io.result({ chain: chainFile, rotations: chain.length, previousKey: from, newKey: to });
+    return 0;
+  },
+};
