@@ -181,18 +181,24 @@ test('without a serial the build time decides: an older build is refused', async
   assert.is(motd(root), 'february\n');
 });
 
-test('the state is kept per server and host: another --state knows nothing, a damaged state file is an error', async () => {
+test('the state is kept per server, host and root; a damaged state file is an error, never ignored', async () => {
   const root = newDir('state');
   serve(await build({ '/etc/motd': 'x\n' }, { serial: 3 }));
   const o = opts(root);
   await fetchAndApply(o);
   const dir = join(o.stateDir!, `127.0.0.1_${new URL(hostile.url).port}`);
-  assert.equal(readdirSync(dir), ['web1.json']);
-  const state = JSON.parse(readFileSync(join(dir, 'web1.json'), 'utf8'));
+  const [name, ...others] = readdirSync(dir);
+  assert.match(name!, /^web1@[0-9a-f]{16}\.json$/, 'a staging root has its own state file');
+  assert.equal(others, []);
+  const state = JSON.parse(readFileSync(join(dir, name!), 'utf8'));
   assert.is(state.applied.serial, 3);
-  writeFileSync(join(dir, 'web1.json'), '{"version":1');
+  // Another root starts afresh: the same old build is not a rollback there.
+  serve(await build({ '/etc/motd': 'older\n' }, { serial: 2 }));
+  await refused(fetchAndApply(o), /older build \(serial 2/);
+  assert.is((await fetchAndApply(opts(newDir('state-other'), { stateDir: o.stateDir }))).serial, 2);
+  writeFileSync(join(dir, name!), '{"version":1');
   const e = await refused(fetchAndApply(o), /state file is damaged/);
-  assert.is(e.location.file, join(dir, 'web1.json'));
+  assert.is(e.location.file, join(dir, name!));
 });
 
 test('--max-age refuses a build older than allowed (a frozen server), also when the server answers 304', async () => {

@@ -144,7 +144,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
   const name = expectedClientName(opts);
   // A download may be a bootstrap client's one password run: find an unusable key or state before spending it.
   usableKey(opts.trust, 'the trusted signing key (--trust)');
-  const file = opts.stateDir === null ? null : stateFile(opts.stateDir, opts.server, name);
+  const file = opts.stateDir === null ? null : stateFile(opts.stateDir, opts.server, name, rootReal);
   const state = file ? loadState(file) : null;
   // A changed --trust is the administrator pinning a key anew: it wins over where the old one's chain led.
   const trusted = state && keyFingerprint(state.pinned) === keyFingerprint(opts.trust) ? state.signingKey : opts.trust;

@@ -1,12 +1,14 @@
 /**
  * What a host remembers between runs, per server and host, in the state directory:
  *
- *   <state>/<server host>_<port>/<host>.json
+ *   <state>/<server host>_<port>/<host>.json           (--root /)
+ *   <state>/<server host>_<port>/<host>@<hash>.json    (another --root)
  *
  * the last build it applied (against rollback, and for If-None-Match) and the signing key the
  * rotation chain has led it to (which replaces --trust from then on). A state file that cannot
  * be read is an error, never ignored: ignoring it would let an old build in again.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BinderyError } from '../errors.js';
@@ -36,9 +38,14 @@ export interface HostState {
 /** One safe path component from a server URL or host name. */
 const component = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
 
-export function stateFile(dir: string, server: string, host: string): string {
+/**
+ * The state of `host` fetched from `server` into `root`: a staging root is another target than
+ * `/`, with its own last applied build, so it gets its own file (named by a hash of its path).
+ */
+export function stateFile(dir: string, server: string, host: string, root: string): string {
   const url = new URL(server);
-  return join(dir, component(`${url.hostname}_${url.port || '443'}`), `${component(host.toLowerCase())}.json`);
+  const where = root === '/' ? '' : `@${createHash('sha256').update(root).digest('hex').slice(0, 16)}`;
+  return join(dir, component(`${url.hostname}_${url.port || '443'}`), `${component(host.toLowerCase())}${where}.json`);
 }
 
 export function loadState(file: string): HostState | null {
