@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../src/server/index.ts';
 import type { SigningKey } from '../src/emit/index.ts';
@@ -98,6 +98,25 @@ test('bad --max-age, --max-size or --timeout values are usage errors (exit 2) na
     assert.is(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`${opt} must be a positive whole number`));
   }
+});
+
+test('the bundled client (make client) runs fetch from a directory without node_modules, and nothing else', async () => {
+  const dir = at('host-without-node-modules');
+  mkdirSync(dir);
+  const bundle = join(dir, 'bindery-fetch.mjs');
+  const made = await run(process.execPath, [join(ROOT, 'scripts', 'bundle-client.mjs'), bundle]);
+  assert.is(made.code, 0, made.stderr);
+  assert.ok(!existsSync(join(dir, 'node_modules')) && !existsSync(join(tmp.dir, 'node_modules')));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const args = ['fetch', '--server', server.url, '--ca', at('ca.crt'), '--trust', at('signing-pub.pem'), '--cert', at('web1.crt'), '--key', at('web1.key'), '--local-address', '127.0.0.2', '--root', root, '--state', join(dir, 'state'), '--json'];
+  const r = await run(process.execPath, [bundle, ...args], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).status, 'applied');
+  assert.is(readFileSync(join(root, 'etc/app/secret.key'), 'utf8'), 'TOP SECRET\n');
+  const other = await run(process.execPath, [bundle, 'build', '--help'], { cwd: dir });
+  assert.is(other.code, 2);
+  assert.match(other.stderr, /unknown command "build"/);
 });
 
 test.run();
