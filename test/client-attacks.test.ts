@@ -13,10 +13,10 @@ import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fetchAndApply, type FetchOptions } from '../src/client/index.ts';
-import { signRotation, type SignedRotation } from '../src/protocol/rotation.ts';
+import { keyFingerprint, signRotation, type SignedRotation } from '../src/protocol/rotation.ts';
 import { signBytes, type SigningKey } from '../src/emit/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import { run, tempDir } from './helpers.ts';
+import { ROOT, run, tempDir } from './helpers.ts';
 import { makePki, makeSigningKey, type Pki } from './fixtures/server-kit/index.ts';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -382,6 +382,33 @@ test('a forged rotation record (naming the pinned key, signed by the new one) is
   serve(await build({ '/etc/motd': 'evil\n' }, { keyChain: chain }, evil));
   await refused(fetchAndApply(opts(root)), /^a key rotation record naming the trusted key is not signed by it: nothing was applied$/);
   assert.not.ok(existsSync(join(root, 'etc')));
+});
+
+test('bindery signing-key rotate writes the chain a build carries, and fetch follows it; a chain that does not start at the signing key is refused', async () => {
+  const dir = newDir('rotate-cli');
+  const old = newKey('cli-old');
+  const next = newKey('cli-new');
+  const third = newKey('cli-third');
+  const chain = join(dir, 'key-chain.json');
+  const bindery = (...args: string[]) => run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), ...args]);
+  const keyFile = (k: SigningKey) => {
+    const f = join(dir, `${keyFingerprint(k.publicKeyPem).slice(0, 8)}.pem`);
+    writeFileSync(f, k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    return f;
+  };
+  const r = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(next), '--chain', chain, '--json');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).rotations, 1);
+  // The chain ends at `next` now: rotating from `old` again would fork it.
+  const forked = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(third), '--chain', chain);
+  assert.is(forked.code, 2, forked.stderr);
+  assert.match(forked.stderr, /the key rotation chain ends at the key with fingerprint [0-9a-f]{16}…, not at the signing key given/);
+
+  const root = newDir('rotate-cli-root');
+  serve(await build({ '/etc/motd': 'rotated\n' }, { keyChain: JSON.parse(readFileSync(chain, 'utf8')) }, next));
+  const applied = await fetchAndApply(opts(root, { trust: old.publicKeyPem }));
+  assert.is(applied.keyRotations, 1);
+  assert.is(motd(root), 'rotated\n');
 });
 
 test('paths the server could not bind are reported and left untouched, in the result and the run report', async () => {
