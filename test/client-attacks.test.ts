@@ -78,6 +78,24 @@ async function build(files: Record<string, string>, extra: Record<string, unknow
   return { tgz, record, key };
 }
 
+/** What the hostile server does with GET /v1/config.meta (the record, for servers that do not send it with the tarball). */
+let answerRecord: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => void res.writeHead(404).end();
+
+/** The record's bytes and their signature (base64). */
+const recordHeaders = (b: Build) => {
+  const json = Buffer.from(JSON.stringify(b.record));
+  return { json, signature: signBytes(json, b.key).toString('base64') };
+};
+
+/** Serve `b` at GET /v1/config.meta: the record as the body, its signature in a header. */
+function serveRecord(b: Build) {
+  answerRecord = (_req, res) => {
+    const { json, signature } = recordHeaders(b);
+    res.writeHead(200, { 'content-type': 'application/json', 'bindery-meta-signature': signature });
+    res.end(json);
+  };
+}
+
 /** Serve `b` as bindery serve would: tarball body, its signature, the signed record in headers. */
 function serve(b: Build, body: (res: ServerResponse) => void = (res) => res.end(b.tgz), headers: Record<string, string> = {}) {
   answer = (req, res) => {
@@ -86,13 +104,13 @@ function serve(b: Build, body: (res: ServerResponse) => void = (res) => res.end(
       res.writeHead(304, { etag });
       return void res.end();
     }
-    const json = Buffer.from(JSON.stringify(b.record));
+    const { json, signature } = recordHeaders(b);
     res.writeHead(200, {
       etag,
       'content-type': 'application/gzip',
       'bindery-signature': signBytes(b.tgz, b.key).toString('base64'),
       'bindery-meta': json.toString('base64'),
-      'bindery-meta-signature': signBytes(json, b.key).toString('base64'),
+      'bindery-meta-signature': signature,
       ...headers,
     });
     body(res);
@@ -114,6 +132,7 @@ test.before(async () => {
       });
       return;
     }
+    if (req.url === '/v1/config.meta') return answerRecord(req, res);
     answer(req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -409,6 +428,38 @@ test('bindery signing-key rotate writes the chain a build carries, and fetch fol
   const applied = await fetchAndApply(opts(root, { trust: old.publicKeyPem }));
   assert.is(applied.keyRotations, 1);
   assert.is(motd(root), 'rotated\n');
+});
+
+test('a record fetched from /v1/config.meta caps the tarball too; a build published in between is fetched again', async () => {
+  const root = newDir('record-route');
+  const a = await build({ '/etc/motd': 'build a\n' }, { serial: 1 });
+  const b = await build({ '/etc/motd': 'build b\n' }, { serial: 2 });
+  // The tarball with its signature only, as servers that keep the record out of the headers send it.
+  const tarballOnly = (x: Build) => (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { etag: `"${x.record.sha256}"`, 'content-length': String(x.tgz.length), 'bindery-signature': signBytes(x.tgz, x.key).toString('base64') });
+    res.end(x.tgz);
+  };
+  let gets = 0;
+  // First GET: build a's tarball, but b was published before its record is asked for.
+  answer = (req, res) => (++gets === 1 ? tarballOnly(a) : tarballOnly(b))(req, res);
+  serveRecord(b);
+  const r = await fetchAndApply(opts(root));
+  assert.is(gets, 2, 'fetched again');
+  assert.is(r.serial, 2);
+  assert.is(motd(root), 'build b\n');
+  // A server that keeps pairing a's tarball with b's record is refused.
+  answer = tarballOnly(a);
+  await refused(fetchAndApply(opts(newDir('record-route-stuck'))), /keeps sending a tarball other than the one its signed record describes/);
+  // The size the route's record states caps the body.
+  const big = await build({ '/etc/motd': 'big\n' }, { serial: 3 });
+  answer = (_req, res) => {
+    res.writeHead(200, { etag: `"${big.record.sha256}"`, 'bindery-signature': signBytes(big.tgz, k0).toString('base64') });
+    res.write(big.tgz);
+    res.end(Buffer.alloc(1 << 20));
+  };
+  serveRecord(big);
+  await refused(fetchAndApply(opts(root)), new RegExp(`more than the ${big.tgz.length} its signed record states`));
+  answerRecord = (_req, res) => void res.writeHead(404).end();
 });
 
 test('paths the server could not bind are reported and left untouched, in the result and the run report', async () => {

@@ -17,7 +17,7 @@ import { keyFingerprint } from '../protocol/rotation.js';
 import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 import { applyChanges, idTable, planChanges, unifiedDiff, type Change, type PathFailure } from './apply.js';
 import { loadState, saveState, stateFile, type HostState } from './state.js';
-import { connect, download, post } from './transport.js';
+import { connect, download, get, post, type Connection } from './transport.js';
 import { checkFreshness, readTarball, unpackedLimit, verifyRecord, type HostRecord, type SignedRecord } from './verify.js';
 
 export interface FetchOptions {
@@ -117,10 +117,25 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function signedRecord(headers: IncomingHttpHeaders): SignedRecord | null {
-  const json = header(headers, META_HEADER);
-  const signature = header(headers, META_SIGNATURE_HEADER);
-  return json !== null && signature !== null ? { json: Buffer.from(json, 'base64'), signature: Buffer.from(signature, 'base64') } : null;
+/** The tarball's headers and its record came from two builds (one was published in between). */
+class Stale extends Error {}
+
+const RECORD_PATH = '/v1/config.meta';
+/** Host records are small (about 200 bytes a file); this bounds a hostile one. */
+const MAX_RECORD_BYTES = 16 << 20;
+
+/**
+ * The signed host record of the configuration whose headers are `h`: in them (servers that
+ * send it along), else from GET /v1/config.meta, carrying the bootstrap run's token.
+ */
+async function fetchRecord(c: Connection, h: IncomingHttpHeaders): Promise<SignedRecord | null> {
+  const json = header(h, META_HEADER);
+  const signature = header(h, META_SIGNATURE_HEADER);
+  if (json !== null && signature !== null) return { json: Buffer.from(json, 'base64'), signature: Buffer.from(signature, 'base64') };
+  const run = header(h, RUN_HEADER);
+  const got = await get(c, RECORD_PATH, run ? { [RUN_HEADER]: run } : {}, MAX_RECORD_BYTES, 'the host record');
+  const sig = header(got.headers, META_SIGNATURE_HEADER);
+  return sig === null ? null : { json: got.body, signature: Buffer.from(sig, 'base64') };
 }
 
 function usableKey(pem: string, what: string): void {
@@ -158,13 +173,25 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     // A dry run always downloads: it shows what is on disk against the build, drift included.
     else if (last) headers['if-none-match'] = `"${last.sha256}"`;
     let verified: { record: HostRecord; signingKey: string; rotated: number } | null = null;
-    const got = await download(c, '/v1/config', headers, join(tmp, 'config.tar.gz'), (h) => {
-      // The signed record comes in the same response, so it describes this very body.
-      verified = verifyRecord(signedRecord(h), trusted, name, META_HEADER);
-      checkFreshness(verified.record, last, { allowDowngrade: opts.allowDowngrade, maxAgeMs: opts.maxAgeMs, now: Date.now() });
-      const size = verified.record.size;
-      return size !== null ? { limit: size, why: 'its signed record states' } : { limit: opts.maxSize ?? DEFAULT_MAX_SIZE, why: 'allowed (--max-size)' };
-    });
+    let got: Awaited<ReturnType<typeof download>> | null = null;
+    // Twice at most: a build published between the tarball's headers and its record is fetched again.
+    for (let attempt = 1; !got; attempt++) {
+      got = await download(c, '/v1/config', headers, join(tmp, `config-${attempt}.tar.gz`), async (h) => {
+        const signed = await fetchRecord(c, h);
+        verified = verifyRecord(signed, trusted, name, `GET ${RECORD_PATH}`);
+        const etag = header(h, 'etag');
+        if (etag !== null && etag !== `"${verified.record.sha256}"`) {
+          if (attempt === 1) throw new Stale();
+          fail('the server keeps sending a tarball other than the one its signed record describes: nothing was applied', 'a new build may be being published right now: run fetch again; if it persists, the server may be compromised');
+        }
+        checkFreshness(verified.record, last, { allowDowngrade: opts.allowDowngrade, maxAgeMs: opts.maxAgeMs, now: Date.now() });
+        const size = verified.record.size;
+        return size !== null ? { limit: size, why: 'its signed record states' } : { limit: opts.maxSize ?? DEFAULT_MAX_SIZE, why: 'allowed (--max-size)' };
+      }).catch((e: unknown) => {
+        if (e instanceof Stale) return null;
+        throw e;
+      });
+    }
 
     if (got.status === 'unchanged') {
       if (!last || !state) fail('the server answered 304 (unchanged) to a request that named no build', 'is --server a bindery serve?');

@@ -116,6 +116,15 @@ function checkStatus(status: number, headers: IncomingHttpHeaders, data: Buffer,
   fail(`the server answered ${status} for ${what}${said ? `: ${said}` : ''}`, status === 503 ? 'try again later; if it persists, run bindery build on the server' : undefined);
 }
 
+/** GET a small document (at most `limit` bytes); the answer must be 200. */
+export function get(c: Connection, path: string, headers: Record<string, string>, limit: number, what: string): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+  return exchange(c, 'GET', path, headers, undefined, async (res) => {
+    const body = await readSmall(res, limit);
+    checkStatus(res.statusCode ?? 0, res.headers, body, what);
+    return { headers: res.headers, body };
+  });
+}
+
 /** POST a small JSON document; the answer must be 200. */
 export function post(c: Connection, path: string, body: Buffer, headers: Record<string, string>, what: string): Promise<void> {
   return exchange(c, 'POST', path, headers, body, async (res) => {
@@ -129,12 +138,12 @@ export type Download =
   | { readonly status: 'ok'; readonly headers: IncomingHttpHeaders; readonly file: string; readonly sha256: string; readonly size: number };
 
 /**
- * GET the configuration. `inspect` sees the headers first (to verify the signed record) and
- * returns the most bytes the body may have; the body then goes into `file`, hashed on the way,
+ * GET the configuration. `inspect` sees the headers first (to get and verify the signed record)
+ * and returns the most bytes the body may have; the body then goes into `file`, hashed on the way,
  * and the request is cut as soon as it would pass that limit. 304 (with If-None-Match) is
  * 'unchanged'.
  */
-export function download(c: Connection, path: string, headers: Record<string, string>, file: string, inspect: (headers: IncomingHttpHeaders) => { limit: number; why: string }): Promise<Download> {
+export function download(c: Connection, path: string, headers: Record<string, string>, file: string, inspect: (headers: IncomingHttpHeaders) => Promise<{ limit: number; why: string }>): Promise<Download> {
   return exchange(c, 'GET', path, headers, undefined, async (res) => {
     const status = res.statusCode ?? 0;
     if (status === 304) {
@@ -142,7 +151,8 @@ export function download(c: Connection, path: string, headers: Record<string, st
       return { status: 'unchanged', headers: res.headers };
     }
     if (status !== 200) checkStatus(status, res.headers, await readSmall(res, MAX_SMALL_BODY), 'the configuration');
-    const { limit, why } = inspect(res.headers);
+    // The body waits (paused, held back by TCP) while inspect fetches and verifies the record.
+    const { limit, why } = await inspect(res.headers);
     const tooBig = (n: string) => new BinderyError('FETCH', `the server sent ${n} bytes, more than the ${limit} ${why}: nothing was applied`, {}, 'a hostile or broken server looks like this; if the configuration really is this large, raise --max-size');
     const declared = res.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) throw tooBig(declared);
