@@ -19,9 +19,9 @@ export const signingKeyRotateCommand: Command = {
   summary: 'announce a new build signing key, signed by the current one, in the key rotation chain',
   usage: USAGE,
   options: {
-    'signing-key': { type: 'string' },
-    'new-key': { type: 'string' },
-    chain: { type: 'string' },
+    'signing-key': { type: 'string', valueName: 'file', description: 'the key builds are signed with now (PKCS#8 PEM)', default: '$BINDERY_SIGNING_KEY' },
+    'new-key': { type: 'string', valueName: 'file', description: 'the new key (its private or public PEM; only the public half is recorded) (required)' },
+    chain: { type: 'string', valueName: 'file', description: 'the key rotation chain to extend; created if missing (required)' },
   },
   async run(ctx) {
     const need = (name: string) => {
