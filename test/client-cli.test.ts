@@ -114,9 +114,9 @@ test('the bundled client (make client) runs fetch from a directory without node_
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).status, 'applied');
   assert.is(readFileSync(join(root, 'etc/app/secret.key'), 'utf8'), 'TOP SECRET\n');
-  const other = await run(process.execPath, [bundle, 'build', '--help'], { cwd: dir });
+  const other = await run(process.execPath, [bundle, 'build', 'repo'], { cwd: dir });
   assert.is(other.code, 2);
-  assert.match(other.stderr, /unknown command "build"/);
+  assert.match(other.stderr, /unknown command .build./);
 });
 
 test.run();
