@@ -99,7 +99,7 @@ function serveRecord(b: Build) {
 /** Serve `b` as bindery serve would: tarball body, its signature, the signed record in headers. */
 function serve(b: Build, body: (res: ServerResponse) => void = (res) => res.end(b.tgz), headers: Record<string, string> = {}) {
   answer = (req, res) => {
-    const etag = `"${b.record.sha256}"`;
+    const etag = `"${sha256(b.tgz)}"`;
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag });
       return void res.end();
@@ -162,7 +162,7 @@ async function refused(p: Promise<unknown>, message: RegExp): Promise<BinderyErr
     await p;
   } catch (e) {
     assert.instance(e, BinderyError, String(e));
-    assert.match((e as Error).message, message);
+    assert.match((e as Error).message, message, (e as Error).message);
     return e as BinderyError;
   }
   assert.unreachable('should have been refused');
@@ -460,6 +460,32 @@ test('a record fetched from /v1/config.meta caps the tarball too; a build publis
   serveRecord(big);
   await refused(fetchAndApply(opts(root)), new RegExp(`more than the ${big.tgz.length} its signed record states`));
   answerRecord = (_req, res) => void res.writeHead(404).end();
+});
+
+test('a format 2 host record (tarball sha256 and size, files with modes and owners, no build time) is verified the same way', async () => {
+  const root = newDir('v2');
+  const files = { '/etc/motd': 'v2\n' };
+  const b = await build(files);
+  const v2 = (over: Record<string, unknown> = {}) => ({
+    version: 2,
+    host: 'web1',
+    tarball: { sha256: b.record.sha256, size: b.tgz.length },
+    files: [{ path: '/etc/motd', sha256: sha256(Buffer.from('v2\n')), size: 3, mode: '0644', owner: 'root', group: 'root', source: 'Cfg/etc/motd/motd', deltas: [] }],
+    failed: [],
+    ...over,
+  });
+  serve({ ...b, record: v2({ files: [{ ...(v2().files as object[])[0]!, mode: '4755' }] }) });
+  await refused(fetchAndApply(opts(root)), /^\/etc\/motd in the tarball has mode 0644 root:root, not the 4755 root:root its signed record states/);
+  serve({ ...b, record: v2() });
+  const first = await fetchAndApply(opts(root));
+  assert.equal(first.warnings, [], 'nothing to compare with on the first run');
+  assert.is(motd(root), 'v2\n');
+  // Without a serial or a build time, a later run cannot tell old from new: it says so.
+  const b2 = await build({ '/etc/motd': 'v2 again\n' });
+  serve({ ...b2, record: v2({ tarball: { sha256: b2.record.sha256, size: b2.tgz.length }, files: [{ ...(v2().files as object[])[0]!, sha256: sha256(Buffer.from('v2 again\n')), size: 9 }] }) });
+  const second = await fetchAndApply(opts(root));
+  assert.equal(second.warnings.map((w) => w.code), ['fetch-unordered-build']);
+  assert.is(motd(root), 'v2 again\n');
 });
 
 test('paths the server could not bind are reported and left untouched, in the result and the run report', async () => {

@@ -11,7 +11,7 @@ import { lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BinderyError } from '../errors.js';
+import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { keyFingerprint } from '../protocol/rotation.js';
 import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
@@ -72,6 +72,8 @@ export interface FetchResult {
   readonly serverFailed: readonly string[];
   /** Steps taken along the signing key's rotation chain in this run. */
   readonly keyRotations: number;
+  /** What the run could not check (e.g. rollback, for builds that state no order). */
+  readonly warnings: readonly Diagnostic[];
   /** The unified diff (dry run only). */
   readonly diff: string | null;
   readonly reportPosted: boolean;
@@ -174,6 +176,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     else if (last) headers['if-none-match'] = `"${last.sha256}"`;
     let verified: { record: HostRecord; signingKey: string; rotated: number } | null = null;
     let got: Awaited<ReturnType<typeof download>> | null = null;
+    let warnings: Diagnostic[] = [];
     // Twice at most: a build published between the tarball's headers and its record is fetched again.
     for (let attempt = 1; !got; attempt++) {
       got = await download(c, '/v1/config', headers, join(tmp, `config-${attempt}.tar.gz`), async (h) => {
@@ -184,7 +187,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
           if (attempt === 1) throw new Stale();
           fail('the server keeps sending a tarball other than the one its signed record describes: nothing was applied', 'a new build may be being published right now: run fetch again; if it persists, the server may be compromised');
         }
-        checkFreshness(verified.record, last, { allowDowngrade: opts.allowDowngrade, maxAgeMs: opts.maxAgeMs, now: Date.now() });
+        warnings = checkFreshness(verified.record, last, { allowDowngrade: opts.allowDowngrade, maxAgeMs: opts.maxAgeMs, now: Date.now() });
         const size = verified.record.size;
         return size !== null ? { limit: size, why: 'its signed record states' } : { limit: opts.maxSize ?? DEFAULT_MAX_SIZE, why: 'allowed (--max-size)' };
       }).catch((e: unknown) => {
@@ -197,7 +200,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
       if (!last || !state) fail('the server answered 304 (unchanged) to a request that named no build', 'is --server a bindery serve?');
       // The server says the last build is still current; freshness still holds it to --max-age.
       if (opts.maxAgeMs !== undefined) checkFreshness({ ...last, host: name, size: null, files: null, failed: [] }, null, { maxAgeMs: opts.maxAgeMs, now: Date.now() });
-      const result: FetchResult = { client: state.host, ...build(last), status: 'unchanged', changes: [], failed: [], serverFailed: state.applied!.failed, keyRotations: 0, diff: null, reportPosted: false };
+      const result: FetchResult = { client: state.host, ...build(last), status: 'unchanged', changes: [], failed: [], serverFailed: state.applied!.failed, keyRotations: 0, warnings, diff: null, reportPosted: false };
       await report(c, result, started, header(got.headers, RUN_HEADER));
       return { ...result, reportPosted: true };
     }
@@ -219,7 +222,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     const chown = opts.chown ?? process.getuid?.() === 0;
     const owners = chown ? { users: idTable(rootReal, 'passwd'), groups: idTable(rootReal, 'group') } : null;
     const plan = planChanges(rootReal, files.filter((f) => !serverFailed.has(f.path)), owners);
-    const base = { client: record.host, ...build(record), serverFailed: record.failed, keyRotations: rotated };
+    const base = { client: record.host, ...build(record), serverFailed: record.failed, keyRotations: rotated, warnings };
     if (opts.dryRun) return { ...base, status: 'dry-run', changes: plan.changes, failed: plan.failed, diff: unifiedDiff(plan.changes), reportPosted: false };
 
     const failed = [...plan.failed, ...applyChanges(rootReal, plan.changes, owners)];

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { BinderyError } from '../errors.js';
+import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { followRotations } from '../protocol/rotation.js';
 import type { AppliedBuild } from './state.js';
@@ -25,6 +25,10 @@ export interface RecordFile {
   readonly path: string;
   readonly sha256: string;
   readonly size: number | null;
+  /** Mode (four octal digits), owner and group, when stated. */
+  readonly mode: string | null;
+  readonly owner: string | null;
+  readonly group: string | null;
 }
 
 /** What the client knows from the signed host record, checked. */
@@ -58,7 +62,8 @@ function parseFiles(v: unknown): RecordFile[] | null {
   if (!Array.isArray(v)) fail('the configuration\'s signed record has a malformed file list: nothing was applied');
   return v.map((f: Unchecked) => {
     if (!f || typeof f.path !== 'string' || typeof f.sha256 !== 'string') fail('the configuration\'s signed record has a file without path or sha256: nothing was applied');
-    return { path: f.path, sha256: f.sha256, size: optional(f.size, isCount, `size for ${f.path}`) };
+    const text = (v: unknown, what: string) => optional(v, isString, `${what} for ${f.path}`);
+    return { path: f.path, sha256: f.sha256, size: optional(f.size, isCount, `size for ${f.path}`), mode: text(f.mode, 'mode'), owner: text(f.owner, 'owner'), group: text(f.group, 'group') };
   });
 }
 
@@ -80,7 +85,13 @@ function parseRecord(json: Buffer): { record: HostRecord; chain: unknown } {
   } catch {
     // reported below
   }
-  if (!m || typeof m !== 'object' || m.version !== 1) {
+  // Version 1 is the meta of hosts/<host>.meta.json; version 2 the host record of output format v2,
+  // whose tarball's sha256 and size sit in `tarball`.
+  if (m && typeof m === 'object' && m.version === 2 && m.tarball && typeof m.tarball === 'object') {
+    const t = m.tarball as Unchecked;
+    m = { ...m, sha256: t.sha256, size: t.size };
+  }
+  if (!m || typeof m !== 'object' || (m.version !== 1 && m.version !== 2)) {
     fail(`the configuration's signed record is ${m && typeof m === 'object' ? `of version ${String(m.version)}` : 'not a JSON object'}, which this bindery does not read: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
   }
   const { host, sha256, revision } = m;
@@ -144,7 +155,7 @@ export function verifyRecord(signed: SignedRecord | null, trusted: string, name:
  * handing out one old build): the build must not be older than the last applied, unless
  * `allowDowngrade`; and not older than `maxAgeMs` when given.
  */
-export function checkFreshness(record: HostRecord, last: AppliedBuild | null, opts: { allowDowngrade?: boolean; maxAgeMs?: number; now: number }): void {
+export function checkFreshness(record: HostRecord, last: AppliedBuild | null, opts: { allowDowngrade?: boolean; maxAgeMs?: number; now: number }): Diagnostic[] {
   if (opts.maxAgeMs !== undefined) {
     if (record.builtAt === null) fail('--max-age is set but the configuration\'s signed record states no build time: nothing was applied', 'drop --max-age, or build with a bindery that records the build time');
     const age = opts.now - Date.parse(record.builtAt);
@@ -152,7 +163,10 @@ export function checkFreshness(record: HostRecord, last: AppliedBuild | null, op
       fail(`the configuration was built ${record.builtAt}, longer ago than --max-age allows: nothing was applied`, 'the server may be handing out an old build on purpose (a freeze attack), or builds have stopped: run bindery build on the server, or raise --max-age');
     }
   }
-  if (!last || opts.allowDowngrade) return;
+  if (!last || opts.allowDowngrade) return [];
+  if (record.serial === null && record.builtAt === null) {
+    return [{ code: 'fetch-unordered-build', severity: 'warning', message: 'the signed host record states neither a serial nor a build time, so this run cannot tell an older build from a newer one: rollback protection is off', hint: 'build with a bindery whose host records carry the build serial' }];
+  }
   const older =
     record.serial !== null && last.serial !== null
       ? record.serial < last.serial || (record.serial === last.serial && record.sha256 !== last.sha256)
@@ -165,6 +179,7 @@ export function checkFreshness(record: HostRecord, last: AppliedBuild | null, op
       'a rollback by whoever holds the server or its TLS key looks like this; to roll back on purpose, run fetch with --allow-downgrade',
     );
   }
+  return [];
 }
 
 /** A regular file of the tarball. */
@@ -239,6 +254,10 @@ function checkFiles(files: readonly ConfigFile[], stated: readonly RecordFile[])
     const s = want.get(f.path);
     if (!s) fail(`the tarball holds ${f.path}, which its signed record does not list: nothing was applied`);
     if (createHash('sha256').update(f.data).digest('hex') !== s.sha256) fail(`${f.path} in the tarball is not the content its signed record states: nothing was applied`);
+    const mode = f.mode.toString(8).padStart(4, '0');
+    if ((s.mode !== null && s.mode !== mode) || (s.owner !== null && s.owner !== f.owner) || (s.group !== null && s.group !== f.group)) {
+      fail(`${f.path} in the tarball has mode ${mode} ${f.owner}:${f.group}, not the ${s.mode ?? mode} ${s.owner ?? f.owner}:${s.group ?? f.group} its signed record states: nothing was applied`);
+    }
     want.delete(f.path);
   }
   if (want.size) fail(`the tarball lacks ${[...want.keys()].join(', ')}, which its signed record lists: nothing was applied`);

@@ -84,6 +84,7 @@ export const fetchCommand: Command = {
       localAddress: stringOpt(ctx, 'local-address'),
     });
     const { io } = ctx;
+    result.warnings.forEach((w) => io.warn(w));
     // With --json the diff is a field of the one document, never printed before it.
     if (dryRun && result.diff && !io.json) io.out(result.diff);
     const counts: Record<string, number> = {};
@@ -111,6 +112,7 @@ export const fetchCommand: Command = {
       failed: result.failed,
       serverFailed: result.serverFailed,
       keyRotations: result.keyRotations,
+      warnings: result.warnings,
       reportPosted: result.reportPosted,
       diff: result.diff,
     });
