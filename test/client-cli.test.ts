@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../src/server/index.ts';
 import type { SigningKey } from '../src/emit/index.ts';
@@ -117,6 +117,14 @@ test('the bundled client (make client) runs fetch from a directory without node_
   const other = await run(process.execPath, [bundle, 'build', 'repo'], { cwd: dir });
   assert.is(other.code, 2);
   assert.match(other.stderr, /unknown command .build./);
+});
+
+test('the client imports nothing from the server, the compiler stages or the command line', () => {
+  const dir = join(ROOT, 'src', 'client');
+  for (const name of readdirSync(dir)) {
+    const imports = [...readFileSync(join(dir, name), 'utf8').matchAll(/from '(\.\.\/[^/']+)/g)].map((m) => m[1]);
+    for (const i of imports) assert.ok(['../errors.js', '../emit', '../fsutil', '../protocol'].includes(i!), `${name} imports ${i}`);
+  }
 });
 
 test.run();
