@@ -10,7 +10,7 @@
  * temporary name in the opened directory and renamed over the target, so a symlink at the
  * target is replaced, never followed.
  */
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { relative, isAbsolute, sep } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { writeFileAtomic } from '../fsutil/index.js';
@@ -19,6 +19,15 @@ import type { ConfigFile } from './verify.js';
 const PROC_FD = '/proc/self/fd';
 const at = (fd: number, name?: string) => (name === undefined ? `${PROC_FD}/${fd}` : `${PROC_FD}/${fd}/${name}`);
 const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** Whether the component-by-component walk can work here: it needs Linux's /proc. */
+export function canWriteSafely(): boolean {
+  try {
+    return statSync(PROC_FD).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Why one path is not applied; the run goes on with the others. */
 class Refused extends Error {}
