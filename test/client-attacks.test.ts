@@ -403,22 +403,23 @@ test('a forged rotation record (naming the pinned key, signed by the new one) is
   assert.not.ok(existsSync(join(root, 'etc')));
 });
 
-test('bindery signing-key rotate writes the chain a build carries, and fetch follows it; a chain that does not start at the signing key is refused', async () => {
+test('bindery signing-key rotate writes the chain beside the new key, and fetch follows it; extending a chain from a key it does not end at is refused', async () => {
   const dir = newDir('rotate-cli');
   const old = newKey('cli-old');
   const next = newKey('cli-new');
   const third = newKey('cli-third');
-  const chain = join(dir, 'key-chain.json');
+
   const bindery = (...args: string[]) => run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), ...args]);
   const keyFile = (k: SigningKey) => {
     const f = join(dir, `${keyFingerprint(k.publicKeyPem).slice(0, 8)}.pem`);
     writeFileSync(f, k.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     return f;
   };
-  const r = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(next), '--chain', chain, '--json');
+  const r = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(next), '--json');
   assert.is(r.code, 0, r.stderr);
-  assert.is(JSON.parse(r.stdout).rotations, 1);
-  // The chain ends at `next` now: rotating from `old` again would fork it.
+  const chain = `${keyFile(next)}.chain.json`;
+  assert.equal(JSON.parse(r.stdout), { chain, rotations: 1, previousKey: keyFingerprint(old.publicKeyPem), newKey: keyFingerprint(next.publicKeyPem) }, 'written beside the new key');
+  // That chain ends at `next`: extending it from `old` would fork it.
   const forked = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(third), '--chain', chain);
   assert.is(forked.code, 2, forked.stderr);
   assert.match(forked.stderr, /the key rotation chain ends at the key with fingerprint [0-9a-f]{16}…, not at the signing key given/);
@@ -428,6 +429,15 @@ test('bindery signing-key rotate writes the chain a build carries, and fetch fol
   const applied = await fetchAndApply(opts(root, { trust: old.publicKeyPem }));
   assert.is(applied.keyRotations, 1);
   assert.is(motd(root), 'rotated\n');
+
+  // The next rotation starts from the chain beside the current key on its own.
+  const again = await bindery('signing-key', 'rotate', '--signing-key', keyFile(next), '--new-key', keyFile(third), '--json');
+  assert.is(again.code, 0, again.stderr);
+  assert.is(JSON.parse(again.stdout).rotations, 2);
+  serve(await build({ '/etc/motd': 'rotated twice\n' }, { keyChain: JSON.parse(readFileSync(`${keyFile(third)}.chain.json`, 'utf8')) }, third));
+  const fresh = newDir('rotate-cli-fresh');
+  assert.is((await fetchAndApply(opts(fresh, { trust: old.publicKeyPem }))).keyRotations, 2);
+  assert.is((await fetchAndApply(opts(root, { trust: old.publicKeyPem }))).keyRotations, 1, 'from the key the state remembers');
 });
 
 test('a record fetched from /v1/config.meta caps the tarball too; a build published in between is fetched again', async () => {

@@ -107,6 +107,15 @@ export function followRotations(trusted: string, chain: unknown): { key: string;
   }
 }
 
+/**
+ * Where the chain leading to the key in `signingKeyPath` lives: beside it. `bindery signing-key
+ * rotate` writes it there for the new key, and a build signed with that key picks it up from
+ * there and puts it in each host record's `keyChain`.
+ */
+export function keyChainFile(signingKeyPath: string): string {
+  return `${signingKeyPath}.chain.json`;
+}
+
 /** The chain in `file` (a JSON list of signed records), or an empty one when the file does not exist yet. */
 export function readKeyChain(file: string): SignedRotation[] {
   let text: string;
