@@ -123,9 +123,9 @@ export interface SignedRecord {
  * its TLS key) could hand this host another host's validly signed tarball: the record names the
  * host and the tarball's sha256, and both must match. `signingKey` is the key that signed it.
  */
-export function verifyRecord(signed: SignedRecord | null, trusted: string, name: string, recordHeader: string): { record: HostRecord; signingKey: string; rotated: number } {
+export function verifyRecord(signed: SignedRecord | null, trusted: string, name: string, source: string): { record: HostRecord; signingKey: string; rotated: number } {
   if (!signed) {
-    fail(`the server sent no signed record (${recordHeader}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
+    fail(`the server sent no signed record (${source}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
   }
   // The chain is read before the signature is checked: it is what says which key to check with,
   // and each of its links is verified from the trusted key on.
