@@ -22,6 +22,8 @@ export interface ClientMetadata {
   readonly uuid: string | null;
   readonly password: string | null;
   readonly version: string | null;
+  /** Probe name → value from Probes/probed.xml (Bcfg2's last probe run); absent when it has none. */
+  readonly probes?: Readonly<Record<string, string>>;
 }
 
 /** How a client authenticates (clients.xml attributes the server needs). */

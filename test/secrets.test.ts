@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../src/secrets/index.ts';
 import { configFromIni } from '../src/config/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import { FIXTURES, bindery, run, tempDir } from './helpers.ts';
+import { FIXTURES, ROOT, bindery, binderyCompiled, run, tempDir, writeTree } from './helpers.ts';
 
 const VECTOR = 'U2FsdGVkX18wMTIzNDU2N1Ig+QgyWrcjXR4LZJwCAvY=\n';
 const PASS = 'a simple passphrase';
@@ -338,6 +338,36 @@ test('bindery build: two passphrases fitting a binary entry, corrupt base64 and 
   assert.match(b.stderr, 'error[bind-failed]: Cfg/etc/db.conf/db.conf.crypt, hosts app1, app2, path /etc/db.conf: encrypted data is not valid base64');
   assert.match(b.stderr, 'error[bind-failed]: Cfg/etc/greeting/greeting.liquid.crypt, hosts app1, app2, path /etc/greeting: encrypted data is truncated (29 bytes of ciphertext, not a non-zero multiple of 16)');
   assertNoSecrets('stderr', b.stderr + b.stdout);
+});
+
+test('`bindery crypt encrypt` in a repository that manages /etc/bcfg2.conf uses the repository\'s bcfg2.conf, not the directory Cfg/etc/bcfg2.conf/', async () => {
+  const t = tempDir();
+  try {
+    cpSync(join(ROOT, 'sample-repo'), t.dir, { recursive: true });
+    writeFileSync(join(t.dir, 'Cfg/etc/issue/issue.H_web1.example.com'), 'web1 only\n');
+    writeFileSync(join(t.dir, 'Cfg/etc/bcfg2.conf/bcfg2.conf.H_web1.example.com'), '[server]\nrepository = /srv\n');
+    for (const f of ['Cfg/etc/issue/issue.H_web1.example.com', 'Cfg/etc/bcfg2.conf/bcfg2.conf.H_web1.example.com']) {
+      const r = await binderyCompiled(['crypt', 'encrypt', join(t.dir, f), '--json']);
+      assert.is(r.code, 0, r.stderr);
+      assert.is(JSON.parse(r.stdout).passphrase, 'sample', 'the passphrase of the repository\'s bcfg2.conf');
+      const o = await run('openssl', ['enc', '-d', '-aes-256-cbc', '-md', 'md5', '-a', '-A', '-pass', 'pass:correct horse battery staple', '-in', join(t.dir, f + '.crypt')]);
+      assert.is(o.code, 0, o.stderr);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('outside a repository, crypt takes the nearest bcfg2.conf file above and skips a directory of that name', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'bcfg2.conf': '[encryption]\nouter = right\n', 'work/bcfg2.conf/keep': '', 'work/sub/file': 'text\n' });
+    const r = await binderyCompiled(['crypt', 'encrypt', join(t.dir, 'work/sub/file'), '--json']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).passphrase, 'outer');
+  } finally {
+    t.cleanup();
+  }
 });
 
 test.run();

@@ -73,9 +73,13 @@ export function createFileExclusive(path: string, data: string | Uint8Array, mod
   try {
     writeAll(fd, data);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk or a file size limit: leave no empty or partial temporary file behind.
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   try {
     try {
       linkSync(tmp, path);

@@ -7,6 +7,7 @@ import { addFiles, scanRepo, type RepoFs, type RepoModel } from '../repo/index.j
 import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient, type SkippedEntry } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
+import { loadProperties } from '../properties/index.js';
 import { generateKeys, type KeyPhaseResult } from '../keys/index.js';
 import { decryptAll, selectBest } from '../cfg/index.js';
 import type { BindInput } from './bind-all.js';
@@ -111,6 +112,7 @@ export async function keys(loaded: Loaded, plans: Plans, env: NodeJS.ProcessEnv,
 /** What binding needs (the input of stage 4): plain data, so it can be sent to worker threads. */
 export function bindInput(loaded: Loaded, plans: Plans['plans'], env: NodeJS.ProcessEnv, validating: boolean): BindInput {
   const { repo, config, metadata } = loaded;
-  return { repo, config, decrypted: decryptAll(repo, passphrases(config, env)), metadata, plans, validating };
+  const secrets = passphrases(config, env);
+  return { repo, config, decrypted: decryptAll(repo, secrets), properties: loadProperties(repo, config, secrets), metadata, plans, validating };
 }
 

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { CfgFile, EntrySet, RepoFile } from '../types.js';
-import { classifyFile } from './classify.js';
+import { classifyFile, unsupportedTemplate } from './classify.js';
 import { diskFs, type RepoFs } from './fs.js';
 
 /** The whole repository as read once: every Cfg file classified into its entry set. */
@@ -76,7 +76,9 @@ function classify(files: Iterable<RepoFile>, diagnostics: Diagnostic[]): Map<str
       const c = classifyFile(basename, posix.basename(file.rel));
       if (c === 'ignored') continue;
       if (c === null) {
-        diagnostics.push({ code: 'unknown-cfg-file', message: `no handler owns this file name; ignored (expected ${basename}, ${basename}.G<NN>_<group>, ${basename}.H_<host>, a template/.crypt/.cat/.diff variant, :test, info.xml, …)`, file: file.rel });
+        const unsupported = unsupportedTemplate(file.rel);
+        if (unsupported) diagnostics.push({ code: 'unsupported-template', message: unsupported, file: file.rel });
+        else diagnostics.push({ code: 'unknown-cfg-file', message: `no handler owns this file name; ignored (expected ${basename}, ${basename}.G<NN>_<group>, ${basename}.H_<host>, a template/.crypt/.cat/.diff variant, :test, info.xml, …)`, file: file.rel });
         continue;
       }
       sets[c.role].push({ ...c, file });

@@ -1,12 +1,13 @@
 import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BinderyError } from '../../errors.js';
+import { describeCertificate, initCa, issueToFiles, revokeCertificate } from '../../ca/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { intOption, positional } from './common.js';
 
 const INIT_USAGE = 'ca init <dir> [--days N] [--cn NAME]';
 const ISSUE_USAGE = 'ca issue <dir> <name> [--server] [--days N] [--san NAME]... [--out DIR]';
-
+const REVOKE_USAGE = 'ca revoke <dir> <name | certificate file>';
 
 export const caInitCommand: Command = {
   name: 'ca init',
@@ -17,8 +18,6 @@ export const caInitCommand: Command = {
     cn: { type: 'string', valueName: 'name', description: 'common name of the CA', default: 'bindery CA' },
   },
   async run(ctx) {
-    // Loaded when the command runs, so help, --version and other commands start fast.
-    const { describeCertificate, initCa } = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
     const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
@@ -39,8 +38,6 @@ export const caIssueCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'where <name>.crt and <name>.key go', default: '<dir>/issued' },
   },
   async run(ctx) {
-    // Loaded when the command runs, so help, --version and other commands start fast.
-    const { describeCertificate, issueToFiles } = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
     const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);
     const san = ctx.values.san;
@@ -51,6 +48,21 @@ export const caIssueCommand: Command = {
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ok: true, ...paths, ...cert, server });
+    return 0;
+  },
+};
+
+export const caRevokeCommand: Command = {
+  name: 'ca revoke',
+  summary: 'revoke a certificate: rewrite the CA\'s revocation list (ca.crl), which bindery serve reloads by itself',
+  usage: REVOKE_USAGE,
+  options: {},
+  async run(ctx) {
+    const dir = resolve(positional(ctx, 0, 'CA directory', REVOKE_USAGE));
+    const which = positional(ctx, 1, 'certificate name (as given to ca issue) or certificate file', REVOKE_USAGE);
+    const r = revokeCertificate(dir, which);
+    ctx.io.info(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.name} (serial ${r.serial})\n  ${r.crlPath} (bindery serve --ca ${dir} reads it; new connections with this certificate are refused)`);
+    ctx.io.result(r);
     return 0;
   },
 };

@@ -93,8 +93,13 @@ function plaintextName(src: string, shown: string): string {
   return join(dirname(src), m[1]! + (m[2] ?? ''));
 }
 
-/** The nearest bcfg2.conf in `dir` or its parents, so running inside a repository just works. */
+/**
+ * The bcfg2.conf for a file: the one at the root of its repository (the directory holding
+ * Metadata/), else the nearest one above. Only a file counts: a repository that manages
+ * /etc/bcfg2.conf has a directory Cfg/etc/bcfg2.conf/, whose files are not this configuration.
+ */
 function configAbove(dir: string): string | null {
-  const found = findUp(dir, 'bcfg2.conf');
+  const from = findUp(dir, 'Metadata', 'directory') ?? dir;
+  const found = findUp(from, 'bcfg2.conf', 'file');
   return found === null ? null : join(found, 'bcfg2.conf');
 }
