@@ -103,7 +103,7 @@ const NOT_OURS_HINT = 'choose a new or empty directory for the build output; bin
  * SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/) as seconds, or null
  * when unset or empty. A malformed value is an error, as the specification asks.
  */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
   const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);

@@ -74,7 +74,7 @@ export function reviveDecrypted(d: ReadonlyMap<string, Decrypted>): Map<string, 
   return new Map([...d].map(([rel, v]) => [rel, 'plain' in v ? { plain: asBuffer(v.plain) } : v]));
 }
 
-export function reviveBinding(b: ClientBinding): ClientBinding {
+function reviveBinding(b: ClientBinding): ClientBinding {
   return { ...b, files: b.files.map((f) => ({ ...f, data: asBuffer(f.data) })) };
 }
 

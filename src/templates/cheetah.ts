@@ -43,7 +43,7 @@ function readAt(re: RegExp, src: string, at: number): string | null {
 }
 
 /** Is `word` at a `#` a directive (and so not literal text)? */
-export function isDirectiveWord(word: string | null): boolean {
+function isDirectiveWord(word: string | null): boolean {
   return word !== null && (BLOCKS.has(word) || SIMPLE.has(word) || word in REFUSED);
 }
 
