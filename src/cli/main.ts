@@ -10,6 +10,7 @@ import type { Command, CommandContext } from './command.js';
 const GROUPS: Readonly<Record<string, string>> = {
   info: 'inspect what one client gets (like bcfg2-info)',
   ca: 'a small certificate authority for serve and fetch',
+  'signing-key': 'the key that signs builds: hand over to a new one',
 };
 
 const JSON_HELP = 'print one JSON document on stdout (errors included) instead of human output';

@@ -64,7 +64,7 @@ export const caRevokeCommand: Command = {
     const which = positional(ctx, 1, 'certificate name (as given to ca issue) or certificate file', REVOKE_USAGE);
     const r = ca.revokeCertificate(dir, which);
     ctx.io.info(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.name} (serial ${r.serial})\n  ${r.crlPath} (bindery serve --ca ${dir} reads it; new connections with this certificate are refused)`);
-    ctx.io.result(r);
+    ctx.io.result({ ok: true, ...r });
     return 0;
   },
 };
