@@ -16,9 +16,9 @@ import { Readable } from 'node:stream';
 import { createTwoFilesPatch } from 'diff';
 import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
-import { verifyBytes, type HostMeta } from '../emit/index.js';
+import { verifyBytes } from '../emit/index.js';
 import { writeFileAtomic } from '../fsutil/index.js';
-import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
+import { DRY_RUN_HEADER, META_SIGNATURE_HEADER, parseHostRecord, RUN_HEADER, SIGNATURE_HEADER, type HostRecord } from '../protocol/index.js';
 
 export interface FetchOptions {
   /** https://host:port of `bindery serve`. */
@@ -71,9 +71,8 @@ export interface FetchResult {
   /** The host the configuration is for, from its signed meta (this host's name). */
   readonly client: string;
   readonly sha256: string;
-  /** From the signed meta: when the build was made, and of which repository revision. */
-  readonly builtAt: string;
-  readonly revision: string | null;
+  /** Paths the build could not bind for this host (from its signed record): left as they are here. */
+  readonly unbound: readonly { readonly path: string; readonly message: string }[];
   readonly changes: readonly Change[];
   readonly failed: readonly { readonly path: string; readonly reason: string }[];
   /** The unified diff (dry run only). */
@@ -85,8 +84,8 @@ interface Downloaded {
   readonly tarball: Buffer;
   readonly signature: Buffer;
   readonly sha256: string;
-  /** hosts/<host>.meta.json and its signature, or null when the server sent none. */
-  readonly meta: { readonly json: Buffer; readonly signature: Buffer } | null;
+  /** The host record and its signature, from GET /v1/config.meta. */
+  readonly meta: { readonly json: Buffer; readonly signature: Buffer };
   readonly runToken: string | null;
 }
 
@@ -138,19 +137,19 @@ function checkStatus(res: IncomingMessage, data: Buffer, what: string): void {
 async function download(opts: FetchOptions, agent: Agent): Promise<Downloaded> {
   const { res, data } = await call(opts, agent, 'GET', '/v1/config', undefined, opts.dryRun ? { [DRY_RUN_HEADER]: '1' } : {});
   checkStatus(res, data, 'the configuration');
-  // The signatures and the meta come in the same response, so they belong to the same build as the body.
+  // The signature comes in the same response, so it belongs to the same build as the body.
   const sig = res.headers[SIGNATURE_HEADER];
   if (typeof sig !== 'string') fail(`the server sent no ${SIGNATURE_HEADER} header`, 'is --server a bindery serve?');
-  const meta = res.headers[META_HEADER];
-  const metaSig = res.headers[META_SIGNATURE_HEADER];
   const run = res.headers[RUN_HEADER];
-  return {
-    tarball: data,
-    signature: Buffer.from(sig, 'base64'),
-    sha256: createHash('sha256').update(data).digest('hex'),
-    meta: typeof meta === 'string' && typeof metaSig === 'string' ? { json: Buffer.from(meta, 'base64'), signature: Buffer.from(metaSig, 'base64') } : null,
-    runToken: typeof run === 'string' ? run : null,
-  };
+  const runToken = typeof run === 'string' ? run : null;
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  // The host record is too big for a header: fetched next. If a build was published in between,
+  // its record names another tarball; checkMeta then refuses it (run fetch again).
+  const meta = await call(opts, agent, 'GET', '/v1/config.meta', undefined, runToken ? { [RUN_HEADER]: runToken } : {});
+  checkStatus(meta.res, meta.data, 'the host record');
+  const metaSig = meta.res.headers[META_SIGNATURE_HEADER];
+  if (typeof metaSig !== 'string') fail(`the server sent no ${META_SIGNATURE_HEADER} header with the host record`, 'the server runs an older bindery: upgrade it and run bindery build again');
+  return { tarball: data, signature: Buffer.from(sig, 'base64'), sha256, meta: { json: meta.data, signature: Buffer.from(metaSig, 'base64') }, runToken };
 }
 
 /** A uuid in its standard form. Other uuids cannot be told from a name; see expectedClientName. */
@@ -181,46 +180,28 @@ export function expectedClientName(opts: Pick<FetchOptions, 'host' | 'cert' | 'u
   throw new BinderyError('USAGE', `${why}; fetch needs the name to check that the configuration it receives is this host's`, {}, PASS_HOST);
 }
 
-type Unchecked<T> = { readonly [K in keyof T]?: unknown };
-
-/** The meta's fields, checked; it is signed, so this guards against a bindery bug or a newer format. */
-function parseMeta(json: Buffer): HostMeta {
-  let m: Unchecked<HostMeta> | null = null;
-  try {
-    m = JSON.parse(json.toString('utf8')) as Unchecked<HostMeta> | null;
-  } catch {
-    // reported below
-  }
-  if (m?.version !== 1) {
-    fail(`the configuration's signed meta is ${m && typeof m === 'object' ? `of version ${String(m.version)}` : 'not a JSON object'}, which this bindery does not read: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
-  }
-  const { host, sha256, builtAt, revision } = m;
-  if (typeof host !== 'string' || typeof sha256 !== 'string' || typeof builtAt !== 'string' || !(revision === null || typeof revision === 'string')) {
-    fail('the configuration\'s signed meta lacks host, sha256, builtAt or revision: nothing was applied', 'run bindery build again on the server');
-  }
-  return { version: 1, host, sha256, builtAt, revision };
-}
-
 /**
  * The tarball's own signature covers its bytes only, so a compromised server (or whoever holds
- * its TLS key) could hand this host another host's validly signed tarball. The signed meta
- * names the host and the tarball's sha256: both must match.
+ * its TLS key) could hand this host another host's validly signed tarball. The signed host
+ * record names the host and the tarball's sha256: both must match.
  */
-function checkMeta(got: Downloaded, trust: string, name: string): HostMeta {
-  if (!got.meta) {
-    fail(`the server sent no signed meta (${META_HEADER}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
-  }
+function checkMeta(got: Downloaded, trust: string, name: string): HostRecord {
   if (!verifyBytes(got.meta.json, got.meta.signature, trust)) {
     fail('the configuration\'s signed meta does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
   }
-  const meta = parseMeta(got.meta.json);
-  if (meta.host.toLowerCase() !== name.toLowerCase()) {
-    fail(`the server sent the configuration of another host (${meta.host}), not of ${name}: nothing was applied`, `the server or the connection to it may be compromised; if ${name} is not this host's name in clients.xml, ${PASS_HOST}`);
+  let record: HostRecord;
+  try {
+    record = parseHostRecord(got.meta.json);
+  } catch (e) {
+    fail(`${(e as Error).message}: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
   }
-  if (meta.sha256 !== got.sha256) {
-    fail(`the configuration (sha256 ${got.sha256}) is not the one its signed meta describes (${meta.sha256}): nothing was applied`, 'the server sent a tarball of another host or another build; the server or the connection to it may be compromised');
+  if (record.host.toLowerCase() !== name.toLowerCase()) {
+    fail(`the server sent the configuration of another host (${record.host}), not of ${name}: nothing was applied`, `the server or the connection to it may be compromised; if ${name} is not this host's name in clients.xml, ${PASS_HOST}`);
   }
-  return meta;
+  if (record.tarball.sha256 !== got.sha256) {
+    fail(`the configuration (sha256 ${got.sha256}) is not the one its signed meta describes (${record.tarball.sha256}): nothing was applied`, 'a new build may have been published during the download (run fetch again); otherwise the server sent a tarball of another host or another build');
+  }
+  return record;
 }
 
 /** The tarball's files, checked: regular files with clean relative names only. */
@@ -409,8 +390,8 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     if (!verifyBytes(got.tarball, got.signature, opts.trust)) {
       fail('the configuration\'s signature does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
     }
-    const meta = checkMeta(got, opts.trust, name);
-    const build = { client: meta.host, sha256: got.sha256, builtAt: meta.builtAt, revision: meta.revision };
+    const record = checkMeta(got, opts.trust, name);
+    const build = { client: record.host, sha256: got.sha256, unbound: record.failed.map((f) => ({ path: f.path, message: f.message })) };
     const files = await readTarball(got.tarball);
     const chown = opts.chown ?? process.getuid?.() === 0;
     const owners = chown ? { users: idTable(rootDir, 'passwd'), groups: idTable(rootDir, 'group') } : null;

@@ -8,10 +8,12 @@ import { loadMetadata, type MetadataModel } from '../metadata/index.js';
 import { loadBundles, planClient, type SkippedEntry } from '../bundles/index.js';
 import { passphrases } from '../secrets/index.js';
 import { generateKeys } from '../keys/index.js';
-import { decryptAll, selectBest, sha256 } from '../cfg/index.js';
-import { bindAll, type BindInput, type ParallelOptions } from './bind-all.js';
-import { runValidators, type ValidationRequest } from '../validate/index.js';
-import type { BindFailure, BoundFile, ClientMetadata, PathEntry } from '../types.js';
+import { decryptAll, selectBest } from '../cfg/index.js';
+import pLimit from 'p-limit';
+import { bindAll, type BindInput, type BindSink, type HostOutcome, type Validate } from './bind-all.js';
+import { runValidators } from '../validate/index.js';
+import type { EmitTarget } from '../emit/index.js';
+import type { ClientMetadata, PathEntry } from '../types.js';
 import { repoChecks } from './checks.js';
 
 export interface CompileOptions {
@@ -27,14 +29,14 @@ export interface CompileOptions {
   readonly generateKeys: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly onPhase?: (phase: string, total: number) => { tick(): void; done(): void };
-  readonly parallel?: ParallelOptions;
+  /**
+   * Where bound clients go: written into an output's store as they are bound (emitTo is called
+   * once, after loading and the key phase, just before binding), else kept in memory.
+   */
+  readonly emitTo?: () => EmitTarget;
 }
 
-export interface HostResult {
-  readonly host: string;
-  readonly files: readonly BoundFile[];
-  readonly failures: readonly BindFailure[];
-}
+export type HostResult = HostOutcome;
 
 /** A non-Path bundle entry a client was not given (bindery only compiles Path entries). */
 export interface Skipped extends SkippedEntry {
@@ -50,8 +52,8 @@ export interface CompileResult {
   readonly warnings: readonly Diagnostic[];
   readonly keysWritten: readonly string[];
   readonly validation: { readonly runs: number; readonly checked: number; readonly failed: number };
-  /** Worker threads used for binding, and how many clients they bound (0, 0 when one thread sufficed). */
-  readonly binding: { readonly workers: number; readonly inWorkers: number };
+  /** Worker threads that bound (and wrote) the clients; 0 when this thread did. */
+  readonly binding: { readonly workers: number };
   readonly revision: string | null;
 }
 
@@ -141,53 +143,41 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   warnings.push(...repoChecks(repo, metadata));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
-  const bar = phase('binding', metadata.clients.length);
   const input: BindInput = { repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans, validating };
-  const { bindings, workers, inWorkers } = await bindAll(input, opts.jobs, () => bar.tick(), opts.parallel);
+  const validation = validationService(repo, config, opts.jobs);
+  const sink: BindSink = opts.emitTo ? { emit: opts.emitTo(), keepFiles: false } : { emit: null, keepFiles: true };
+  const bar = phase('binding', metadata.clients.length);
+  const bound = await bindAll(input, { jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
   bar.done();
-  const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
-  for (const b of bindings) {
-    warnings.push(...b.diagnostics);
-    bound.set(b.host, { files: b.files, failures: b.failures });
-  }
-
-  let validation = { runs: 0, checked: 0, failed: 0 };
-  if (validating) validation = await validateAll(repo, config, bound, opts.jobs, phase);
-
-  const hosts: HostResult[] = [...bound].map(([host, r]) => ({ host, files: r.files, failures: r.failures }));
-  return { repo, config, metadata, hosts, skipped, warnings: dedupe(warnings), keysWritten, validation, binding: { workers, inWorkers }, revision: gitRevision(repo.root) };
+  warnings.push(...bound.diagnostics);
+  return { repo, config, metadata, hosts: bound.hosts, skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding: { workers: bound.workers }, revision: gitRevision(repo.root) };
 }
 
-/** Run each (validator, content) once; a failure turns every file that shares it into a bind failure. */
-async function validateAll(repo: RepoModel, config: Config, bound: Map<string, { files: BoundFile[]; failures: BindFailure[] }>, jobs: number, phase: NonNullable<CompileOptions['onPhase']>) {
-  // Grouped here by (validator, content), so each bound file is hashed once and the bar knows the runs.
-  const distinct = new Map<string, { validator: ValidationRequest['validator']; content: Buffer; uses: { host: string; path: string }[] }>();
-  let checked = 0;
-  for (const [host, r] of bound) {
-    for (const f of r.files) {
-      if (!f.validator) continue;
-      checked++;
-      const key = `${f.validator}\0${sha256(f.data)}`;
-      const request = distinct.get(key);
-      if (request) request.uses.push({ host, path: f.path });
-      else distinct.set(key, { validator: repo.files.get(f.validator)!, content: f.data, uses: [{ host, path: f.path }] });
-    }
-  }
-  if (checked === 0) return { runs: 0, checked: 0, failed: 0 };
-  const bar = phase('validating', distinct.size);
-  const outcomes = await runValidators([...distinct.values()], { jobs, timeoutMs: config.cfg.validationTimeoutSeconds * 1000, onDone: () => bar.tick() });
-  bar.done();
-  let failed = 0;
-  for (const o of outcomes) {
-    if (o.ok) continue;
-    failed++;
-    for (const use of o.uses) {
-      const r = bound.get(use.host)!;
-      const i = r.files.findIndex((f) => f.path === use.path);
-      if (i < 0) continue;
-      r.files.splice(i, 1);
-      r.failures.push({ host: use.host, path: use.path, file: o.validator, message: `validator failed: ${o.message ?? 'no output'}` });
-    }
-  }
-  return { runs: outcomes.length, checked, failed };
+/**
+ * Each (validator, content) runs once, however many hosts (and worker threads) ask for it, at
+ * most `jobs` at a time; a failure turns every file that shares it into a bind failure.
+ */
+function validationService(repo: RepoModel, config: Config, jobs: number): { validate: Validate; stats: { runs: number; checked: number; failed: number } } {
+  const stats = { runs: 0, checked: 0, failed: 0 };
+  const limit = pLimit(Math.max(1, jobs));
+  const verdicts = new Map<string, Promise<{ ok: boolean; message?: string }>>();
+  const validate: Validate = (items) =>
+    Promise.all(
+      items.map((item) => {
+        stats.checked++;
+        const key = `${item.validator}\0${item.sha256}`;
+        let verdict = verdicts.get(key);
+        if (!verdict) {
+          verdict = limit(async () => {
+            const [o] = await runValidators([{ validator: repo.files.get(item.validator)!, content: item.content, uses: [] }], { jobs: 1, timeoutMs: config.cfg.validationTimeoutSeconds * 1000 });
+            stats.runs++;
+            if (!o!.ok) stats.failed++;
+            return o!.ok ? { ok: true } : { ok: false, message: o!.message };
+          });
+          verdicts.set(key, verdict);
+        }
+        return verdict;
+      }),
+    );
+  return { validate, stats };
 }

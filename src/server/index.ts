@@ -3,9 +3,10 @@
  * certificate is requested but optional; the verification result is checked here, per request.
  *
  *   GET  /v1/config         the authenticated client's own tarball (ETag = its sha256), with its
- *                           signature and its signed meta (which names the host) in headers
+ *                           signature in a header
  *   GET  /v1/config.sig     its raw Ed25519 signature
- *   GET  /v1/config.meta    its meta JSON, the meta's signature in a header
+ *   GET  /v1/config.meta    its signed host record (names the host and the tarball's sha256; too
+ *                           big for a header), the record's signature in a header
  *   GET  /v1/signing-key    the build's public key (PEM), no authentication
  *   POST /v1/report         the client's run report (JSON)
  *   GET  /healthz           liveness, no authentication
@@ -28,7 +29,7 @@ import { openBootstrapStore, type BootstrapStore } from './bootstrap.js';
 import { buildSource, type BuildSource, type HostArtifact, type ServedBuild } from './build.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './ratelimit.js';
-import { CLIENT_HEADER, DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
+import { CLIENT_HEADER, DRY_RUN_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 
 export { authenticate, indexClients, normalizeAddress, parseBasic, secretEquals } from './auth.js';
 export type { AuthDecision, AuthIndex, AuthMethod, AuthPolicy, Credentials } from './auth.js';
@@ -315,7 +316,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const conditional = spec.route === 'config' && notModified(req.headers['if-none-match'], `"${sha256}"`);
     const artifact = conditional ? null : await readArtifact(build, client);
     if (!conditional && !artifact) return failWith(503, 'the build changed while it was being read; try again', { 'retry-after': 1 });
-    if (spec.route === 'config.meta' && !artifact?.meta) return failWith(404, 'the current build has no meta file for this client (it was made by an older bindery): run bindery build again');
     const headers: Record<string, string> = { etag: `"${artifact?.sha256 ?? sha256}"`, 'cache-control': 'private, no-cache', [CLIENT_HEADER]: client };
     if (bootstrapStatus === 'new') {
       const token = bootstrap.claim(client);
@@ -328,12 +328,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return void res.end();
     }
     if (spec.route === 'config') {
-      // A build of an older bindery has no meta: served without it (and the client refuses it).
-      const meta: Record<string, string> = artifact.meta ? { [META_HEADER]: artifact.meta.json.toString('base64'), [META_SIGNATURE_HEADER]: artifact.meta.signature.toString('base64') } : {};
-      return send(res, 200, artifact.tarball, { ...headers, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: artifact.signature.toString('base64'), ...meta });
+      return send(res, 200, artifact.tarball, { ...headers, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: artifact.signature.toString('base64') });
     }
     if (spec.route === 'config.meta') {
-      return send(res, 200, artifact.meta!.json, { ...headers, 'content-type': 'application/json', [META_SIGNATURE_HEADER]: artifact.meta!.signature.toString('base64') });
+      return send(res, 200, artifact.meta.json, { ...headers, 'content-type': 'application/json', [META_SIGNATURE_HEADER]: artifact.meta.signature.toString('base64') });
     }
     return send(res, 200, artifact.signature, { ...headers, 'content-type': 'application/octet-stream' });
   }

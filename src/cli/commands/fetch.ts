@@ -69,13 +69,12 @@ export const fetchCommand: Command = {
     }
     for (const f of result.failed) io.info(`failed: ${f.path}: ${f.reason}`);
     const summary = ['create', 'update', 'metadata', 'unchanged'].map((a) => `${counts[a] ?? 0} ${a}`).join(', ');
-    const built = `built ${result.builtAt}${result.revision ? ` from ${result.revision}` : ''}`;
-    io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}, ${built}`);
+    for (const u of result.unbound) io.info(`not bound by the server, left as it is: ${u.path}: ${u.message}`);
+    io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}${result.unbound.length ? `; ${result.unbound.length} paths the server could not bind` : ''}`);
     io.result({
       client: result.client,
       sha256: result.sha256,
-      builtAt: result.builtAt,
-      revision: result.revision,
+      unbound: result.unbound,
       dryRun,
       changes: result.changes.map((c) => ({ path: c.file.path, action: c.action })),
       failed: result.failed,
