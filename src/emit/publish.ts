@@ -22,9 +22,6 @@ import { FIXED_MTIME, MAX_MTIME } from './tarball.js';
 
 const DIR_MODE = 0o700;
 
-/** Host names become file names; this keeps them to one safe path component. */
-const HOST_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
-
 const NOT_OURS_HINT = 'choose a new or empty directory for the build output; bindery never deletes files it did not create';
 
 /** What an output directory may hold besides the stable links: anything else means it is not ours. */
@@ -58,13 +55,6 @@ export interface Publication {
   readonly serial: number;
   readonly previous: PreviousBuild | null;
   readonly unlock: () => void;
-}
-
-/** Check host names before anything is written: they become file names. */
-export function checkHostName(host: string): void {
-  if (!HOST_RE.test(host)) {
-    throw new BinderyError('EMIT', `host name '${host}' cannot be used as a file name`, { host }, 'client names must be host names: letters, digits, ".", "-", "_"');
-  }
 }
 
 /**

@@ -12,7 +12,8 @@ import type { HostRecord } from '../protocol/format.js';
 import type { BindFailure, BoundFile } from '../types.js';
 import { stableStringify } from './json.js';
 import { signBytes, type SigningKey } from './sign.js';
-import { packEntries, sha256Hex, tarEntries, type ContentHashes } from './tarball.js';
+import { packEntries, sha256Hex, tarEntries, type ContentHashes, type TarEntry } from './tarball.js';
+import { asBinderyError, BinderyError } from '../errors.js';
 
 /** Where and how a build writes its hosts: plain data (a KeyObject crosses to workers too). */
 export interface EmitTarget {
@@ -36,6 +37,9 @@ export interface EmittedHost {
   /** Paths of objects and signatures this host created (relative to outDir); empty when all existed. */
   readonly created: readonly string[];
 }
+
+/** Host names become file names; this keeps them to one safe path component. */
+const HOST_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
 
 /** Output is readable by the building user only: tarballs hold decrypted secrets and private keys. */
 export const FILE_MODE = 0o600;
@@ -77,7 +81,7 @@ function putSigned(target: EmitTarget, sha: string, data: Buffer, created: strin
 }
 
 /** The host record: no build time or revision in it, so an unchanged host gives the same bytes. */
-export function hostRecord(host: string, tarball: Buffer, tarSha: string, entries: ReturnType<typeof tarEntries>, failures: readonly BindFailure[]): HostRecord {
+export function hostRecord(host: string, tarball: Buffer, tarSha: string, entries: readonly TarEntry[], failures: readonly BindFailure[]): HostRecord {
   const failed = failures
     .map(({ path, file, line, column, message }) => ({ path, file, line, column, message }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
@@ -90,15 +94,22 @@ export function hostRecord(host: string, tarball: Buffer, tarSha: string, entrie
   };
 }
 
-/** Pack, sign and store one host's tarball and record. */
+/** Pack, sign and store one host's tarball and record; errors name the host. */
 export function emitHost(target: EmitTarget, host: string, files: readonly BoundFile[], failures: readonly BindFailure[], hashes: ContentHashes): EmittedHost {
-  const entries = tarEntries(files, hashes);
-  const tarball = packEntries(entries, target.mtime);
-  const tarSha = sha256Hex(tarball);
-  const created: string[] = [];
-  putSigned(target, tarSha, tarball, created);
-  const record = Buffer.from(stableStringify(hostRecord(host, tarball, tarSha, entries, failures), { compact: true }));
-  const recordSha = sha256Hex(record);
-  putSigned(target, recordSha, record, created);
-  return { host, record: recordSha, tarball: tarSha, files: entries.length, created };
+  if (!HOST_RE.test(host)) {
+    throw new BinderyError('EMIT', `host name '${host}' cannot be used as a file name`, { host }, 'client names must be host names: letters, digits, ".", "-", "_"');
+  }
+  try {
+    const entries = tarEntries(files, hashes);
+    const tarball = packEntries(entries, target.mtime);
+    const tarSha = sha256Hex(tarball);
+    const created: string[] = [];
+    putSigned(target, tarSha, tarball, created);
+    const record = Buffer.from(stableStringify(hostRecord(host, tarball, tarSha, entries, failures), { compact: true }));
+    const recordSha = sha256Hex(record);
+    putSigned(target, recordSha, record, created);
+    return { host, record: recordSha, tarball: tarSha, files: entries.length, created };
+  } catch (e) {
+    throw asBinderyError(e, 'EMIT', { host });
+  }
 }

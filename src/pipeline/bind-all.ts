@@ -159,14 +159,7 @@ async function processHost(b: Binder, m: ClientMetadata, plan: readonly PathEntr
     });
     if (failed.size) files = files.filter((f) => !failed.has(f.path));
   }
-  let emitted: EmittedHost | null = null;
-  if (sink.emit) {
-    try {
-      emitted = emitHost(sink.emit, m.hostname, files, failures, b.hashes);
-    } catch (e) {
-      throw isBinderyError(e) ? new BinderyError(e.code, e.message, { ...e.location, host: m.hostname }, e.hint) : e;
-    }
-  }
+  const emitted = sink.emit ? emitHost(sink.emit, m.hostname, files, failures, b.hashes) : null;
   return { host: m.hostname, failures, files: files.length, emitted, bound: sink.keepFiles ? files : null, diagnostics: bound.diagnostics };
 }
 
