@@ -1,28 +1,50 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { compile, type CompileResult } from '../src/pipeline/index.ts';
+import { compile, planClients, type CompileResult } from '../src/pipeline/index.ts';
+import { bindContext } from '../src/pipeline/bind-all.ts';
+import { bindEntry, decryptAll } from '../src/cfg/index.ts';
+import { passphrases } from '../src/secrets/index.ts';
 import { ROOT } from './helpers.ts';
 
 const sample = join(ROOT, 'sample-repo');
 const base = { repo: sample, validate: false, generateKeys: false, env: {} } as const;
 
-/** host → path → sha of content, owner, mode: everything a tarball is made of. */
+/** host → path → content, owner, mode, source: everything a tarball is made of. */
 function digest(r: CompileResult): Record<string, Record<string, string>> {
-  return Object.fromEntries(r.hosts.map((h) => [h.host, Object.fromEntries(h.files.map((f) => [f.path, `${f.data.toString('base64')} ${f.info.owner}:${f.info.group} ${f.info.mode} ${f.source}`]))]));
+  return Object.fromEntries(r.hosts.map((h) => [h.host, Object.fromEntries(h.bound!.map((f) => [f.path, `${f.data.toString('base64')} ${f.info.owner}:${f.info.group} ${f.info.mode} ${f.source} ${f.deltas.join(',')}`]))]));
 }
 
 test('binding in worker threads gives exactly what binding in one thread gives', async () => {
   const one = await compile({ ...base, jobs: 1 });
   let ticks = 0;
-  const many = await compile({ ...base, jobs: 2, parallel: { probeMs: 0, thresholdMs: 0, minJobs: 2 }, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
+  const many = await compile({ ...base, jobs: 2, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
   assert.is(one.hosts.length, 9);
-  assert.equal(one.binding, { workers: 0, inWorkers: 0 });
-  assert.equal(many.binding, { workers: 2, inWorkers: 8 }, 'the first client is bound here, the other eight by two workers');
+  assert.equal(one.binding, { workers: 0 });
+  assert.equal(many.binding, { workers: 2 });
   assert.equal(digest(many), digest(one));
   assert.equal(many.hosts.map((h) => h.host), one.hosts.map((h) => h.host), 'client order is kept');
   assert.is(ticks, 9, 'progress counts every client, whichever thread bound it');
   assert.equal(many.hosts.flatMap((h) => h.failures), []);
+});
+
+test('results shared by clients of one group set are what binding each client alone gives', async () => {
+  const r = await compile({ ...base, jobs: 1 });
+  const ctx = bindContext({ repo: r.repo, config: r.config, decrypted: decryptAll(r.repo, passphrases(r.config, {})), metadata: r.metadata, plans: new Map(), validating: false });
+  let compared = 0;
+  for (const h of r.hosts) {
+    const m = r.metadata.clients.find((c) => c.hostname === h.host)!;
+    const plan = planClients(r.repo, [m], [], []).get(h.host)!;
+    for (const f of h.bound!) {
+      const entry = plan.find((e) => e.name === f.path)!;
+      // A fresh context per entry: nothing cached from another client.
+      const alone = bindEntry({ ...ctx, caches: { templates: new Map(), infoXml: new Map(), content: new Map() } }, entry, m);
+      assert.ok(alone.ok, `${h.host} ${f.path}`);
+      if (alone.ok) assert.equal([alone.file.data.toString('base64'), alone.file.info, alone.file.source, alone.file.deltas], [f.data.toString('base64'), f.info, f.source, f.deltas], `${h.host} ${f.path}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 50, `compared ${compared} files`);
 });
 
 test.run();

@@ -9,7 +9,7 @@ const nobundler = join(FIXTURES, 'core-nobundler');
 
 test('without Bundler/ a client gets every entry set that has a file for it (decision 10 (docs/decisions.md))', async () => {
   const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
-  const paths = Object.fromEntries(r.hosts.map((h) => [h.host, h.files.map((f) => f.path)]));
+  const paths = Object.fromEntries(r.hosts.map((h) => [h.host, h.bound!.map((f) => f.path)]));
   assert.equal(paths, { pc1: ['/etc/hosts', '/etc/legacy', '/etc/pc1-only', '/etc/perm'], srv1: ['/etc/hosts', '/etc/legacy', '/etc/perm', '/etc/server.conf'] });
   assert.equal(r.hosts.flatMap((h) => h.failures), []);
 });
@@ -17,7 +17,7 @@ test('without Bundler/ a client gets every entry set that has a file for it (dec
 test('[mdata] in bcfg2.conf sets the defaults, and a legacy :info file overrides them', async () => {
   const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
   const srv1 = r.hosts.find((h) => h.host === 'srv1')!;
-  const info = (p: string) => srv1.files.find((f) => f.path === p)!.info;
+  const info = (p: string) => srv1.bound!.find((f) => f.path === p)!.info;
   assert.equal([info('/etc/hosts').owner, info('/etc/hosts').group, info('/etc/hosts').mode], ['nobody', 'root', '0600']);
   assert.equal([info('/etc/legacy').owner, info('/etc/legacy').group, info('/etc/legacy').mode], ['daemon', 'adm', '0640'], 'three-digit legacy modes get a leading 0');
   const w = r.warnings.find((d) => d.code === 'legacy-info-line');
@@ -28,7 +28,7 @@ test('[mdata] in bcfg2.conf sets the defaults, and a legacy :info file overrides
 
 test('info.xml: the first Info after Group/Client/Path conditions wins whole (decision 5 (docs/decisions.md))', async () => {
   const r = await compile({ repo: nobundler, jobs: 1, validate: false, generateKeys: false, env: {} });
-  const perm = (host: string) => r.hosts.find((h) => h.host === host)!.files.find((f) => f.path === '/etc/perm')!.info;
+  const perm = (host: string) => r.hosts.find((h) => h.host === host)!.bound!.find((f) => f.path === '/etc/perm')!.info;
   assert.equal([perm('srv1').owner, perm('srv1').mode], ['srv1owner', '0600'], 'attributes it does not set keep the defaults');
   assert.equal([perm('pc1').owner, perm('pc1').mode], ['notserver', '0400'], 'negate inverts a Group condition');
   const several = r.warnings.filter((d) => d.code === 'info-ambiguous' && d.file === 'Cfg/etc/perm/info.xml');
