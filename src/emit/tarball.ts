@@ -126,33 +126,55 @@ function paxRecord(key: string, value: string): Buffer {
   return Buffer.from(`${len}${body}`);
 }
 
-function octal(buf: Buffer, off: number, width: number, value: number): void {
-  // width-1 octal digits, zero-padded, then a space (as tar-stream and GNU tar write them).
-  buf.write(value.toString(8).padStart(width - 1, '0') + ' ', off, 'latin1');
-}
-
-function writeHeader(buf: Buffer, off: number, h: { name: string; prefix: string; mode: number; size: number; mtime: number; type: number; uname: string; gname: string }): void {
-  buf.write(h.name, off, 100, 'utf8');
-  octal(buf, off + 100, 7, h.mode & 0o7777);
-  octal(buf, off + 108, 7, 0);
-  octal(buf, off + 116, 7, 0);
-  octal(buf, off + 124, 12, h.size);
-  octal(buf, off + 136, 12, h.mtime);
-  buf[off + 156] = h.type;
-  buf.write('ustar\x0000', off + 257, 'latin1');
-  buf.write(h.uname, off + 265, NAME_FIELD, 'utf8');
-  buf.write(h.gname, off + 297, NAME_FIELD, 'utf8');
-  octal(buf, off + 329, 7, 0);
-  octal(buf, off + 337, 7, 0);
-  if (h.prefix) buf.write(h.prefix, off + 345, 155, 'latin1');
-  // The checksum counts its own field as eight spaces.
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += buf[off + i]!;
-  buf.write(sum.toString(8).padStart(6, '0') + ' ', off + 148, 'latin1');
-}
-
 const TYPE_FILE = 0x30; // '0'
 const TYPE_PAX = 0x78; // 'x'
+
+/** width-1 octal digits, zero-padded, then a space (as tar-stream and GNU tar write them). */
+const octal = (width: number, value: number) => value.toString(8).padStart(width - 1, '0') + ' ';
+
+interface HeaderTemplate {
+  readonly block: Buffer;
+  readonly sum: number;
+}
+
+/**
+ * The fields every header of one tar shares (uid, gid, mtime, magic, device numbers), with their
+ * checksum share: each header then writes only its own fields and adds their bytes.
+ */
+function headerTemplate(mtime: number): HeaderTemplate {
+  const block = Buffer.alloc(BLOCK);
+  block.write(octal(7, 0), 108, 'latin1');
+  block.write(octal(7, 0), 116, 'latin1');
+  block.write(octal(12, mtime), 136, 'latin1');
+  block.write('ustar\x0000', 257, 'latin1');
+  block.write(octal(7, 0), 329, 'latin1');
+  block.write(octal(7, 0), 337, 'latin1');
+  // The checksum counts its own field as eight spaces.
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) sum += block[i]!;
+  return { block, sum };
+}
+
+/** Write text at off (at most max bytes) and return the sum of the bytes written. */
+function field(buf: Buffer, off: number, text: string, max: number, encoding: BufferEncoding): number {
+  const n = buf.write(text, off, max, encoding);
+  let sum = 0;
+  for (let i = off; i < off + n; i++) sum += buf[i]!;
+  return sum;
+}
+
+function writeHeader(buf: Buffer, off: number, template: HeaderTemplate, h: { name: string; prefix: string; mode: number; size: number; type: number; uname: string; gname: string }): void {
+  template.block.copy(buf, off);
+  let sum = template.sum + h.type;
+  sum += field(buf, off, h.name, 100, 'utf8');
+  sum += field(buf, off + 100, octal(7, h.mode & 0o7777), 8, 'latin1');
+  sum += field(buf, off + 124, octal(12, h.size), 12, 'latin1');
+  buf[off + 156] = h.type;
+  sum += field(buf, off + 265, h.uname, NAME_FIELD, 'utf8');
+  sum += field(buf, off + 297, h.gname, NAME_FIELD, 'utf8');
+  if (h.prefix) sum += field(buf, off + 345, h.prefix, 155, 'latin1');
+  buf.write(sum.toString(8).padStart(6, '0') + ' ', off + 148, 'latin1');
+}
 
 /** The uncompressed tar of checked entries, laid out in one buffer. */
 export function tarBytes(entries: readonly TarEntry[], mtime: number): Buffer {
@@ -164,15 +186,16 @@ export function tarBytes(entries: readonly TarEntry[], mtime: number): Buffer {
   let size = 2 * BLOCK;
   for (const { e, pax } of layout) size += BLOCK + padded(e.data.length) + (pax ? BLOCK + padded(pax.length) : 0);
   const buf = Buffer.alloc(size);
+  const template = headerTemplate(mtime);
   let off = 0;
   for (const { e, split, pax } of layout) {
     if (pax) {
-      writeHeader(buf, off, { name: `PaxHeader/${split.name}`.slice(0, 100), prefix: '', mode: 0o644, size: pax.length, mtime, type: TYPE_PAX, uname: e.owner, gname: e.group });
+      writeHeader(buf, off, template, { name: `PaxHeader/${split.name}`.slice(0, 100), prefix: '', mode: 0o644, size: pax.length, type: TYPE_PAX, uname: e.owner, gname: e.group });
       off += BLOCK;
       pax.copy(buf, off);
       off += padded(pax.length);
     }
-    writeHeader(buf, off, { ...split, mode: e.mode, size: e.data.length, mtime, type: TYPE_FILE, uname: e.owner, gname: e.group });
+    writeHeader(buf, off, template, { name: split.name, prefix: split.prefix, mode: e.mode, size: e.data.length, type: TYPE_FILE, uname: e.owner, gname: e.group });
     off += BLOCK;
     e.data.copy(buf, off);
     off += padded(e.data.length);
