@@ -5,26 +5,38 @@ import { compile, planClients, type CompileResult } from '../src/pipeline/index.
 import { bindContext } from '../src/pipeline/bind-all.ts';
 import { bindEntry, decryptAll } from '../src/cfg/index.ts';
 import { passphrases } from '../src/secrets/index.ts';
-import { ROOT } from './helpers.ts';
+import { spawnSync } from 'node:child_process';
+import { ROOT, tempDir } from './helpers.ts';
 
 const sample = join(ROOT, 'sample-repo');
 const base = { repo: sample, validate: false, generateKeys: false, env: {} } as const;
+const work = tempDir('bindery-parallel-');
+test.after(() => work.cleanup());
+
+/** The benchmark's synthetic repository: enough clients (200) for two workers. */
+function syntheticRepo(): string {
+  const dir = join(work.dir, 'synthetic');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench.ts'), '--clients', '200', '--entries', '30', '--write-repo', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/bench.ts --write-repo failed: ${r.stderr}`);
+  return dir;
+}
 
 /** host → path → content, owner, mode, source: everything a tarball is made of. */
 function digest(r: CompileResult): Record<string, Record<string, string>> {
   return Object.fromEntries(r.hosts.map((h) => [h.host, Object.fromEntries(h.bound!.map((f) => [f.path, `${f.data.toString('base64')} ${f.info.owner}:${f.info.group} ${f.info.mode} ${f.source} ${f.deltas.join(',')}`]))]));
 }
 
-test('binding in worker threads gives exactly what binding in one thread gives', async () => {
-  const one = await compile({ ...base, jobs: 1 });
+test('binding in worker threads gives exactly what binding in one thread gives, templates and .crypt included', async () => {
+  const repo = { ...base, repo: syntheticRepo() };
+  const one = await compile({ ...repo, jobs: 1 });
   let ticks = 0;
-  const many = await compile({ ...base, jobs: 2, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
-  assert.is(one.hosts.length, 9);
-  assert.equal(one.binding, { workers: 0 });
-  assert.equal(many.binding, { workers: 2 });
+  const many = await compile({ ...repo, jobs: 2, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
+  assert.is(one.hosts.length, 200);
+  assert.equal(one.binding, { workers: 0, bound: 200, reused: 0 });
+  assert.equal(many.binding, { workers: 2, bound: 200, reused: 0 });
   assert.equal(digest(many), digest(one));
   assert.equal(many.hosts.map((h) => h.host), one.hosts.map((h) => h.host), 'client order is kept');
-  assert.is(ticks, 9, 'progress counts every client, whichever thread bound it');
+  assert.is(ticks, 200, 'progress counts every client, whichever thread bound it');
   assert.equal(many.hosts.flatMap((h) => h.failures), []);
 });
 

@@ -41,6 +41,8 @@ export interface HostOutcome {
   readonly emitted: EmittedHost | null;
   /** Its bound files, only when asked to keep them (`bindery validate` and inspection do not emit). */
   readonly bound: readonly BoundFile[] | null;
+  /** Warnings of its binding (one the same binder already reported for another client is left out). */
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 /** How bindAll treats each client's result. */
@@ -143,7 +145,7 @@ function bindClient(b: Binder, m: ClientMetadata, plan: readonly PathEntry[]): {
 }
 
 /** Bind, validate and (when emitting) write one client. */
-async function processHost(b: Binder, m: ClientMetadata, plan: readonly PathEntry[], sink: BindSink, validate: Validate | null): Promise<HostOutcome & { diagnostics: Diagnostic[] }> {
+async function processHost(b: Binder, m: ClientMetadata, plan: readonly PathEntry[], sink: BindSink, validate: Validate | null): Promise<HostOutcome> {
   const bound = bindClient(b, m, plan);
   let files = bound.files;
   const failures = bound.failures;
@@ -186,7 +188,7 @@ const fromWire = (w: WireError): Error => ('internal' in w ? new Error(`bind wor
 
 /** Messages between the main thread and a bind-and-emit worker. */
 export type FromWorker =
-  | { readonly outcome: HostOutcome & { diagnostics: Diagnostic[] } }
+  | { readonly outcome: HostOutcome }
   | { readonly validate: { readonly id: number; readonly items: readonly ValidationItem[] } }
   | { readonly error: WireError };
 export type ToWorker = { readonly validated: { readonly id: number; readonly verdicts: readonly ValidationVerdict[] } };
@@ -196,6 +198,13 @@ export interface WorkerData {
   readonly sink: BindSink;
   readonly validating: boolean;
 }
+
+/**
+ * A worker costs about 0.3 s of CPU to start (it loads the stages' modules) and its own copy of
+ * the repository, about what binding and writing 64 clients of 100 entries costs on these
+ * 2-core machines (scripts/bench.ts): below that, this thread does the work.
+ */
+const CLIENTS_PER_WORKER = 64;
 
 /** How many of its clients a worker keeps in flight while it waits for validation verdicts. */
 const IN_FLIGHT = 8;
@@ -250,7 +259,6 @@ function startWorker(workerData: WorkerData): Worker {
 export interface BindAllResult {
   /** In client order. */
   readonly hosts: HostOutcome[];
-  readonly diagnostics: Diagnostic[];
   /** Worker threads used (0 when the main thread bound everything). */
   readonly workers: number;
 }
@@ -262,21 +270,18 @@ export interface BindAllResult {
  * a template is compiled once per binder and host-independent content is bound once per
  * group set. Validation requests come back to `validate` here, which runs each content once.
  */
-export async function bindAll(input: BindInput, opts: { jobs: number; sink: BindSink; validate: Validate | null; onClient: () => void }): Promise<BindAllResult> {
-  const clients = input.metadata.clients;
-  const diagnostics: Diagnostic[] = [];
+export async function bindAll(input: BindInput, opts: { clients: readonly ClientMetadata[]; jobs: number; sink: BindSink; validate: Validate | null; onClient: () => void }): Promise<BindAllResult> {
+  const { clients } = opts;
   const validate = input.validating ? opts.validate : null;
-  const workers = Math.min(opts.jobs, clients.length);
+  const workers = Math.min(opts.jobs, Math.floor(clients.length / CLIENTS_PER_WORKER));
   if (workers <= 1) {
     const b = newBinder(input);
     const hosts: HostOutcome[] = [];
     for (const m of clients) {
-      const { diagnostics: ds, ...outcome } = await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate);
-      diagnostics.push(...ds);
-      hosts.push(outcome);
+      hosts.push(await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate));
       opts.onClient();
     }
-    return { hosts, diagnostics, workers: 0 };
+    return { hosts, workers: 0 };
   }
   const byHost = new Map<string, HostOutcome>();
   const shards: string[][] = Array.from({ length: workers }, () => []);
@@ -293,8 +298,7 @@ export async function bindAll(input: BindInput, opts: { jobs: number; sink: Bind
             let failed: Error | null = null;
             worker.on('message', (msg: FromWorker) => {
               if ('outcome' in msg) {
-                const { diagnostics: ds, ...outcome } = msg.outcome;
-                diagnostics.push(...ds);
+                const { outcome } = msg;
                 byHost.set(outcome.host, { ...outcome, bound: outcome.bound?.map((f) => ({ ...f, data: asBuffer(f.data) })) ?? null });
                 done++;
                 opts.onClient();
@@ -321,5 +325,5 @@ export async function bindAll(input: BindInput, opts: { jobs: number; sink: Bind
     // On a failure the other workers are stopped: the build is going to be thrown away.
     await Promise.all(running.map((w) => w.terminate()));
   }
-  return { hosts: clients.map((m) => byHost.get(m.hostname)!), diagnostics, workers };
+  return { hosts: clients.map((m) => byHost.get(m.hostname)!), workers };
 }

@@ -15,6 +15,7 @@ import { runValidators } from '../validate/index.js';
 import type { EmitTarget } from '../emit/index.js';
 import type { ClientMetadata, PathEntry } from '../types.js';
 import { repoChecks } from './checks.js';
+import { hostKeys, openCache, type CachedHost } from './cache.js';
 
 export interface CompileOptions {
   readonly repo: string;
@@ -34,6 +35,8 @@ export interface CompileOptions {
    * once, after loading and the key phase, just before binding), else kept in memory.
    */
   readonly emitTo?: () => EmitTarget;
+  /** With emitTo: the incremental cache's directory (hosts whose inputs did not change are reused). */
+  readonly cacheDir?: string;
 }
 
 export type HostResult = HostOutcome;
@@ -52,8 +55,8 @@ export interface CompileResult {
   readonly warnings: readonly Diagnostic[];
   readonly keysWritten: readonly string[];
   readonly validation: { readonly runs: number; readonly checked: number; readonly failed: number };
-  /** Worker threads that bound (and wrote) the clients; 0 when this thread did. */
-  readonly binding: { readonly workers: number };
+  /** Worker threads that bound (and wrote) the clients (0 when this thread did), and how many hosts came unchanged from the cache. */
+  readonly binding: { readonly workers: number; readonly bound: number; readonly reused: number };
   readonly revision: string | null;
 }
 
@@ -145,12 +148,29 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const input: BindInput = { repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans, validating };
   const validation = validationService(repo, config, opts.jobs);
-  const sink: BindSink = opts.emitTo ? { emit: opts.emitTo(), keepFiles: false } : { emit: null, keepFiles: true };
-  const bar = phase('binding', metadata.clients.length);
-  const bound = await bindAll(input, { jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
+  const target = opts.emitTo?.() ?? null;
+  const sink: BindSink = target ? { emit: target, keepFiles: false } : { emit: null, keepFiles: true };
+  // Hosts whose inputs are unchanged since the cached build are reused, not bound again.
+  const cache = target && opts.cacheDir ? openCache(opts.cacheDir, target, (d) => warnings.push(d)) : null;
+  const keyOf = cache ? hostKeys(repo, config, passphrases(config, opts.env), metadata.clients, target!, validating) : null;
+  const keys = new Map(keyOf ? metadata.clients.map((m) => [m.hostname, keyOf(m, plans.get(m.hostname) ?? [])]) : []);
+  const reused = new Map<string, CachedHost>();
+  for (const [host, key] of keys) {
+    const hit = cache!.lookup(host, key);
+    if (hit) reused.set(host, hit);
+  }
+  const bar = phase('binding', metadata.clients.length - reused.size);
+  const bound = await bindAll(input, { clients: metadata.clients.filter((m) => !reused.has(m.hostname)), jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
   bar.done();
-  warnings.push(...bound.diagnostics);
-  return { repo, config, metadata, hosts: bound.hosts, skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding: { workers: bound.workers }, revision: gitRevision(repo.root) };
+  const byHost = new Map(bound.hosts.map((h) => [h.host, h]));
+  const hosts: HostOutcome[] = metadata.clients.map((m) => {
+    const hit = reused.get(m.hostname);
+    return hit ? { host: m.hostname, failures: hit.failures, files: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, bound: null, diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
+  });
+  for (const h of hosts) warnings.push(...h.diagnostics);
+  cache?.save(hosts.map((h) => ({ key: keys.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
+  const binding = { workers: bound.workers, bound: bound.hosts.length, reused: reused.size };
+  return { repo, config, metadata, hosts, skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root) };
 }
 
 /**

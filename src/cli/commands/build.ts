@@ -1,11 +1,12 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { layout } from '../../protocol/index.js';
 import { BinderyError } from '../../errors.js';
 import { compile, type CompileResult } from '../../pipeline/index.js';
 import { abortPublish, beginPublish, finishPublish, loadSigningKey, type Publication } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -22,6 +23,7 @@ export const buildCommand: Command = {
     'signing-key': { type: 'string' },
     'keep-going': { type: 'boolean', short: 'k' },
     jobs: { type: 'string', short: 'j' },
+    cache: { type: 'string' },
     'no-validate': { type: 'boolean' },
   },
   async run(ctx) {
@@ -46,6 +48,7 @@ export const buildCommand: Command = {
         onPhase: progressPhases(ctx.io),
         // The output directory is locked only once the repository has loaded.
         emitTo: () => (pub = beginPublish(out, key)).target,
+        cacheDir: resolve(stringOpt(ctx, 'cache') ?? join(out, layout.CACHE)),
       });
       const { io } = ctx;
       result.warnings.forEach((w) => io.warn(w));
@@ -83,7 +86,7 @@ export const buildCommand: Command = {
       const written = new Set(result.hosts.flatMap((h) => (h.emitted!.created.length > 0 ? [h.host] : []))).size;
       io.info(
         `built ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'} (${summary.files} files) in ${seconds.toFixed(2)} s, ${(result.hosts.length / Math.max(seconds, 0.001)).toFixed(0)} hosts/s → ${out}/hosts/` +
-          `; ${written} with new objects, ${result.hosts.length - written} unchanged` +
+          `; ${result.binding.bound} bound, ${result.binding.reused} reused from the cache, ${written} with new objects` +
           (result.keysWritten.length ? `; generated ${result.keysWritten.length} key files` : '') +
           (result.validation.checked ? `; ${result.validation.runs} validator runs for ${result.validation.checked} validated files` : '') +
           (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
@@ -95,7 +98,7 @@ export const buildCommand: Command = {
         seconds,
         serial: manifest.serial,
         manifest: `${out}/manifest.json`,
-        tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: `hosts/${h}.tar.gz`, sha256: v.tarball, record: v.record }])),
+        tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: layout.hostTarballPath(h), sha256: v.tarball, record: v.record }])),
       });
       return failures.length > 0 ? 1 : 0;
     } finally {
