@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { compile, planClients, type CompileResult } from '../src/pipeline/index.ts';
+import { compile, plan, type CompileResult } from '../src/pipeline/index.ts';
 import { bindContext } from '../src/pipeline/bind-all.ts';
 import { bindEntry, decryptAll } from '../src/cfg/index.ts';
 import { passphrases } from '../src/secrets/index.ts';
@@ -46,9 +46,9 @@ test('results shared by clients of one group set are what binding each client al
   let compared = 0;
   for (const h of r.hosts) {
     const m = r.metadata.clients.find((c) => c.hostname === h.host)!;
-    const plan = planClients(r.repo, [m], [], []).get(h.host)!;
+    const entries = plan({ config: r.config, repo: r.repo, metadata: r.metadata, warnings: [] }, [m]).plans.get(h.host)!;
     for (const f of h.bound!) {
-      const entry = plan.find((e) => e.name === f.path)!;
+      const entry = entries.find((e) => e.name === f.path)!;
       // A fresh context per entry: nothing cached from another client.
       const alone = bindEntry({ ...ctx, caches: { templates: new Map(), infoXml: new Map(), content: new Map() } }, entry, m);
       assert.ok(alone.ok, `${h.host} ${f.path}`);

@@ -5,7 +5,8 @@ import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { abortPublish, beginPublish, emitHost, finishPublish, hostTarball, keyId, loadSigningKey, readCurrentBuild, signBytes, stableStringify, verifyBytes, type BuildSummary, type EmittedHost, type SigningKey } from '../src/emit/index.ts';
 import { layout, parseHostRecord, type Manifest } from '../src/protocol/index.ts';
-import { BinderyError, formatError } from '../src/errors.ts';
+import { BinderyError } from '../src/errors.ts';
+import { renderMessage } from '../src/cli/render.ts';
 import type { BindFailure, BoundFile } from '../src/types.ts';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from './helpers.ts';
@@ -157,7 +158,7 @@ test('an invalid mode is an EMIT error naming the path, and the host when emitte
   const e2 = thrown(() => publish(out, [{ host: 'web1', files: web }, { host: 'db1', files: bad }]));
   assert.is(e2.code, 'EMIT');
   assert.equal([e2.location.host, e2.location.path], ['db1', '/etc/motd']);
-  assert.match(formatError(e2), /host db1, path \/etc\/motd: invalid mode 'rw-r--r--'/);
+  assert.match(e2.message, /invalid mode 'rw-r--r--'/);
   assert.is(readCurrentBuild(out), null, 'nothing is published');
   assert.equal(objects(out), [], 'what the aborted build stored is removed');
 });
@@ -387,7 +388,7 @@ test('an invalid signing key is refused without printing it', async () => {
   assert.is(e.code, 'CONFIG');
   assert.ok(e.hint?.includes(OPENSSL_HINT));
   const body = pem.split('\n')[1];
-  assert.not.ok(formatError(e).includes(body.slice(0, 16)));
+  assert.not.ok(renderMessage(e.toMessage()).includes(body.slice(0, 16)));
   assert.match(thrown(() => loadSigningKey({ path: pubPath, env: {} })).message, /public key, not a private key/);
   const ec = join(tmp.dir, 'ec.pem');
   must('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ec]);

@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
-import { layout } from '../../protocol/index.js';
-import { BinderyError } from '../../errors.js';
-import { compile, type CompileResult } from '../../pipeline/index.js';
+import { BinderyError, countOf } from '../../errors.js';
+import { compile, messagesOf, type CompileResult } from '../../pipeline/index.js';
 import { abortPublish, beginPublish, finishPublish, loadSigningKey, type Publication } from '../../emit/index.js';
+import { layout } from '../../protocol/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
-import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 
 const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--json]';
 
@@ -18,13 +18,13 @@ export const buildCommand: Command = {
   summary: 'compile every client of a repository into signed per-host tarballs and a manifest',
   usage: USAGE,
   options: {
-    out: { type: 'string', short: 'o' },
-    config: { type: 'string', short: 'C' },
-    'signing-key': { type: 'string' },
-    'keep-going': { type: 'boolean', short: 'k' },
-    jobs: { type: 'string', short: 'j' },
-    cache: { type: 'string' },
-    'no-validate': { type: 'boolean' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'output directory (docs/output-format.md): objects/, current -> .builds/<id>/{hosts/,manifest.json} (required)' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    'signing-key': { type: 'string', valueName: 'file', description: 'Ed25519 private key (PEM) that signs tarballs, host records and the manifest', default: '$BINDERY_SIGNING_KEY' },
+    'keep-going': { type: 'boolean', short: 'k', description: 'publish every host without the entries that failed, listed in its record and the manifest (exit 1 still)' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'worker threads that bind and write hosts, and validators run at once', default: 'the available parallelism' },
+    cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
+    'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
   },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
@@ -51,17 +51,18 @@ export const buildCommand: Command = {
         cacheDir: resolve(stringOpt(ctx, 'cache') ?? join(out, layout.CACHE)),
       });
       const { io } = ctx;
-      result.warnings.forEach((w) => io.warn(w));
       const failures = result.hosts.flatMap((h) => h.failures);
+      const messages = messagesOf(result.repo, failures, result.warnings);
+      messages.warnings.forEach((w) => io.report(w));
       const summary = {
         ok: failures.length === 0,
         published: false,
         out,
         hosts: result.hosts.length,
         files: result.hosts.reduce((n, h) => n + h.files, 0),
-        failures,
+        errors: messages.errors,
         failedPaths: failedByHost(result),
-        warnings: result.warnings,
+        warnings: messages.warnings,
         skipped: result.skipped,
         keysWritten: result.keysWritten,
         validation: result.validation,
@@ -69,28 +70,26 @@ export const buildCommand: Command = {
         revision: result.revision,
         seconds: 0,
       };
-      reportFailures(io, failures);
-      const failedHosts = Object.keys(summary.failedPaths).length;
-      const counted = `${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} on ${failedHosts} host${failedHosts === 1 ? '' : 's'}`;
+      messages.errors.forEach((m) => io.report(m));
       if (failures.length > 0 && !keepGoing) {
         // Decision 17 (docs/decisions.md): without --keep-going any failure fails the whole build.
         abortPublish(pub!, result.hosts.flatMap((h) => h.emitted?.created ?? []));
         pub = null;
-        io.info(`build failed: ${counted} could not be bound; nothing was published to ${out} (any previous build there is untouched; --keep-going publishes every host without its failed entries)`);
+        io.info(`build failed: entries could not be bound (${failureCounts(failures)}); nothing was published to ${out} (any previous build there is untouched; --keep-going publishes every host without its failed entries)`);
         io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
         return 1;
       }
       const manifest = finishPublish(pub!, { hosts: result.hosts.map((h) => h.emitted!), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision });
       pub = null;
       const seconds = (Date.now() - started) / 1000;
-      const written = new Set(result.hosts.flatMap((h) => (h.emitted!.created.length > 0 ? [h.host] : []))).size;
+      const { bound, reused } = result.binding;
       io.info(
-        `built ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'} (${summary.files} files) in ${seconds.toFixed(2)} s, ${(result.hosts.length / Math.max(seconds, 0.001)).toFixed(0)} hosts/s → ${out}/hosts/` +
-          `; ${result.binding.bound} bound, ${result.binding.reused} reused from the cache, ${written} with new objects` +
+        `built ${countOf(result.hosts.length, 'host')} (${summary.files} files) in ${seconds.toFixed(2)} s, ${(result.hosts.length / Math.max(seconds, 0.001)).toFixed(0)} hosts/s → ${out}/hosts/` +
+          `; ${bound} bound, ${reused} reused from the cache` +
           (result.keysWritten.length ? `; generated ${result.keysWritten.length} key files` : '') +
           (result.validation.checked ? `; ${result.validation.runs} validator runs for ${result.validation.checked} validated files` : '') +
-          (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
-          (failures.length ? `; ${counted} failed (published without them)` : ''),
+          (result.warnings.length ? `; ${countOf(result.warnings.length, 'warning')}` : '') +
+          (failures.length ? `; published without the entries that failed (${failureCounts(failures)})` : ''),
       );
       io.result({
         ...summary,
