@@ -113,7 +113,7 @@ test('a damaged, foreign or tampered cache is ignored with a warning, and the bu
       writeFileSync(cache, text);
       const r = await build(repo.dir, out);
       assert.equal(r.summary.binding.reused, 0, `${what}: nothing reused`);
-      assert.ok(r.summary.warnings.some((w: { code: string; file: string }) => w.code === 'cache-ignored' && w.file === cache), `${what}: a warning names the cache`);
+      assert.ok(r.summary.warnings.some((w: { code: string; location?: { file?: string } }) => w.code === 'cache-ignored' && w.location?.file === cache), `${what}: a warning names the cache: ${JSON.stringify(r.summary.warnings)}`);
       assert.equal(manifestOf(out).hosts, reference, `${what}: the same output`);
     }
     const next = await build(repo.dir, out);

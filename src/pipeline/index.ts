@@ -83,6 +83,8 @@ export interface CompileResult {
   /** Worker threads that bound (and wrote) the clients (0 when this thread did), and how many hosts came unchanged from the cache. */
   readonly binding: { readonly workers: number; readonly bound: number; readonly reused: number };
   readonly revision: string | null;
+  /** Record this build's hosts in the cache (with cacheDir); call it once the build is published. */
+  readonly saveCache: () => void;
 }
 
 const noProgress = { tick() {}, done() {} };
@@ -227,9 +229,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     return hit ? { host: m.hostname, failures: hit.failures, files: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, bound: null, diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
   });
   for (const h of hosts) warnings.push(...h.diagnostics);
-  cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
+  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
   const binding = { workers: bound.workers, bound: bound.hosts.length, reused: reused.size };
-  return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root) };
+  return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };
 }
 
 /** Failures and warnings as Messages (one per distinct failure, every host named), with the source line where the repository has it. */

@@ -81,6 +81,7 @@ export const buildCommand: Command = {
       }
       const manifest = finishPublish(pub!, { hosts: result.hosts.map((h) => h.emitted!), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision });
       pub = null;
+      result.saveCache();
       const seconds = (Date.now() - started) / 1000;
       const { bound, reused } = result.binding;
       io.info(
