@@ -73,24 +73,25 @@ function syntheticRepo(root: string) {
 
 interface Measured {
   readonly seconds: number;
+  /** User + system CPU seconds: less sensitive than wall time to others sharing the machine. */
+  readonly cpu: number;
   readonly rssMiB: number;
-  readonly summary: { hosts: number; files: number; ok: boolean; binding: { workers: number } };
+  readonly summary: { hosts: number; files: number; ok: boolean; binding: { workers: number; bound: number; reused: number } };
 }
 
 /** One `bindery build` under GNU time: wall seconds, peak RSS, and its --json summary. */
 function build(repo: string, out: string, key: string): Measured {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'build', repo, '--out', out, '--signing-key', key, '--jobs', values.jobs!, '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', process.execPath, cli, 'build', repo, '--out', out, '--signing-key', key, '--jobs', values.jobs!, '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const seconds = (performance.now() - started) / 1000;
   if (r.error) throw new Error(`cannot run /usr/bin/time (Debian package time): ${r.error.message}`);
-  const lines = r.stderr.trim().split('\n');
-  const rssKiB = Number(lines.at(-1));
+  const [rssKiB, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
   if (r.status !== 0) throw new Error(`bindery build failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return { seconds, rssMiB: rssKiB / 1024, summary: JSON.parse(r.stdout) };
+  return { seconds, cpu: user + sys, rssMiB: rssKiB / 1024, summary: JSON.parse(r.stdout) };
 }
 
 /** GNU tar | gzip -6 of every host's output files (extracted from the build first, not timed). */
-function tarGzip(out: string, into: string): number {
+function tarGzip(out: string, into: string): { seconds: number; cpu: number } {
   mkdirSync(into);
   for (const name of readdirSync(join(out, 'hosts'))) {
     if (!name.endsWith('.tar.gz')) continue;
@@ -100,9 +101,11 @@ function tarGzip(out: string, into: string): number {
     if (x.status !== 0) throw new Error(`tar -x failed: ${x.stderr}`);
   }
   const started = performance.now();
-  const r = spawnSync('sh', ['-c', `tar -cf - -C "${into}" . | gzip -6 > /dev/null`]);
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', 'sh', '-c', `tar -cf - -C "${into}" . | gzip -6 > /dev/null`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('tar | gzip failed (Debian packages tar and gzip)');
-  return (performance.now() - started) / 1000;
+  // GNU time counts the shell's children (tar and gzip) once they are waited for.
+  const [user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number];
+  return { seconds: (performance.now() - started) / 1000, cpu: user + sys };
 }
 
 if (values['write-repo']) {
@@ -123,15 +126,15 @@ try {
   console.log(`synthetic repository: ${N} clients × ${M} entries (plain, group/host variants, .cat, info.xml, Liquid, Genshi, Cheetah, .crypt); --jobs ${values.jobs}; load average ${load()}`);
   const cold = build(repo, out, key);
   const rate = N / cold.seconds;
-  console.log(`cold build: ${cold.seconds.toFixed(2)} s → ${rate.toFixed(0)} clients/s, ${cold.summary.files} files, ${cold.summary.binding.workers} worker threads, peak RSS ${cold.rssMiB.toFixed(0)} MiB (load ${load()})`);
+  console.log(`cold build: ${cold.seconds.toFixed(2)} s (${cold.cpu.toFixed(2)} s CPU) → ${rate.toFixed(0)} clients/s, ${cold.summary.files} files, ${cold.summary.binding.workers} worker threads, peak RSS ${cold.rssMiB.toFixed(0)} MiB (load ${load()})`);
   const tg = tarGzip(out, join(root, 'files'));
-  console.log(`GNU tar | gzip -6 of the same output files: ${tg.toFixed(2)} s (bindery/tar+gzip = ${(cold.seconds / tg).toFixed(2)})`);
+  console.log(`GNU tar | gzip -6 of the same output files: ${tg.seconds.toFixed(2)} s (${tg.cpu.toFixed(2)} s CPU); bindery/tar+gzip = ${(cold.seconds / tg.seconds).toFixed(2)} wall, ${(cold.cpu / tg.cpu).toFixed(2)} CPU`);
   if (!values['skip-rebuilds']) {
     const change = (label: string, rel: string, edit: (text: string) => string) => {
       const path = join(repo, rel);
       writeFileSync(path, edit(readFileSync(path, 'utf8')));
       const r = build(repo, out, key);
-      console.log(`rebuild after ${label}: ${r.seconds.toFixed(2)} s = ${((100 * r.seconds) / cold.seconds).toFixed(0)}% of cold (load ${load()})`);
+      console.log(`rebuild after ${label}: ${r.seconds.toFixed(2)} s (${r.cpu.toFixed(2)} s CPU), ${r.summary.binding.bound} hosts bound = ${((100 * r.seconds) / cold.seconds).toFixed(0)}% of cold wall, ${((100 * r.cpu) / cold.cpu).toFixed(0)}% of its CPU (load ${load()})`);
     };
     change('one group file', `Cfg/etc/bench/file6.conf/file6.conf.G50_g6`, (t) => t + 'changed\n');
     change('one host file', `Cfg/etc/bench/file5.conf/file5.conf.H_host5.example.com`, (t) => t + 'changed\n');
