@@ -206,6 +206,7 @@ test('each host has a signed record naming it, its tarball\'s sha256 and size, a
   assert.equal(r.files[1], { path: '/etc/my.cnf', sha256: createHash('sha256').update('[mysqld]\n').digest('hex'), size: 9, mode: '0644', owner: 'root', group: 'root', source: 'Cfg/etc/my.cnf/my.cnf', deltas: ['Cfg/etc/my.cnf/my.cnf.cat'] });
   assert.equal(r.failed, [{ path: '/etc/broken', file: 'Cfg/etc/broken/broken.genshi', line: 3, message: 'boom' }]);
   assert.not.ok(/builtAt|revision/.test(bytes.toString()), 'no build time or revision in a record');
+  assert.is(bytes.toString(), stableStringify(r, { compact: true }), 'compact stable JSON');
   const ok = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, layout.objectPath(m.hosts.db1!.record)), '-sigfile', recordSig(out, m, 'db1')]);
   assert.is(ok.code, 0, ok.stdout + ok.stderr);
   const other = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, layout.objectPath(m.hosts.db1!.record)), '-sigfile', recordSig(out, m, 'web1')]);

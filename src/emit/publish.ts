@@ -78,7 +78,12 @@ export function beginPublish(outDir: string, key: SigningKey, opts: { env?: Node
     const serial = Math.max((previous?.manifest?.serial ?? 0) + 1, now);
     const id = newBuildId();
     const dir = join(outDir, BUILDS, id);
-    for (let i = 0; i < 256; i++) mkdirSync(join(outDir, OBJECTS, i.toString(16).padStart(2, '0')), { recursive: true, mode: DIR_MODE });
+    mkdirSync(join(outDir, OBJECTS), { recursive: true, mode: DIR_MODE });
+    const present = new Set(readdirSync(join(outDir, OBJECTS)));
+    for (let i = 0; i < 256; i++) {
+      const sub = i.toString(16).padStart(2, '0');
+      if (!present.has(sub)) mkdirSync(join(outDir, OBJECTS, sub), { mode: DIR_MODE });
+    }
     return { target: { outDir, mtime: epoch ?? FIXED_MTIME, key, keyId: keyId(key) }, id, dir, builtAt: new Date(now * 1000).toISOString(), serial, previous, unlock };
   } catch (e) {
     unlock();

@@ -5,8 +5,8 @@
  * data (EmitTarget) that crosses to a worker as it is.
  */
 import { lstatSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { basename, dirname, join } from 'node:path';
 import { objectPath, signaturePath } from '../protocol/layout.js';
 import type { HostRecord } from '../protocol/format.js';
 import type { BindFailure, BoundFile } from '../types.js';
@@ -57,9 +57,17 @@ function putObject(outDir: string, rel: string, data: Buffer, created: string[])
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  const tmp = join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`);
+  // Unique: one writer of an object per thread at a time; 'wx' refuses anything already there.
+  const tmp = join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${threadId}`);
   try {
-    writeFileSync(tmp, data, { flag: 'wx', mode: FILE_MODE });
+    try {
+      writeFileSync(tmp, data, { flag: 'wx', mode: FILE_MODE });
+    } catch (e) {
+      // Left by a writer that died (the next publish removes such files): replace it.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      rmSync(tmp);
+      writeFileSync(tmp, data, { flag: 'wx', mode: FILE_MODE });
+    }
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
@@ -81,7 +89,7 @@ function putSigned(target: EmitTarget, sha: string, data: Buffer, created: strin
 }
 
 /** The host record: no build time or revision in it, so an unchanged host gives the same bytes. */
-export function hostRecord(host: string, tarball: Buffer, tarSha: string, entries: readonly TarEntry[], failures: readonly BindFailure[]): HostRecord {
+function hostRecord(host: string, tarball: Buffer, tarSha: string, entries: readonly TarEntry[], failures: readonly BindFailure[]): HostRecord {
   const failed = failures
     .map(({ path, file, line, column, message }) => ({ path, file, line, column, message }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
@@ -92,6 +100,21 @@ export function hostRecord(host: string, tarball: Buffer, tarSha: string, entrie
     files: entries.map((e) => ({ path: e.path, sha256: e.sha256, size: e.data.length, mode: e.modeText, owner: e.owner, group: e.group, source: e.source, deltas: e.deltas })),
     failed,
   };
+}
+
+const str = JSON.stringify;
+
+/**
+ * The record as compact stable JSON, written out field by field in sorted key order: the same
+ * bytes as stableStringify(record, { compact: true }) (a test checks), without sorting the keys
+ * of every file of every host.
+ */
+function recordJson(r: HostRecord): string {
+  const failed = r.failed.map((f) => stableStringify(f, { compact: true }).slice(0, -1)).join(',');
+  const files = r.files
+    .map((f) => `{"deltas":${str(f.deltas)},"group":${str(f.group)},"mode":${str(f.mode)},"owner":${str(f.owner)},"path":${str(f.path)},"sha256":${str(f.sha256)},"size":${f.size},"source":${str(f.source)}}`)
+    .join(',');
+  return `{"failed":[${failed}],"files":[${files}],"host":${str(r.host)},"tarball":{"sha256":${str(r.tarball.sha256)},"size":${r.tarball.size}},"version":${r.version}}\n`;
 }
 
 /** Pack, sign and store one host's tarball and record; errors name the host. */
@@ -105,7 +128,7 @@ export function emitHost(target: EmitTarget, host: string, files: readonly Bound
     const tarSha = sha256Hex(tarball);
     const created: string[] = [];
     putSigned(target, tarSha, tarball, created);
-    const record = Buffer.from(stableStringify(hostRecord(host, tarball, tarSha, entries, failures), { compact: true }));
+    const record = Buffer.from(recordJson(hostRecord(host, tarball, tarSha, entries, failures)));
     const recordSha = sha256Hex(record);
     putSigned(target, recordSha, record, created);
     return { host, record: recordSha, tarball: tarSha, files: entries.length, created };
