@@ -76,7 +76,7 @@ interface Measured {
   /** User + system CPU seconds: less sensitive than wall time to others sharing the machine. */
   readonly cpu: number;
   readonly rssMiB: number;
-  readonly summary: { hosts: number; files: number; ok: boolean; binding: { workers: number; bound: number; reused: number } };
+  readonly summary: { hosts: number; files: number; ok: boolean; binding: { threads: number; bound: number; reused: number } };
 }
 
 /** One `bindery build` under GNU time: wall seconds, peak RSS, and its --json summary. */
@@ -126,7 +126,7 @@ try {
   console.log(`synthetic repository: ${N} clients × ${M} entries (plain, group/host variants, .cat, info.xml, Liquid, Genshi, Cheetah, .crypt); --jobs ${values.jobs}; load average ${load()}`);
   const cold = build(repo, out, key);
   const rate = N / cold.seconds;
-  console.log(`cold build: ${cold.seconds.toFixed(2)} s (${cold.cpu.toFixed(2)} s CPU) → ${rate.toFixed(0)} clients/s, ${cold.summary.files} files, ${cold.summary.binding.workers} worker threads, peak RSS ${cold.rssMiB.toFixed(0)} MiB (load ${load()})`);
+  console.log(`cold build: ${cold.seconds.toFixed(2)} s (${cold.cpu.toFixed(2)} s CPU) → ${rate.toFixed(0)} clients/s, ${cold.summary.files} files, ${cold.summary.binding.threads} threads, peak RSS ${cold.rssMiB.toFixed(0)} MiB (load ${load()})`);
   const tg = tarGzip(out, join(root, 'files'));
   console.log(`GNU tar | gzip -6 of the same output files: ${tg.seconds.toFixed(2)} s (${tg.cpu.toFixed(2)} s CPU); bindery/tar+gzip = ${(cold.seconds / tg.seconds).toFixed(2)} wall, ${(cold.cpu / tg.cpu).toFixed(2)} CPU`);
   if (!values['skip-rebuilds']) {

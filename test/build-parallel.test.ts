@@ -13,10 +13,10 @@ const base = { repo: sample, validate: false, generateKeys: false, env: {} } as 
 const work = tempDir('bindery-parallel-');
 test.after(() => work.cleanup());
 
-/** The benchmark's synthetic repository: enough clients (200) for two workers. */
+/** The benchmark's synthetic repository: enough clients (300) for two threads. */
 function syntheticRepo(): string {
   const dir = join(work.dir, 'synthetic');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench.ts'), '--clients', '200', '--entries', '30', '--write-repo', dir], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench.ts'), '--clients', '300', '--entries', '30', '--write-repo', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`scripts/bench.ts --write-repo failed: ${r.stderr}`);
   return dir;
 }
@@ -31,12 +31,12 @@ test('binding in worker threads gives exactly what binding in one thread gives, 
   const one = await compile({ ...repo, jobs: 1 });
   let ticks = 0;
   const many = await compile({ ...repo, jobs: 2, onPhase: () => ({ tick: () => void ticks++, done() {} }) });
-  assert.is(one.hosts.length, 200);
-  assert.equal(one.binding, { workers: 0, bound: 200, reused: 0 });
-  assert.equal(many.binding, { workers: 2, bound: 200, reused: 0 });
+  assert.is(one.hosts.length, 300);
+  assert.equal(one.binding, { threads: 1, bound: 300, reused: 0 });
+  assert.equal(many.binding, { threads: 2, bound: 300, reused: 0 });
   assert.equal(digest(many), digest(one));
   assert.equal(many.hosts.map((h) => h.host), one.hosts.map((h) => h.host), 'client order is kept');
-  assert.is(ticks, 200, 'progress counts every client, whichever thread bound it');
+  assert.is(ticks, 300, 'progress counts every client, whichever thread bound it');
   assert.equal(many.hosts.flatMap((h) => h.failures), []);
 });
 

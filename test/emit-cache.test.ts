@@ -38,13 +38,13 @@ test('a one-file change rebinds and rewrites only the hosts that get that file; 
   try {
     const out = join(work.dir, 'out-one');
     const cold = await build(repo.dir, out);
-    assert.equal(cold.summary.binding, { workers: 0, bound: 3, reused: 0 });
+    assert.equal(cold.summary.binding, { threads: 1, bound: 3, reused: 0 });
     const before = stamps(out);
     const m1 = manifestOf(out);
     // Only web1 gets motd.H_web1.
     writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.H_web1'), 'Welcome back, web1\n');
     const warm = await build(repo.dir, out);
-    assert.equal(warm.summary.binding, { workers: 0, bound: 1, reused: 2 }, 'one host bound, two reused');
+    assert.equal(warm.summary.binding, { threads: 1, bound: 1, reused: 2 }, 'one host bound, two reused');
     const m2 = manifestOf(out);
     assert.equal([m2.hosts.db1, m2.hosts.web2], [m1.hosts.db1, m1.hosts.web2]);
     assert.is.not(m2.hosts.web1!.tarball, m1.hosts.web1!.tarball);
@@ -89,7 +89,7 @@ test('changing groups.xml rebuilds exactly the hosts whose metadata changed', as
     const clients = join(repo.dir, 'Metadata/clients.xml');
     writeFileSync(clients, readFileSync(clients, 'utf8').replace('<Client name="web2" profile="web-server"/>', '<Client name="web2" profile="db-server"/>'));
     const r = await build(repo.dir, out);
-    assert.equal(r.summary.binding, { workers: 0, bound: 1, reused: 2 });
+    assert.equal(r.summary.binding, { threads: 1, bound: 1, reused: 2 });
     const tar = await run('tar', ['-tzf', join(out, 'hosts/web2.tar.gz')]);
     assert.match(tar.stdout, 'etc/db.conf', 'web2 is now a db server');
   } finally {

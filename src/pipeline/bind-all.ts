@@ -200,11 +200,11 @@ export interface WorkerData {
 }
 
 /**
- * A worker costs about 0.3 s of CPU to start (it loads the stages' modules) and its own copy of
- * the repository, about what binding and writing 64 clients of 100 entries costs on these
+ * A worker costs 0.5-1 s of CPU (measured: loading the stages' modules, about 0.25 s, then JIT warm-up and its own copy of
+ * the repository and caches), about what binding and writing 128 clients of 100 entries costs on these
  * 2-core machines (scripts/bench.ts): below that, this thread does the work.
  */
-const CLIENTS_PER_WORKER = 64;
+const CLIENTS_PER_WORKER = 128;
 
 /** How many of its clients a worker keeps in flight while it waits for validation verdicts. */
 const IN_FLIGHT = 8;
@@ -259,14 +259,14 @@ function startWorker(workerData: WorkerData): Worker {
 export interface BindAllResult {
   /** In client order. */
   readonly hosts: HostOutcome[];
-  /** Worker threads used (0 when the main thread bound everything). */
-  readonly workers: number;
+  /** Threads that bound: worker threads plus this one (1 when this thread bound everything alone). */
+  readonly threads: number;
 }
 
 /**
- * Bind (and, with sink.emit, write) every client: in this thread with one job, else in up to
- * `jobs` worker threads, each given an interleaved shard of the clients and its own copy of the
- * already parsed repository (nothing is read or parsed again). Each binder keeps its caches, so
+ * Bind (and, with sink.emit, write) every client: in this thread with one job, else in `jobs`
+ * threads (this one and jobs - 1 workers), each given an interleaved shard of the clients; a
+ * worker gets its own copy of the already parsed repository (nothing is read or parsed again). Each binder keeps its caches, so
  * a template is compiled once per binder and host-independent content is bound once per
  * group set. Validation requests come back to `validate` here, which runs each content once.
  */
@@ -281,15 +281,27 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
       hosts.push(await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate));
       opts.onClient();
     }
-    return { hosts, workers: 0 };
+    return { hosts, threads: 1 };
   }
   const byHost = new Map<string, HostOutcome>();
   const shards: string[][] = Array.from({ length: workers }, () => []);
   clients.forEach((m, k) => shards[k % workers]!.push(m.hostname));
   const running: Worker[] = [];
+  // This thread binds the first shard itself (one worker fewer to start), yielding between
+  // clients so the workers' messages are answered meanwhile.
+  const here = async () => {
+    const b = newBinder(input);
+    const byName = new Map(clients.map((m) => [m.hostname, m]));
+    for (const host of shards[0]!) {
+      byHost.set(host, await processHost(b, byName.get(host)!, input.plans.get(host) ?? [], opts.sink, validate));
+      opts.onClient();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
   try {
-    await Promise.all(
-      shards.map(
+    await Promise.all([
+      here(),
+      ...shards.slice(1).map(
         (hosts) =>
           new Promise<void>((resolve, reject) => {
             const worker = startWorker({ input, hosts, sink: opts.sink, validating: validate !== null });
@@ -320,10 +332,10 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
             });
           }),
       ),
-    );
+    ]);
   } finally {
     // On a failure the other workers are stopped: the build is going to be thrown away.
     await Promise.all(running.map((w) => w.terminate()));
   }
-  return { hosts: clients.map((m) => byHost.get(m.hostname)!), workers };
+  return { hosts: clients.map((m) => byHost.get(m.hostname)!), threads: workers };
 }

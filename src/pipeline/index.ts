@@ -80,8 +80,8 @@ export interface CompileResult {
   readonly warnings: readonly Diagnostic[];
   readonly keysWritten: readonly string[];
   readonly validation: ValidationSummary;
-  /** Worker threads that bound (and wrote) the clients (0 when this thread did), and how many hosts came unchanged from the cache. */
-  readonly binding: { readonly workers: number; readonly bound: number; readonly reused: number };
+  /** Threads that bound (and wrote) the clients, how many they bound, and how many hosts came unchanged from the cache. */
+  readonly binding: { readonly threads: number; readonly bound: number; readonly reused: number };
   readonly revision: string | null;
   /** Record this build's hosts in the cache (with cacheDir); call it once the build is published. */
   readonly saveCache: () => void;
@@ -230,7 +230,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   });
   for (const h of hosts) warnings.push(...h.diagnostics);
   const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
-  const binding = { workers: bound.workers, bound: bound.hosts.length, reused: reused.size };
+  const binding = { threads: bound.threads, bound: bound.hosts.length, reused: reused.size };
   return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };
 }
 
