@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { compile, plan, type CompileResult } from '../src/pipeline/index.ts';
 import { bindContext } from '../src/pipeline/bind-all.ts';
-import { bindEntry, decryptAll } from '../src/cfg/index.ts';
-import { passphrases } from '../src/secrets/index.ts';
+import { bindEntry } from '../src/cfg/index.ts';
+import { bindInput } from '../src/pipeline/stages.ts';
 import { spawnSync } from 'node:child_process';
 import { ROOT, tempDir } from './helpers.ts';
 
@@ -23,7 +23,7 @@ function syntheticRepo(): string {
 
 /** host → path → content, owner, mode, source: everything a tarball is made of. */
 function digest(r: CompileResult): Record<string, Record<string, string>> {
-  return Object.fromEntries(r.hosts.map((h) => [h.host, Object.fromEntries(h.bound!.map((f) => [f.path, `${f.data.toString('base64')} ${f.info.owner}:${f.info.group} ${f.info.mode} ${f.source} ${f.deltas.join(',')}`]))]));
+  return Object.fromEntries(r.hosts.map((h) => [h.host, Object.fromEntries(h.files.map((f) => [f.path, `${f.data.toString('base64')} ${f.info.owner}:${f.info.group} ${f.info.mode} ${f.source} ${f.deltas.join(',')}`]))]));
 }
 
 test('binding in worker threads gives exactly what binding in one thread gives, templates and .crypt included', async () => {
@@ -42,12 +42,12 @@ test('binding in worker threads gives exactly what binding in one thread gives, 
 
 test('results shared by clients of one group set are what binding each client alone gives', async () => {
   const r = await compile({ ...base, jobs: 1 });
-  const ctx = bindContext({ repo: r.repo, config: r.config, decrypted: decryptAll(r.repo, passphrases(r.config, {})), metadata: r.metadata, plans: new Map(), validating: false });
+  const ctx = bindContext(bindInput({ config: r.config, repo: r.repo, metadata: r.metadata, warnings: [] }, new Map(), {}, false));
   let compared = 0;
   for (const h of r.hosts) {
     const m = r.metadata.clients.find((c) => c.hostname === h.host)!;
     const entries = plan({ config: r.config, repo: r.repo, metadata: r.metadata, warnings: [] }, [m]).plans.get(h.host)!;
-    for (const f of h.bound!) {
+    for (const f of h.files) {
       const entry = entries.find((e) => e.name === f.path)!;
       // A fresh context per entry: nothing cached from another client.
       const alone = bindEntry({ ...ctx, caches: { templates: new Map(), infoXml: new Map(), content: new Map() } }, entry, m);

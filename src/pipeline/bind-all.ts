@@ -3,7 +3,8 @@ import pLimit from 'p-limit';
 import { BinderyError, isBinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
-import { findClient, groupMetadata, type MetadataModel } from '../metadata/index.js';
+import { findClient, groupStandIn, type MetadataModel } from '../metadata/index.js';
+import type { PropertiesModel } from '../properties/index.js';
 import { bindEntry, newCaches, type BindContext, type BindResult, type Decrypted } from '../cfg/index.js';
 import { contentHash, emitHost, type ContentHashes, type EmitTarget, type EmittedHost } from '../emit/index.js';
 import type { BindFailure, BoundFile, CfgFile, ClientMetadata, EntrySet, PathEntry, RepoFile } from '../types.js';
@@ -13,6 +14,7 @@ export interface BindInput {
   readonly repo: RepoModel;
   readonly config: Config;
   readonly decrypted: ReadonlyMap<string, Decrypted>;
+  readonly properties: PropertiesModel;
   readonly metadata: MetadataModel;
   readonly plans: ReadonlyMap<string, readonly PathEntry[]>;
   readonly validating: boolean;
@@ -36,11 +38,11 @@ export interface HostOutcome {
   readonly host: string;
   readonly failures: readonly BindFailure[];
   /** How many files it got. */
-  readonly files: number;
+  readonly fileCount: number;
   /** Its tarball and record in the output's store, when emitting. */
   readonly emitted: EmittedHost | null;
-  /** Its bound files, only when asked to keep them (`bindery validate` and inspection do not emit). */
-  readonly bound: readonly BoundFile[] | null;
+  /** Its bound files when asked to keep them (no emit sink), else empty: emitted hosts are dropped. */
+  readonly files: readonly BoundFile[];
   /** Warnings of its binding (one the same binder already reported for another client is left out). */
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -71,10 +73,11 @@ export function bindContext(input: BindInput): BindContext {
     repo: input.repo,
     config: input.config,
     decrypted: input.decrypted,
+    properties: input.properties,
     validating: input.validating,
     clients: metadata.clients,
     findClient: (name) => findClient(metadata, name),
-    groupMetadata: (group) => groupMetadata(metadata, group),
+    groupMetadata: (group) => groupStandIn(group, metadata.clients),
     caches: newCaches(),
   };
 }
@@ -157,12 +160,12 @@ async function processHost(b: Binder, m: ClientMetadata, plan: readonly PathEntr
       const v = verdicts[i]!;
       if (v.ok) return;
       failed.add(f.path);
-      failures.push({ host: m.hostname, path: f.path, file: f.validator, message: `validator failed: ${v.message ?? 'no output'}` });
+      failures.push({ host: m.hostname, path: f.path, file: f.validator, code: 'validator-failed', message: `validator failed: ${v.message ?? 'no output'}` });
     });
     if (failed.size) files = files.filter((f) => !failed.has(f.path));
   }
   const emitted = sink.emit ? emitHost(sink.emit, m.hostname, files, failures, b.hashes) : null;
-  return { host: m.hostname, failures, files: files.length, emitted, bound: sink.keepFiles ? files : null, diagnostics: bound.diagnostics };
+  return { host: m.hostname, failures, fileCount: files.length, emitted, files: sink.keepFiles ? files : [], diagnostics: bound.diagnostics };
 }
 
 /** Structured clone turns Buffers into Uint8Arrays; give them their Buffer view back. */
@@ -311,7 +314,7 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
             worker.on('message', (msg: FromWorker) => {
               if ('outcome' in msg) {
                 const { outcome } = msg;
-                byHost.set(outcome.host, { ...outcome, bound: outcome.bound?.map((f) => ({ ...f, data: asBuffer(f.data) })) ?? null });
+                byHost.set(outcome.host, { ...outcome, files: outcome.files.map((f) => ({ ...f, data: asBuffer(f.data) })) });
                 done++;
                 opts.onClient();
                 if (done === hosts.length) resolve();

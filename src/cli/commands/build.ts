@@ -59,7 +59,7 @@ export const buildCommand: Command = {
         published: false,
         out,
         hosts: result.hosts.length,
-        files: result.hosts.reduce((n, h) => n + h.files, 0),
+        files: result.hosts.reduce((n, h) => n + h.fileCount, 0),
         errors: messages.errors,
         failedPaths: failedByHost(result),
         warnings: messages.warnings,

@@ -10,7 +10,9 @@ export const commands: readonly Command[] = [
   (await import('./keys.js')).keysCommand,
   (await import('./ca.js')).caInitCommand,
   (await import('./ca.js')).caIssueCommand,
+  (await import('./ca.js')).caRevokeCommand,
   (await import('./serve.js')).serveCommand,
   (await import('./fetch.js')).fetchCommand,
+  (await import('./signing-key.js')).signingKeyRotateCommand,
   (await import('./migrate.js')).migrateCommand,
 ];
