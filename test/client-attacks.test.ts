@@ -274,6 +274,24 @@ test('a root-owned symlink in a root-owned directory (as /lib -> usr/lib) is fol
   }
 });
 
+test('a root-owned symlink is resolved component by component too: a user\'s link on its way is not followed', async () => {
+  const root = newDir('link-chain');
+  mkdirSync(join(root, 'etc/sudoers.d'), { recursive: true });
+  mkdirSync(join(root, 'home/deploy'), { recursive: true });
+  symlinkSync('home/deploy/lib', join(root, 'lib'));
+  symlinkSync('../../etc/sudoers.d', join(root, 'home/deploy/lib'));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    lchownSync(join(root, 'home/deploy'), 65534, 65534);
+    lchownSync(join(root, 'home/deploy/lib'), 65534, 65534);
+  }
+  serve(await build({ '/lib/evil': 'deploy ALL=(ALL) NOPASSWD: ALL\n' }));
+  const r = await fetchAndApply(opts(root));
+  const uid = asRoot ? 65534 : process.getuid!();
+  assert.equal(r.failed, [{ path: '/lib/evil', reason: asRoot ? `/home/deploy/lib is a symlink owned by uid ${uid}, not root: not followed` : `/lib is a symlink owned by uid ${uid}, not root: not followed` }]);
+  assert.equal(readdirSync(join(root, 'etc/sudoers.d')), []);
+});
+
 test('a symlink or FIFO at the target itself is replaced, never followed or read', async () => {
   const root = newDir('target-link');
   mkdirSync(join(root, 'etc'));
