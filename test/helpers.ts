@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, cpSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +23,9 @@ export interface RunOptions {
   uid?: number;
 }
 
-/** Run the bindery CLI from source (through tsx) as a real child process. */
+/** Run the compiled bindery CLI (bin/bindery.js -> dist; `npx tsc -p .` first) as a real child process. */
 export function bindery(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  if (opts.uid !== undefined) return run(process.execPath, [join(installedCopy(), 'bin', 'bindery.js'), ...args], opts);
-  return run(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], opts);
+  return run(process.execPath, [join(opts.uid === undefined ? ROOT : installedCopy(), 'bin', 'bindery.js'), ...args], opts);
 }
 
 let installed: string | undefined;
@@ -83,4 +82,17 @@ export function throwsBindery(fn: () => unknown): BinderyError {
   }
   assert.unreachable('should have thrown a BinderyError');
   throw new Error('unreachable');
+}
+
+/** Write files (repo-relative path → text) under dir, creating folders: small repositories made in a test. */
+export function writeTree(dir: string, files: Readonly<Record<string, string | Buffer>>): void {
+  for (const [rel, data] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), data);
+  }
+}
+
+/** Run the compiled CLI (bin/bindery.js → dist/; build it first with npx tsc -p .). */
+export function binderyCompiled(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), ...args], opts);
 }

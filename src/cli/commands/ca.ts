@@ -13,13 +13,16 @@ export const caInitCommand: Command = {
   name: 'ca init',
   summary: 'create a certificate authority (ca.key, ca.crt) for the server and its clients',
   usage: INIT_USAGE,
-  options: { days: { type: 'string' }, cn: { type: 'string' } },
+  options: {
+    days: { type: 'string', valueName: 'n', description: 'days the CA certificate is valid', default: '3650' },
+    cn: { type: 'string', valueName: 'name', description: 'common name of the CA', default: 'bindery CA' },
+  },
   async run(ctx) {
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
     const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`created CA ${cert.subject.replaceAll('\n', ', ')} valid until ${cert.validTo}\n  ${paths.certPath} (give this to clients and to bindery serve --ca)\n  ${paths.keyPath} (keep secret)`);
-    ctx.io.result({ ...paths, ...cert });
+    ctx.io.result({ ok: true, ...paths, ...cert });
     return 0;
   },
 };
@@ -28,7 +31,12 @@ export const caIssueCommand: Command = {
   name: 'ca issue',
   summary: 'issue a client certificate (CN = the client\'s FQDN) or, with --server, a server certificate',
   usage: ISSUE_USAGE,
-  options: { server: { type: 'boolean' }, days: { type: 'string' }, san: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' } },
+  options: {
+    server: { type: 'boolean', description: 'a server certificate (serverAuth) instead of a client one' },
+    days: { type: 'string', valueName: 'n', description: 'days the certificate is valid', default: '825' },
+    san: { type: 'string', multiple: true, valueName: 'name', description: 'a DNS name or IP address the server certificate also covers' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'where <name>.crt and <name>.key go', default: '<dir>/issued' },
+  },
   async run(ctx) {
     const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
     const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);
@@ -39,7 +47,7 @@ export const caIssueCommand: Command = {
     const paths = issueToFiles(dir, name, out, { server, days: intOption(ctx, 'days', undefined), altNames: Array.isArray(san) ? san : undefined });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
-    ctx.io.result({ ...paths, ...cert, server });
+    ctx.io.result({ ok: true, ...paths, ...cert, server });
     return 0;
   },
 };

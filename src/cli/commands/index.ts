@@ -13,5 +13,6 @@ export const commands: readonly Command[] = [
   (await import('./ca.js')).caRevokeCommand,
   (await import('./serve.js')).serveCommand,
   (await import('./fetch.js')).fetchCommand,
+  (await import('./signing-key.js')).signingKeyRotateCommand,
   (await import('./migrate.js')).migrateCommand,
 ];
