@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { BinderyError, countOf } from '../../errors.js';
-import { compile, messagesOf, type CompileResult } from '../../pipeline/index.js';
-import { abortPublish, beginPublish, finishPublish, loadSigningKey, type Publication } from '../../emit/index.js';
+import type { CompileResult } from '../../pipeline/index.js';
+import type { Publication } from '../../emit/index.js';
 import { layout } from '../../protocol/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
@@ -27,6 +27,9 @@ export const buildCommand: Command = {
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { compile, messagesOf } = await import('../../pipeline/index.js');
+    const { abortPublish, beginPublish, finishPublish, loadSigningKey } = await import('../../emit/index.js');
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const outOpt = stringOpt(ctx, 'out');
     if (!outOpt) throw new BinderyError('USAGE', 'missing --out <dir>', {}, `usage: bindery ${USAGE}`);
