@@ -73,11 +73,18 @@ class CheetahParser {
   private readonly root: TNode[] = [];
   private text = '';
   private pos = 0;
+  /** The blanks before the directive that began the current line (text until the directive takes its line). */
+  private indent = '';
+
+  private readonly src: string;
 
   constructor(
-    private readonly src: string,
+    source: string,
     private readonly file: string,
   ) {
+    // As Cheetah: CRLF line ends read as LF.
+    this.src = source.replace(/\r\n/g, '\n');
+    const src = this.src;
     this.n = src.length;
     this.lines = new LineIndex(src);
     this.stack = [{ kind: 'root', pos: { line: 1, col: 1 }, body: this.root, make: () => null }];
@@ -131,9 +138,10 @@ class CheetahParser {
     return Parser.of(this.src, { start: offset, ...this.at(offset), cheetahDirective: directive, dollarNames: true });
   }
 
-  /** Cheetah's handleWSBeforeDirective: drop the blanks that began the directive's line. */
+  /** Cheetah's handleWSBeforeDirective: drop the blanks that began the directive's line (only those). */
   private dropIndent(): void {
-    this.text = this.text.replace(/[ \t]*$/, '');
+    if (this.indent && this.text.endsWith(this.indent)) this.text = this.text.slice(0, -this.indent.length);
+    this.indent = '';
   }
 
   /** A directive alone on its line that took the newline (or ended the file) takes the indentation too. */
@@ -184,7 +192,8 @@ class CheetahParser {
         while (src[p] === ' ' || src[p] === '\t') p++;
         if (src[p] === '#' && this.startsDirective(p)) {
           // The indentation stays text unless the directive takes its whole line (lineDone).
-          this.text += src.slice(this.pos, p);
+          this.indent = src.slice(this.pos, p);
+          this.text += this.indent;
           this.pos = p;
           clear = true;
         }
@@ -308,7 +317,8 @@ class CheetahParser {
     const here = this.at(at);
     const expr = this.src[at + 2] === '=';
     const start = at + (expr ? 3 : 2);
-    const parser = Parser.of(this.src, { start, stop: end, ...this.at(start), dollarNames: true, statements: !expr });
+    // PSP holds plain Python: no $placeholders.
+    const parser = Parser.of(this.src, { start, stop: end, ...this.at(start), statements: !expr });
     if (expr) {
       const e = parser.testlist();
       parser.expectEnd();
@@ -659,6 +669,7 @@ class CheetahParser {
     if ((parser.isKw('global') || parser.isKw('local')) && parser.peek(1).kind === 'name') global = parser.next().value === 'global';
     const stmt: Stmt = parser.smallStatement();
     if (stmt.k !== 'assign' && stmt.k !== 'augassign') throw new SyntaxFault('#set needs an assignment: #set $name = value', here.line, here.col);
+    if (stmt.k === 'assign' && stmt.targets.length > 1) throw new SyntaxFault('#set assigns one target ($a = $b = … is refused by Cheetah too)', here.line, here.col);
     const after = this.endDirective(parser, clear);
     // #set global: the template's globals, which #def, #block and #include see (locals stay in their method).
     const targets = stmt.k === 'assign' ? stmt.targets : [stmt.target];

@@ -170,7 +170,7 @@ async function runPool(ctx: CommandContext, n: number, rateLimit: { maxFailures:
     void pool.died.then((code) => {
       if (stopping) return;
       stopping = true;
-      ctx.io.warn({ code: 'WORKER_DIED', message: `a server worker exited (code ${code}); stopping the others` });
+      ctx.io.warn({ code: 'worker-died', message: `a server worker exited (code ${code}); stopping the others` });
       void pool.stop().then(() => done(code === 2 ? 2 : 70));
     });
   });
