@@ -52,6 +52,7 @@ const CODES = {
   'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
   'category-conflict': c('a client is in two groups of one category'),
+  'cache-ignored': c('the build cache is unreadable, damaged or foreign and is ignored'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
   'client-name-case': c('a client name is not lower case'),
   'conflicting-altsrc': c('a path is in two bundles with different altsrc'),
