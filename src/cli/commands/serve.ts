@@ -4,7 +4,7 @@ import { BinderyError, isBinderyError, type Diagnostic } from '../../errors.js';
 import { renderMessage } from '../render.js';
 import type { AuthPolicy, ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
-import { stringOpt, type Command, type CommandContext } from '../command.js';
+import { listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
 
 const USAGE =
@@ -77,8 +77,7 @@ export const serveCommand: Command = {
     const rateLimit = { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 };
     const workers = intOption(ctx, 'workers', 1);
     if (workers < 1 || workers > 64) throw new BinderyError('USAGE', `--workers ${workers} is not from 1 to 64`, {}, 'one process per core is usually right');
-    const resolverOpt = ctx.values.resolver;
-    const resolver = { servers: Array.isArray(resolverOpt) ? resolverOpt.map(String) : [] };
+    const resolver = { servers: listOpt(ctx, 'resolver') };
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
 
     const hazards = clientHazards(loaded.metadata.auth, policy.defaultAuth);
