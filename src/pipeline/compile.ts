@@ -117,7 +117,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     return hit ? { host: m.hostname, failures: hit.failures, fileCount: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, files: [], diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
   });
   for (const h of hosts) warnings.push(...h.diagnostics);
-  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
+  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, tarballSize: h.emitted!.tarballSize, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
   const binding = { threads: bound.threads, bound: bound.hosts.length, reused: reused.size };
   return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };
 }
