@@ -1,12 +1,12 @@
 import { join, resolve } from 'node:path';
 import { BinderyError, countOf } from '../../errors.js';
-import { compile, messagesOf, type CompileResult } from '../../pipeline/index.js';
-import { abortPublish, beginPublish, finishPublish, loadSigningKey, type Publication } from '../../emit/index.js';
+import type { CompileResult } from '../../pipeline/index.js';
+import type { Publication } from '../../emit/index.js';
 import { layout } from '../../protocol/index.js';
-import { boolOpt, stringOpt, type Command } from '../command.js';
+import { boolOpt, listOpt, stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -25,8 +25,12 @@ export const buildCommand: Command = {
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'worker threads that bind and write hosts, and validators run at once', default: 'the available parallelism' },
     cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
+    'skip-validator': { type: 'string', multiple: true, valueName: 'path', description: 'do not run the validator of this client path, e.g. /etc/sudoers when visudo is missing (repeatable; each is named in a warning)' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { compile, messagesOf } = await import('../../pipeline/index.js');
+    const { abortPublish, beginPublish, finishPublish, loadSigningKey } = await import('../../emit/index.js');
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const outOpt = stringOpt(ctx, 'out');
     if (!outOpt) throw new BinderyError('USAGE', 'missing --out <dir>', {}, `usage: bindery ${USAGE}`);
@@ -43,6 +47,7 @@ export const buildCommand: Command = {
         configPath: stringOpt(ctx, 'config'),
         jobs,
         validate: !boolOpt(ctx, 'no-validate'),
+        skipValidators: listOpt(ctx, 'skip-validator'),
         generateKeys: true,
         env: process.env,
         onPhase: progressPhases(ctx.io),

@@ -13,7 +13,7 @@ import {
 } from './values.js';
 
 /** How many loop iterations and calls one render may take before it is stopped. */
-export const STEP_LIMIT = 1_000_000;
+const STEP_LIMIT = 1_000_000;
 const DEPTH_LIMIT = 100;
 
 /** One scope: a Genshi context frame, a Cheetah template's locals, a function call. */
