@@ -5,4 +5,3 @@
  */
 export { fetchAndApply, expectedClientName, DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT_MS, type FetchOptions, type FetchResult } from './run.js';
 export { DEFAULT_STATE_DIR } from './state.js';
-export type { Change, ChangeAction } from './apply.js';
