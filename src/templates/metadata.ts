@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { ClientMetadata } from '../types.js';
+import { groupInCategory } from '../metadata/index.js';
 import { match, xmlMatch, type PNode, type PropertiesModel, type PropertyFile } from '../properties/index.js';
 import type { MatchSubject } from '../xml/index.js';
 import { PyError } from './python/errors.js';
@@ -76,6 +77,18 @@ function subjectOf(v: PyValue | undefined, name: string): MatchSubject {
   return { hostname, groups: groups.items().map(str) };
 }
 
+/** XMLMatch results per Properties root and client (immutable data, so shared by every render of the build). */
+const matchedTrees = new WeakMap<PNode, Map<string, PNode>>();
+
+function matchedFor(root: PNode, m: ClientMetadata): PNode {
+  let byClient = matchedTrees.get(root);
+  if (!byClient) matchedTrees.set(root, (byClient = new Map()));
+  const key = `${m.hostname}\0${m.groups.join('\0')}`;
+  let tree = byClient.get(key);
+  if (!tree) byClient.set(key, (tree = xmlMatch(root, m)));
+  return tree;
+}
+
 /** Element attributes a template may wrongly ask of the file object instead of its xdata. */
 const ELEMENT_ONLY = ['find', 'findall', 'findtext', 'xpath', 'get', 'text', 'attrib', 'tag', 'iter'];
 
@@ -101,7 +114,7 @@ function pyProperties(m: ClientMetadata, build: BuildData): PyDict {
     }
     const root: PNode = f.root;
     if (f.automatch) {
-      out.set(f.name, rootElement(xmlMatch(root, m)));
+      out.set(f.name, rootElement(matchedFor(root, m)));
       continue;
     }
     const xdata = rootElement(root);
@@ -143,7 +156,7 @@ export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[], bu
       ['Properties', pyProperties(m, build)],
       ['Probes', new PyDict(Object.entries(m.probes ?? {}))],
       ['inGroup', method('inGroup', 1, 1, (a) => m.groups.includes(str(a[0]!)))],
-      ['group_in_category', method('group_in_category', 1, 1, (a) => category(m, str(a[0]!)) ?? '')],
+      ['group_in_category', method('group_in_category', 1, 1, (a) => groupInCategory(m, str(a[0]!)))],
       ['query', query(all, (c) => pyMetadata(c, all, build))],
     ]),
     UNAVAILABLE,
@@ -164,7 +177,7 @@ export function liquidMetadata(m: ClientMetadata, properties?: PropertiesModel):
   const props: Record<string, unknown> = {};
   for (const f of properties?.files ?? []) {
     if (f.root === null) continue;
-    props[f.name] = { name: f.name, data: f.data, xdata: plainElement(f.automatch ? xmlMatch(f.root, m) : f.root) };
+    props[f.name] = { name: f.name, data: f.data, xdata: plainElement(f.automatch ? matchedFor(f.root, m) : f.root) };
   }
   return {
     hostname: m.hostname,
