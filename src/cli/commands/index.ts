@@ -14,4 +14,5 @@ export const commands: readonly Command[] = [
   (await import('./fetch.js')).fetchCommand,
   (await import('./migrate.js')).migrateCommand,
   (await import('./lint.js')).lintCommand,
+  (await import('./diff.js')).diffCommand,
 ];

@@ -1,0 +1,56 @@
+import { resolve } from 'node:path';
+import { asBinderyError, BinderyError } from '../../errors.js';
+import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, type BuildDiff } from '../../diff/index.js';
+import { loadMetadata } from '../../metadata/index.js';
+import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
+import { intOption, jobsOption, positional } from './common.js';
+
+const USAGE = 'diff <old-out> <new-out> [--repo <dir>] | diff <repo> --rev A..B [--config bcfg2.conf] [--jobs N] [--no-validate]; [--format text|markdown] [--context N] [--json]';
+
+async function compute(ctx: CommandContext): Promise<BuildDiff> {
+  const context = intOption(ctx, 'context', 3, 0);
+  const range = stringOpt(ctx, 'rev');
+  if (range !== undefined) {
+    if (ctx.positionals.length !== 1) throw new BinderyError('USAGE', '--rev takes one repository (a git checkout), not two build outputs', {}, `usage: bindery ${USAGE}`);
+    const builds = await buildRevisions(positional(ctx, 0, 'repository', USAGE), range, { configPath: stringOpt(ctx, 'config'), jobs: jobsOption(ctx), validate: !boolOpt(ctx, 'no-validate'), env: process.env });
+    return diffBuilds(builds.old, builds.new, { context, hostGroups: builds.hostGroups });
+  }
+  const oldDir = resolve(positional(ctx, 0, 'old build output', USAGE));
+  const newDir = resolve(positional(ctx, 1, 'new build output', USAGE));
+  const repo = stringOpt(ctx, 'repo');
+  const hostGroups = repo ? new Map(loadMetadata(resolve(repo)).clients.map((c) => [c.hostname, c.groups])) : undefined;
+  const [a, b] = await Promise.all([readBuild(oldDir), readBuild(newDir)]);
+  return diffBuilds(a, b, { context, ...(hostGroups ? { hostGroups } : {}) });
+}
+
+export const diffCommand: Command = {
+  name: 'diff',
+  summary: 'what a change does to every host: compare two build outputs, or build two git revisions (--rev A..B); exit 0 no change, 1 changes, 2 trouble',
+  usage: USAGE,
+  options: {
+    rev: { type: 'string' },
+    repo: { type: 'string' },
+    config: { type: 'string', short: 'C' },
+    jobs: { type: 'string', short: 'j' },
+    'no-validate': { type: 'boolean' },
+    format: { type: 'string' },
+    context: { type: 'string', short: 'U' },
+  },
+  async run(ctx) {
+    const format = stringOpt(ctx, 'format') ?? 'text';
+    if (format !== 'text' && format !== 'markdown') throw new BinderyError('USAGE', `--format ${format}: expected text or markdown`, {}, `usage: bindery ${USAGE}`);
+    let d: BuildDiff;
+    try {
+      d = await compute(ctx);
+    } catch (e) {
+      // Like diff(1): 2 means the comparison itself failed, so 1 keeps meaning "something changed".
+      const err = asBinderyError(e, 'INTERNAL');
+      ctx.io.error(err);
+      ctx.io.result({ ok: false, error: { code: err.code, message: err.message, ...err.location, hint: err.hint } });
+      return 2;
+    }
+    if (!ctx.io.json) ctx.io.out(format === 'markdown' ? renderMarkdown(d) : renderText(d));
+    ctx.io.result(d);
+    return d.changed ? 1 : 0;
+  },
+};

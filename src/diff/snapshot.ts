@@ -1,0 +1,243 @@
+/**
+ * A build as the diff and the report see it: per host, each path's hash, mode, owner, group and
+ * (when a record says) source. Read from the hosts' tarballs, so it works for every output
+ * format that keeps hosts/<host>.tar.gz; per-file sources come from the manifest (format 1) or
+ * the per-host records (format 2) when present.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import pLimit from 'p-limit';
+import tar from 'tar-stream';
+import { BinderyError } from '../errors.js';
+import type { BindFailure, BoundFile, Diagnostic } from '../types.js';
+import { isSecret } from './secret.js';
+
+export interface FileState {
+  readonly path: string;
+  readonly sha256: string;
+  /** Four octal digits, e.g. '0644'. */
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+  /** Repo-relative generator, when the build recorded it. */
+  readonly source?: string;
+  readonly deltas?: readonly string[];
+  /** Content never shown, only its hash (see secret.ts). */
+  readonly secret: boolean;
+  readonly data: Buffer;
+}
+
+export interface HostSnapshot {
+  readonly host: string;
+  /** Sorted by path. */
+  readonly files: ReadonlyMap<string, FileState>;
+}
+
+export interface BuildSnapshot {
+  /** Where it was read from (a build directory, or "<repo>@<rev>"). */
+  readonly label: string;
+  readonly builtAt: string | null;
+  readonly revision: string | null;
+  /** Sorted by host name. */
+  readonly hosts: ReadonlyMap<string, HostSnapshot>;
+  readonly failures: readonly BindFailure[];
+  readonly warnings: readonly Diagnostic[];
+  /** Seconds per build phase, when the build recorded them. */
+  readonly phases: Readonly<Record<string, number>> | null;
+}
+
+/** Per-file facts a build records beside its tarballs. */
+interface Recorded {
+  readonly path: string;
+  readonly source?: string;
+  readonly deltas?: readonly string[];
+}
+
+interface ManifestLike {
+  builtAt?: string;
+  revision?: string | null;
+  hosts?: Record<string, { tarball?: string; files?: Recorded[]; record?: string }>;
+  failures?: BindFailure[];
+  warnings?: Diagnostic[];
+  phases?: Record<string, number>;
+}
+
+const gunzipAsync = promisify(gunzip);
+const TARBALL = '.tar.gz';
+
+/** An output directory (with `current`), or a build directory itself (with manifest.json or hosts/). */
+export function buildDirectory(dir: string): string {
+  const current = join(dir, 'current');
+  const d = existsSync(current) ? current : dir;
+  if (!existsSync(join(d, 'hosts')) && !existsSync(join(d, 'manifest.json'))) {
+    throw new BinderyError('USAGE', 'not a bindery build output: no hosts/ or manifest.json', { file: dir }, 'pass the --out directory of bindery build (or one of its .builds/<id> directories)');
+  }
+  return realpathSync(d);
+}
+
+/**
+ * The build before the current one in an output directory, or null: a publish keeps the
+ * previous build in .builds/ beside the current one.
+ */
+export function previousBuildDirectory(outDir: string): string | null {
+  const builds = join(outDir, '.builds');
+  const current = join(outDir, 'current');
+  if (!existsSync(builds) || !existsSync(current)) return null;
+  const now = basename(realpathSync(current));
+  const older = readdirSync(builds)
+    .filter((id) => !id.startsWith('.') && id !== now && existsSync(join(builds, id, 'manifest.json')))
+    .sort();
+  return older.length ? join(builds, older[older.length - 1]!) : null;
+}
+
+/** Read every host's tarball of a build (each distinct tarball unpacked once). */
+export async function readBuild(dir: string): Promise<BuildSnapshot> {
+  const root = buildDirectory(dir);
+  const manifestFile = join(root, 'manifest.json');
+  let manifest: ManifestLike = {};
+  if (existsSync(manifestFile)) {
+    try {
+      manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ManifestLike;
+    } catch (e) {
+      throw new BinderyError('USAGE', `cannot read the build's manifest: ${(e as Error).message}`, { file: manifestFile }, 'point at a complete build output');
+    }
+  }
+  const tarballs = new Map<string, string>();
+  for (const [host, h] of Object.entries(manifest.hosts ?? {})) tarballs.set(host, join(root, h.tarball ?? `hosts/${host}${TARBALL}`));
+  if (tarballs.size === 0 && existsSync(join(root, 'hosts'))) {
+    for (const f of readdirSync(join(root, 'hosts')).sort()) if (f.endsWith(TARBALL)) tarballs.set(f.slice(0, -TARBALL.length), join(root, 'hosts', f));
+  }
+  const unpacked = new Map<string, Promise<TarFile[]>>();
+  const limit = pLimit(8);
+  const hosts = await Promise.all(
+    [...tarballs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([host, file]) =>
+      limit(async () => {
+        const bytes = readTarball(file, host);
+        const key = createHash('sha256').update(bytes).digest('hex');
+        if (!unpacked.has(key)) unpacked.set(key, untar(bytes, file));
+        const recorded = recordedFiles(root, manifest, host);
+        const files = (await unpacked.get(key)!).map((t) => fileState(t, recorded.get(t.path)));
+        return { host, files: new Map(files.map((f) => [f.path, f])) } satisfies HostSnapshot;
+      }),
+    ),
+  );
+  return {
+    label: dir,
+    builtAt: manifest.builtAt ?? null,
+    revision: manifest.revision ?? null,
+    hosts: new Map(hosts.map((h) => [h.host, h])),
+    failures: manifest.failures ?? [],
+    warnings: manifest.warnings ?? [],
+    phases: manifest.phases ?? null,
+  };
+}
+
+/** Sources from the manifest (format 1) or the host's record file (format 2: manifest.hosts[h].record). */
+function recordedFiles(root: string, manifest: ManifestLike, host: string): Map<string, Recorded> {
+  const h = manifest.hosts?.[host];
+  let files = h?.files;
+  if (!files && h?.record) {
+    try {
+      files = (JSON.parse(readFileSync(join(root, h.record), 'utf8')) as { files?: Recorded[] }).files;
+    } catch {
+      files = undefined; // without a readable record, sources are unknown and secrecy falls back to modes
+    }
+  }
+  return new Map((files ?? []).map((f) => [f.path, f]));
+}
+
+function readTarball(file: string, host: string): Buffer {
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    return readFileSync(file);
+  } catch (e) {
+    throw new BinderyError('USAGE', `cannot read the tarball of host ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file, host }, 'point at a complete build output');
+  }
+}
+
+interface TarFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  readonly data: Buffer;
+}
+
+async function untar(gz: Buffer, file: string): Promise<TarFile[]> {
+  let raw: Buffer;
+  try {
+    raw = await gunzipAsync(gz);
+  } catch (e) {
+    throw new BinderyError('USAGE', `not a gzip'd tarball: ${(e as Error).message}`, { file });
+  }
+  const out: TarFile[] = [];
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        if (header.type === 'file') {
+          const data = Buffer.concat(chunks);
+          out.push({ path: '/' + header.name.replace(/^\/+/, ''), sha256: createHash('sha256').update(data).digest('hex'), mode: (header.mode ?? 0o644) & 0o7777, owner: header.uname ?? String(header.uid ?? 0), group: header.gname ?? String(header.gid ?? 0), data });
+        }
+        next();
+      });
+      stream.on('error', reject);
+    });
+    extract.on('finish', resolve);
+    extract.on('error', (e: Error) => reject(new BinderyError('USAGE', `damaged tarball: ${e.message}`, { file })));
+  });
+  extract.end(raw);
+  await done;
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+const modeText = (mode: number) => mode.toString(8).padStart(4, '0');
+
+function fileState(t: TarFile, rec: Recorded | undefined): FileState {
+  const source = rec?.source;
+  return {
+    path: t.path,
+    sha256: t.sha256,
+    mode: modeText(t.mode),
+    owner: t.owner,
+    group: t.group,
+    ...(source ? { source } : {}),
+    ...(rec?.deltas ? { deltas: rec.deltas } : {}),
+    secret: isSecret({ source, data: t.data, mode: t.mode }),
+    data: t.data,
+  };
+}
+
+/** A snapshot of a compile that was not written out (`diff --rev`): the same facts as a tarball gives. */
+export function snapshotOfHosts(label: string, hosts: readonly { host: string; files: readonly BoundFile[]; failures: readonly BindFailure[] }[], revision: string | null): BuildSnapshot {
+  const sorted = [...hosts].sort((a, b) => (a.host < b.host ? -1 : 1));
+  return {
+    label,
+    builtAt: null,
+    revision,
+    hosts: new Map(
+      sorted.map((h) => [
+        h.host,
+        {
+          host: h.host,
+          files: new Map(
+            [...h.files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => {
+              const mode = Number.parseInt(f.info.mode, 8) & 0o7777;
+              const state: FileState = { path: f.path, sha256: createHash('sha256').update(f.data).digest('hex'), mode: modeText(mode), owner: f.info.owner, group: f.info.group, source: f.source, deltas: f.deltas, secret: isSecret({ source: f.source, data: f.data, mode }), data: f.data };
+              return [f.path, state];
+            }),
+          ),
+        },
+      ]),
+    ),
+    failures: hosts.flatMap((h) => h.failures),
+    warnings: [],
+    phases: null,
+  };
+}
