@@ -139,7 +139,7 @@ export function cfgFileChecks({ repo }: LintInput): Finding[] {
     }
     for (const g of set.generators) {
       if (g.kind.includes('crypt') && !isEncrypted(g.file.data)) {
-        out.push({ code: 'crypt-not-encrypted', message: 'a .crypt file that is not encrypted: its text is in the repository in the clear and the build cannot decrypt it', file: g.file.rel, path: set.name, hint: `encrypt it: bindery crypt --encrypt ${g.file.rel}` });
+        out.push({ code: 'crypt-not-encrypted', message: 'a .crypt file that is not encrypted: its text is in the repository in the clear and the build cannot decrypt it', file: g.file.rel, path: set.name, hint: 'encrypt the plain text: rename the file without .crypt, then run bindery crypt encrypt <file> --remove' });
       }
     }
     for (const v of set.validators) {

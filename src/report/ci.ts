@@ -2,6 +2,7 @@
  * CI renderings: GitHub Actions workflow commands and JUnit XML. Both are read by machines, so
  * every field is escaped for its format.
  */
+import { isAbsolute, join, relative } from 'node:path';
 import type { BindFailure } from '../types.js';
 
 export type AnnotationLevel = 'error' | 'warning' | 'notice';
@@ -29,10 +30,14 @@ export function githubAnnotation(level: AnnotationLevel, a: AnnotationSource): s
   return `::${level}${props.length ? ' ' + props.join(',') : ''}::${escapeData(a.message)}\n`;
 }
 
-/** A file path as a workflow annotation wants it: relative to the checkout, with a prefix when the repo is a subdirectory. */
-export function annotationFile(prefix: string, file: string | undefined): string | undefined {
+/**
+ * A repo-relative file as a workflow annotation wants it: relative to the working directory
+ * (workflows run at the checkout root), so a repository in a subdirectory still points right.
+ */
+export function annotationFile(repoDir: string, file: string | undefined): string | undefined {
   if (!file) return undefined;
-  return prefix ? `${prefix.replace(/\/+$/, '')}/${file}` : file;
+  const rel = relative(process.cwd(), isAbsolute(file) ? file : join(repoDir, file));
+  return rel.startsWith('..') ? file : rel;
 }
 
 const xmlEscape = (s: string) =>

@@ -3,3 +3,6 @@
  * workflow annotations and JUnit XML.
  */
 export { githubAnnotation, annotationFile, junitXml, type AnnotationLevel, type AnnotationSource } from './ci.js';
+export { renderReport, type ReportInput } from './html.js';
+export { reportForOutput } from './output.js';
+export { buildReport, buildAnnotations, buildJunit, type FinishedBuild } from './build-outputs.js';

@@ -3,9 +3,11 @@ import { BinderyError } from '../../errors.js';
 import { compile } from '../../pipeline/index.js';
 import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
-import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+import { jobsOption, positional, progressPhases, reportFailures, writeOutputFile } from './common.js';
+import { buildAnnotations, buildJunit, buildReport, type FinishedBuild } from '../../report/index.js';
+import type { CommandContext } from '../command.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
 
 export const buildCommand: Command = {
   name: 'build',
@@ -18,6 +20,9 @@ export const buildCommand: Command = {
     'keep-going': { type: 'boolean', short: 'k' },
     jobs: { type: 'string', short: 'j' },
     'no-validate': { type: 'boolean' },
+    report: { type: 'string' },
+    junit: { type: 'string' },
+    format: { type: 'string' },
   },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
@@ -27,6 +32,10 @@ export const buildCommand: Command = {
     // Fail on a missing key before any work is done.
     const key = loadSigningKey({ path: stringOpt(ctx, 'signing-key'), env: process.env });
     const jobs = jobsOption(ctx);
+    const format = stringOpt(ctx, 'format') ?? 'text';
+    if (format !== 'text' && format !== 'github') throw new BinderyError('USAGE', `--format ${format}: expected text or github`, {}, `usage: bindery ${USAGE}`);
+    const phases: Record<string, number> = {};
+    const timed = timePhases(progressPhases(ctx.io), phases);
     const result = await compile({
       repo,
       configPath: stringOpt(ctx, 'config'),
@@ -34,8 +43,22 @@ export const buildCommand: Command = {
       validate: !boolOpt(ctx, 'no-validate'),
       generateKeys: true,
       env: process.env,
-      onPhase: progressPhases(ctx.io),
+      onPhase: timed,
     });
+    const finish = (published: boolean) =>
+      reviewOutputs(ctx, format, {
+        repo,
+        out: resolve(out),
+        published,
+        hosts: result.hosts,
+        failures,
+        warnings: result.warnings,
+        entrySets: result.repo.entrySets,
+        hostGroups: new Map(result.metadata.clients.map((c) => [c.hostname, c.groups])),
+        phases,
+        revision: result.revision,
+        seconds: (Date.now() - started) / 1000,
+      });
     const { io } = ctx;
     result.warnings.forEach((w) => io.warn(w));
     const failures = result.hosts.flatMap((h) => h.failures);
@@ -61,10 +84,11 @@ export const buildCommand: Command = {
     if (failures.length > 0 && (!keepGoing || good.length === 0)) {
       reportFailures(io, failures);
       io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound${keepGoing ? ' and no host bound completely' : ''}; nothing was written to ${out} (any previous build there is untouched${keepGoing ? '' : '; --keep-going publishes the hosts that bound'})`);
+      await finish(false);
       io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
       return 1;
     }
-    const bar = io.progress(good.length, 'writing');
+    const bar = timed('writing', good.length);
     const manifest = await publishBuild(
       resolve(out),
       { hosts: good.map((h) => ({ host: h.host, files: h.files })), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision },
@@ -81,7 +105,35 @@ export const buildCommand: Command = {
         (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
         (failures.length ? `; ${failures.length} failures (hosts left out)` : ''),
     );
+    await finish(true);
     io.result({ ...summary, published: true, seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });
     return failures.length > 0 ? 1 : 0;
   },
 };
+
+/** Record the seconds each phase takes (for the report) while showing its progress. */
+function timePhases(inner: ReturnType<typeof progressPhases>, into: Record<string, number>): ReturnType<typeof progressPhases> {
+  return (phase, total) => {
+    const t0 = performance.now();
+    const p = inner(phase, total);
+    return {
+      tick: (n?: number) => p.tick(n),
+      done: () => {
+        p.done();
+        into[phase] = (into[phase] ?? 0) + (performance.now() - t0) / 1000;
+      },
+    };
+  };
+}
+
+/** --report, --junit and --format github: files for reviewers and CI, written whether or not the build published. */
+async function reviewOutputs(ctx: CommandContext, format: string, b: FinishedBuild): Promise<void> {
+  const report = stringOpt(ctx, 'report');
+  const junit = stringOpt(ctx, 'junit');
+  if (report) {
+    writeOutputFile(resolve(report), await buildReport(b), 0o644, 'REPO');
+    ctx.io.info(`report: ${resolve(report)}`);
+  }
+  if (junit) writeOutputFile(resolve(junit), buildJunit(b), 0o644, 'REPO');
+  if (format === 'github' && !ctx.io.json) ctx.io.out(buildAnnotations(b));
+}

@@ -15,4 +15,5 @@ export const commands: readonly Command[] = [
   (await import('./migrate.js')).migrateCommand,
   (await import('./lint.js')).lintCommand,
   (await import('./diff.js')).diffCommand,
+  (await import('./report.js')).reportCommand,
 ];

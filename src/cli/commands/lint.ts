@@ -1,4 +1,4 @@
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
 import { CHECKS, LINT_CONFIG_FILE, lintRepo } from '../../lint/index.js';
 import { annotationFile, githubAnnotation } from '../../report/index.js';
@@ -6,12 +6,6 @@ import { stringOpt, type Command } from '../command.js';
 import { positional } from './common.js';
 
 const USAGE = `lint <repo> [--config bcfg2.conf] [--lint-config ${LINT_CONFIG_FILE}] [--format text|github] [--json]`;
-
-/** Where the repository sits in the checkout, for annotation paths (workflows run at the checkout root). */
-export function checkoutPrefix(repo: string): string {
-  const rel = relative(process.cwd(), repo);
-  return rel.startsWith('..') ? repo : rel;
-}
 
 export const lintCommand: Command = {
   name: 'lint',
@@ -29,11 +23,10 @@ export const lintCommand: Command = {
     const result = await lintRepo(repo, { configPath: stringOpt(ctx, 'config'), lintConfig: stringOpt(ctx, 'lint-config') });
     const { io } = ctx;
     if (!io.json) {
-      const prefix = checkoutPrefix(repo);
       for (const f of result.findings) {
         if (format === 'github') {
           const level = f.severity === 'info' ? 'notice' : f.severity;
-          io.out(githubAnnotation(level, { file: annotationFile(prefix, f.file), line: f.line, title: `bindery lint ${f.code}`, message: f.message + (f.hint ? ` (hint: ${f.hint})` : '') }));
+          io.out(githubAnnotation(level, { file: annotationFile(repo, f.file), line: f.line, title: `bindery lint ${f.code}`, message: f.message + (f.hint ? ` (hint: ${f.hint})` : '') }));
         } else {
           const where = f.file ? `${f.file}${f.line ? `:${f.line}` : ''}: ` : '';
           io.out(`${where}${f.severity} [${f.code}]: ${f.message}${f.path && !f.file?.includes(f.path.slice(1)) ? ` (${f.path})` : ''}\n${f.hint ? `  hint: ${f.hint}\n` : ''}`);
