@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bindery, tempDir } from './helpers.ts';
+import { bindery, ROOT, run, tempDir } from './helpers.ts';
 
 interface Finding {
   code: string;
@@ -175,7 +175,8 @@ test('an unknown id in bindery-lint.conf is a configuration error naming the fil
 test('--format github prints workflow annotations with file and line', async () => {
   const t = mistakes();
   try {
-    const r = await bindery(['lint', t.dir, '--format', 'github'], { cwd: dirname(t.dir) });
+    // Annotation paths are relative to the working directory: run the compiled CLI from the repository's parent.
+    const r = await run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), 'lint', t.dir, '--format', 'github'], { cwd: dirname(t.dir) });
     const base = t.dir.slice(dirname(t.dir).length + 1);
     assert.ok(r.stdout.split('\n').includes(`::error file=${base}/Cfg/etc/secret/secret.crypt,title=bindery lint crypt-not-encrypted::a .crypt file that is not encrypted: its text is in the repository in the clear and the build cannot decrypt it (hint: encrypt the plain text: rename the file without .crypt, then run bindery crypt encrypt <file> --remove)`), r.stdout);
     assert.match(r.stdout, new RegExp(`::warning file=${base}/Cfg/etc/motd/info.xml,line=1,title=bindery lint perms-attribute::`));

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,6 +67,32 @@ async function checkout(top: string, prefix: string, commit: string, dest: strin
 }
 
 /**
+ * Give the new tree the key files the old build generated or replaced, where the new revision
+ * has the file as the old revision had it (or not at all): otherwise both builds would make
+ * different random keys for the same request.
+ */
+async function shareKeys(written: readonly string[], t: { top: string; prefix: string; commit: string; from: string; to: string }): Promise<void> {
+  for (const rel of written) {
+    const to = join(t.to, rel);
+    if (!existsSync(dirname(to))) continue;
+    if (existsSync(to)) {
+      const before = await gitBlob(t.top, `${t.commit}:${t.prefix}${rel}`);
+      if (before === null || !before.equals(readFileSync(to))) continue; // the new revision changed it: keep its own
+    }
+    copyFileSync(join(t.from, rel), to);
+  }
+}
+
+/** A file as committed, or null when the revision does not have it. */
+async function gitBlob(top: string, spec: string): Promise<Buffer | null> {
+  try {
+    return (await execFileAsync('git', ['-C', top, 'cat-file', 'blob', spec], { encoding: 'buffer', maxBuffer: 1 << 26 })).stdout;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Build two revisions of a git repository in temporary directories (the checkout is not
  * touched). Keys the key phase generates for the old revision are given to the new one, so a
  * key that both revisions ask for is not reported as changed.
@@ -84,10 +110,7 @@ export async function buildRevisions(repoDir: string, range: string, opts: Revis
     const [oldRepo, newRepo] = [await checkout(top, prefix, commits[0], trees[0]!), await checkout(top, prefix, commits[1], trees[1]!)];
     const build = (repo: string) => compile({ repo, configPath: opts.configPath, jobs: opts.jobs, validate: opts.validate, generateKeys: true, env: opts.env });
     const oldResult = await build(oldRepo);
-    for (const rel of oldResult.keysWritten) {
-      const to = join(newRepo, rel);
-      if (!existsSync(to) && existsSync(dirname(to))) copyFileSync(join(oldRepo, rel), to);
-    }
+    await shareKeys(oldResult.keysWritten, { top, prefix, commit: commits[0], from: oldRepo, to: newRepo });
     const newResult = await build(newRepo);
     const hostGroups = new Map<string, readonly string[]>();
     for (const r of [oldResult, newResult]) for (const c of r.metadata.clients) hostGroups.set(c.hostname, c.groups);

@@ -54,6 +54,8 @@ interface Recorded {
   readonly path: string;
   readonly source?: string;
   readonly deltas?: readonly string[];
+  /** Set by a build that knows the content used encrypted data its source name does not show (encrypted Properties). */
+  readonly secret?: boolean;
 }
 
 interface ManifestLike {
@@ -209,7 +211,7 @@ function fileState(t: TarFile, rec: Recorded | undefined): FileState {
     group: t.group,
     ...(source ? { source } : {}),
     ...(rec?.deltas ? { deltas: rec.deltas } : {}),
-    secret: isSecret({ source, data: t.data, mode: t.mode }),
+    secret: rec?.secret === true || isSecret({ source, data: t.data, mode: t.mode }),
     data: t.data,
   };
 }
