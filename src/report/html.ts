@@ -87,7 +87,7 @@ ul.hosts{list-style:none;padding:0;margin:8px 0}ul.hosts>li{background:#fff;bord
 ul.hosts button{all:unset;cursor:pointer;display:block;padding:6px 10px;width:100%;box-sizing:border-box}
 ul.hosts button:focus{outline:2px solid #0969da}.failed button{color:#cf222e}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border-top:1px solid #eaeef2;padding:3px 8px;text-align:left;vertical-align:top;font-size:13px}
-code,pre{font:12px ui-monospace,monospace}pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto}
+code,pre{font:12px ui-monospace,monospace}td code{word-break:break-all}.detail{overflow-x:auto;padding:0 6px 6px}pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow:auto}
 .secret{color:#8250df}.muted{color:#57606a}.del{color:#cf222e}.add{color:#1a7f37}
 </style></head><body>
 <header><h1>${esc(title)}</h1>
