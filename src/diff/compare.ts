@@ -31,6 +31,8 @@ export interface Change {
   readonly hosts: readonly string[];
   /** Groups whose members are exactly these hosts together (null when no small set of groups does). */
   readonly groups: readonly string[] | null;
+  /** Else, when the hosts are every host but the members of a few groups: those groups. */
+  readonly exceptGroups?: readonly string[];
   /** Unified diff of the content (absent for secrets, binary content and unchanged content); of `hosts[0]` when there are variants. */
   readonly diff?: string;
   /**
@@ -131,7 +133,7 @@ export function diffBuilds(oldBuild: BuildSnapshot, newBuild: BuildSnapshot, opt
     };
   });
   const changes = mergeSameEdits(exact)
-    .map((c) => ({ ...c, groups: cover(c.hosts) }))
+    .map((c) => ({ ...c, ...cover(c.hosts) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.hosts[0]! < b.hosts[0]! ? -1 : 1));
   const failKey = (f: BindFailure) => `${f.host}\0${f.path}\0${f.message}`;
   const oldFail = new Set(oldBuild.failures.map(failKey));
@@ -194,15 +196,15 @@ const MAX_GROUPS = 4;
  * A function naming a set of hosts by groups whose members, together, are exactly those hosts
  * (greedy: the group covering most of what is left, among groups with no member outside the set).
  */
-function groupCover(hostGroups: ReadonlyMap<string, readonly string[]> | undefined, allHosts: readonly string[]): (hosts: readonly string[]) => string[] | null {
-  if (!hostGroups) return () => null;
+function groupCover(hostGroups: ReadonlyMap<string, readonly string[]> | undefined, allHosts: readonly string[]): (hosts: readonly string[]) => { groups: string[] | null; exceptGroups?: string[] } {
+  if (!hostGroups) return () => ({ groups: null });
   const members = new Map<string, Set<string>>();
   for (const h of allHosts) for (const g of hostGroups.get(h) ?? []) (members.get(g) ?? members.set(g, new Set()).get(g)!).add(h);
   const groups = [...members].sort(([a], [b]) => (a < b ? -1 : 1));
-  return (hosts) => {
+  const exactly = (hosts: Iterable<string>): string[] | null => {
     const want = new Set(hosts);
     const candidates = groups.filter(([, m]) => [...m].every((h) => want.has(h)));
-    const left = new Set(hosts);
+    const left = new Set(want);
     const chosen: string[] = [];
     while (left.size > 0 && chosen.length < MAX_GROUPS) {
       let best: [string, number] | null = null;
@@ -215,6 +217,14 @@ function groupCover(hostGroups: ReadonlyMap<string, readonly string[]> | undefin
       chosen.push(best[0]);
       for (const h of members.get(best[0])!) left.delete(h);
     }
-    return left.size === 0 ? chosen.sort() : null;
+    return left.size === 0 && chosen.length > 0 ? chosen.sort() : null;
+  };
+  return (hosts) => {
+    const named = exactly(hosts);
+    if (named) return { groups: named };
+    const set = new Set(hosts);
+    const rest = allHosts.filter((h) => !set.has(h));
+    const except = rest.length > 0 && rest.length < allHosts.length ? exactly(rest) : null;
+    return except ? { groups: null, exceptGroups: except } : { groups: null };
   };
 }

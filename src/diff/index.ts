@@ -6,4 +6,3 @@ export { readBuild, previousBuildDirectory, snapshotOfHosts, type BuildSnapshot,
 export { diffBuilds, type BuildDiff, type Change, type DiffOptions } from './compare.js';
 export { renderText, renderMarkdown, describeChange, describeHosts, summaryLine } from './render.js';
 export { buildRevisions } from './rev.js';
-export { isSecret } from './secret.js';

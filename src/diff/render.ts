@@ -10,6 +10,7 @@ export function describeHosts(c: Change, listed = 3): string {
   if (h.length === 1) return `host ${h[0]}`;
   const groups = c.groups?.length ? ` in group${c.groups.length === 1 ? '' : 's'} ${c.groups.join(', ')}` : '';
   if (groups) return `${plural(h.length, 'host')}${groups}`;
+  if (c.exceptGroups?.length) return `${plural(h.length, 'host')}: every host except group${c.exceptGroups.length === 1 ? '' : 's'} ${c.exceptGroups.join(', ')}`;
   if (h.length <= listed) return `hosts ${h.join(', ')}`;
   return `${plural(h.length, 'host')} (${h.slice(0, listed).join(', ')}, …)`;
 }

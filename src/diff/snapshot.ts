@@ -13,7 +13,7 @@ import pLimit from 'p-limit';
 import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
 import type { BindFailure, BoundFile, Diagnostic } from '../types.js';
-import { isSecret } from './secret.js';
+import { secretJudge, type SecretSubject } from './secret.js';
 
 export interface FileState {
   readonly path: string;
@@ -113,6 +113,7 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
     for (const f of readdirSync(join(root, 'hosts')).sort()) if (f.endsWith(TARBALL)) tarballs.set(f.slice(0, -TARBALL.length), join(root, 'hosts', f));
   }
   const unpacked = new Map<string, Promise<TarFile[]>>();
+  const isSecret = secretJudge();
   const limit = pLimit(8);
   const hosts = await Promise.all(
     [...tarballs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([host, file]) =>
@@ -121,7 +122,7 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
         const key = createHash('sha256').update(bytes).digest('hex');
         if (!unpacked.has(key)) unpacked.set(key, untar(bytes, file));
         const recorded = recordedFiles(root, manifest, host);
-        const files = (await unpacked.get(key)!).map((t) => fileState(t, recorded.get(t.path)));
+        const files = (await unpacked.get(key)!).map((t) => fileState(t, recorded.get(t.path), isSecret));
         return { host, files: new Map(files.map((f) => [f.path, f])) } satisfies HostSnapshot;
       }),
     ),
@@ -201,7 +202,7 @@ async function untar(gz: Buffer, file: string): Promise<TarFile[]> {
 
 const modeText = (mode: number) => mode.toString(8).padStart(4, '0');
 
-function fileState(t: TarFile, rec: Recorded | undefined): FileState {
+function fileState(t: TarFile, rec: Recorded | undefined, isSecret: (f: SecretSubject) => boolean): FileState {
   const source = rec?.source;
   return {
     path: t.path,
@@ -211,7 +212,7 @@ function fileState(t: TarFile, rec: Recorded | undefined): FileState {
     group: t.group,
     ...(source ? { source } : {}),
     ...(rec?.deltas ? { deltas: rec.deltas } : {}),
-    secret: rec?.secret === true || isSecret({ source, data: t.data, mode: t.mode }),
+    secret: rec?.secret === true || isSecret({ source, data: t.data, sha256: t.sha256, mode: t.mode }),
     data: t.data,
   };
 }
@@ -219,6 +220,7 @@ function fileState(t: TarFile, rec: Recorded | undefined): FileState {
 /** A snapshot of a compile that was not written out (`diff --rev`): the same facts as a tarball gives. */
 export function snapshotOfHosts(label: string, hosts: readonly { host: string; files: readonly BoundFile[]; failures: readonly BindFailure[] }[], revision: string | null): BuildSnapshot {
   const sorted = [...hosts].sort((a, b) => (a.host < b.host ? -1 : 1));
+  const isSecret = secretJudge();
   return {
     label,
     builtAt: null,
@@ -231,7 +233,8 @@ export function snapshotOfHosts(label: string, hosts: readonly { host: string; f
           files: new Map(
             [...h.files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => {
               const mode = Number.parseInt(f.info.mode, 8) & 0o7777;
-              const state: FileState = { path: f.path, sha256: createHash('sha256').update(f.data).digest('hex'), mode: modeText(mode), owner: f.info.owner, group: f.info.group, source: f.source, deltas: f.deltas, secret: isSecret({ source: f.source, data: f.data, mode }), data: f.data };
+              const sha256 = createHash('sha256').update(f.data).digest('hex');
+              const state: FileState = { path: f.path, sha256, mode: modeText(mode), owner: f.info.owner, group: f.info.group, source: f.source, deltas: f.deltas, secret: isSecret({ source: f.source, data: f.data, sha256, mode }), data: f.data };
               return [f.path, state];
             }),
           ),

@@ -45,7 +45,7 @@ export const buildCommand: Command = {
       env: process.env,
       onPhase: timed,
     });
-    const finish = (published: boolean) =>
+    const finish = (published: boolean, builtAt: string | null = null) =>
       reviewOutputs(ctx, format, {
         repo,
         out: resolve(out),
@@ -57,6 +57,7 @@ export const buildCommand: Command = {
         hostGroups: new Map(result.metadata.clients.map((c) => [c.hostname, c.groups])),
         phases,
         revision: result.revision,
+        builtAt,
         seconds: (Date.now() - started) / 1000,
       });
     const { io } = ctx;
@@ -105,7 +106,7 @@ export const buildCommand: Command = {
         (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
         (failures.length ? `; ${failures.length} failures (hosts left out)` : ''),
     );
-    await finish(true);
+    await finish(true, manifest.builtAt);
     io.result({ ...summary, published: true, seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });
     return failures.length > 0 ? 1 : 0;
   },
