@@ -23,10 +23,9 @@ export interface RunOptions {
   uid?: number;
 }
 
-/** Run the bindery CLI from source (through tsx) as a real child process. */
+/** Run the compiled bindery CLI (bin/bindery.js -> dist; `npx tsc -p .` first) as a real child process. */
 export function bindery(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  if (opts.uid !== undefined) return run(process.execPath, [join(installedCopy(), 'bin', 'bindery.js'), ...args], opts);
-  return run(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], opts);
+  return run(process.execPath, [join(opts.uid === undefined ? ROOT : installedCopy(), 'bin', 'bindery.js'), ...args], opts);
 }
 
 let installed: string | undefined;

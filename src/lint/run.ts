@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
-import { asBinderyError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import { asBinderyError, exitCodeOf } from '../errors.js';
 import { loadBundles } from '../bundles/index.js';
-import { loadMetadata } from '../metadata/index.js';
-import { planClients, resolveConfig, type Skipped } from '../pipeline/index.js';
-import { scanRepo, repoRelative } from '../repo/index.js';
-import type { Diagnostic } from '../types.js';
+import { load, plan } from '../pipeline/index.js';
+import { repoRelative, type RepoModel } from '../repo/index.js';
 import { addressChecks, cfgFileChecks, passphraseChecks, priorityChecks, reachableGroups, specificityChecks, usageChecks, type LintInput } from './checks.js';
 import type { Finding, ReportedFinding } from './registry.js';
 import { applyPolicy, loadPolicy } from './silence.js';
@@ -24,7 +22,9 @@ export async function lintRepo(dir: string, opts: { configPath?: string; lintCon
     findings.push(...(await check(dir, opts.configPath)));
   } catch (e) {
     const err = asBinderyError(e, 'REPO');
-    findings.push({ code: 'load-failed', message: err.message, ...(err.location.file ? { file: relFile(dir, err.location.file) } : {}), ...(err.location.line ? { line: err.location.line } : {}), ...(err.hint ? { hint: err.hint } : {}) });
+    if (exitCodeOf(err.code) !== 1) throw err; // a bad command line or bcfg2.conf is not a finding
+    const { file, line, lineText } = err.location;
+    findings.push({ code: 'load-failed', message: err.message, ...(file ? { file: relFile(dir, file) } : {}), ...(line ? { line } : {}), ...(lineText !== undefined ? { lineText } : {}), ...(err.hint ? { hint: err.hint } : {}) });
   }
   const reported = dedupe(applyPolicy(findings, policy)).sort(
     (a, b) => cmp(a.file ?? '', b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || cmp(a.code, b.code) || cmp(a.message, b.message),
@@ -35,16 +35,10 @@ export async function lintRepo(dir: string, opts: { configPath?: string; lintCon
 }
 
 async function check(dir: string, configPath?: string): Promise<Finding[]> {
-  if (!existsSync(join(dir, 'Metadata'))) {
-    return [{ code: 'load-failed', message: 'not a Bcfg2 repository: no Metadata/ directory', file: '.', hint: 'pass the directory that holds Metadata/ and Cfg/' }];
-  }
-  const config = resolveConfig(dir, configPath);
-  const repo = await scanRepo(dir, config);
-  const metadata = loadMetadata(repo.root);
-  const bundles = loadBundles(repo.root);
-  const loaded: Diagnostic[] = [...repo.diagnostics, ...metadata.diagnostics];
-  const skipped: Skipped[] = [];
-  planClients(repo, metadata.clients, loaded, skipped);
+  const loaded = await load({ repo: dir, configPath });
+  const { repo, metadata, config } = loaded;
+  const planned = plan(loaded);
+  const bundles = loadBundles(repo);
   const input: LintInput = { repo, metadata, bundles, config, configText: config.file ? readFileSync(config.file, 'utf8') : null };
   const own = [
     ...specificityChecks(input, reachableGroups(metadata)),
@@ -54,12 +48,16 @@ async function check(dir: string, configPath?: string): Promise<Finding[]> {
     ...addressChecks(input),
     ...passphraseChecks(input),
   ];
-  const fromLoaders: Finding[] = loaded.map((d) => ({ code: d.code, message: d.message, ...pick(d) }));
-  return [...fromLoaders, ...own].map((f) => (f.file ? { ...f, file: relFile(repo.root, f.file) } : f));
+  const all = [...loaded.warnings, ...planned.warnings, ...own].map((f) => (f.file ? { ...f, file: relFile(repo.root, f.file) } : f));
+  return all.map((f) => withLineText(repo, f));
 }
 
-function pick(d: Diagnostic): Partial<Finding> {
-  return { ...(d.file ? { file: d.file } : {}), ...(d.line ? { line: d.line } : {}), ...(d.path ? { path: d.path } : {}), ...(d.host ? { host: d.host } : {}) };
+/** The text of a finding's line, for the code frame, when the repository read that file. */
+function withLineText(repo: RepoModel, f: Finding): Finding {
+  if (!f.file || !f.line || f.lineText !== undefined) return f;
+  const data = repo.files.get(f.file)?.data ?? repo.pluginFiles.get(f.file)?.data;
+  const text = data?.toString('utf8').split('\n')[f.line - 1];
+  return text === undefined ? f : { ...f, lineText: text.replace(/\r$/, '') };
 }
 
 function relFile(root: string, file: string): string {

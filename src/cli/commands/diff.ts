@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { asBinderyError, BinderyError } from '../../errors.js';
+import { asBinderyError, BinderyError, exitCodeOf } from '../../errors.js';
 import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, type BuildDiff } from '../../diff/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
@@ -28,13 +28,13 @@ export const diffCommand: Command = {
   summary: 'what a change does to every host: compare two build outputs, or build two git revisions (--rev A..B); exit 0 no change, 1 changes, 2 trouble',
   usage: USAGE,
   options: {
-    rev: { type: 'string' },
-    repo: { type: 'string' },
-    config: { type: 'string', short: 'C' },
-    jobs: { type: 'string', short: 'j' },
-    'no-validate': { type: 'boolean' },
-    format: { type: 'string' },
-    context: { type: 'string', short: 'U' },
+    rev: { type: 'string', valueName: 'A..B', description: 'build revisions A and B of the git checkout <repo> and compare them (B defaults to HEAD)' },
+    repo: { type: 'string', valueName: 'dir', description: 'comparing build outputs: the repository whose metadata names groups of hosts' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'with --rev: bcfg2.conf for both builds', default: "each revision's bcfg2.conf" },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'with --rev: threads for binding and validators', default: 'the available parallelism' },
+    'no-validate': { type: 'boolean', description: 'with --rev: do not run the :test validators' },
+    format: { type: 'string', valueName: 'text|markdown', description: 'markdown: a pull-request comment (summary table, collapsed diffs)', default: 'text' },
+    context: { type: 'string', short: 'U', valueName: 'n', description: 'lines of context in unified diffs', default: '3' },
   },
   async run(ctx) {
     const format = stringOpt(ctx, 'format') ?? 'text';
@@ -45,8 +45,10 @@ export const diffCommand: Command = {
     } catch (e) {
       // Like diff(1): 2 means the comparison itself failed, so 1 keeps meaning "something changed".
       const err = asBinderyError(e, 'INTERNAL');
-      ctx.io.error(err);
-      ctx.io.result({ ok: false, error: { code: err.code, message: err.message, ...err.location, hint: err.hint } });
+      if (exitCodeOf(err.code) === 70) throw err;
+      const m = err.toMessage();
+      ctx.io.report(m);
+      ctx.io.result({ ok: false, errors: [m] });
       return 2;
     }
     if (!ctx.io.json) ctx.io.out(format === 'markdown' ? renderMarkdown(d) : renderText(d));

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { BinderyError } from '../../errors.js';
+import { BinderyError, diagnosticMessage } from '../../errors.js';
+import { renderMessage } from '../render.js';
 import { CHECKS, LINT_CONFIG_FILE, lintRepo } from '../../lint/index.js';
 import { annotationFile, githubAnnotation } from '../../report/index.js';
 import { stringOpt, type Command } from '../command.js';
@@ -12,9 +13,9 @@ export const lintCommand: Command = {
   summary: `check a repository for mistakes (bcfg2-lint's checks that apply, and more); silence ids per path in ${LINT_CONFIG_FILE}; exit 1 on errors`,
   usage: USAGE,
   options: {
-    config: { type: 'string', short: 'C' },
-    'lint-config': { type: 'string' },
-    format: { type: 'string' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present' },
+    'lint-config': { type: 'string', valueName: 'file', description: 'which ids to silence where, and severities (docs/review.md)', default: `<repo>/${LINT_CONFIG_FILE} when present` },
+    format: { type: 'string', valueName: 'text|github', description: 'github: GitHub Actions workflow annotations', default: 'text' },
   },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
@@ -28,8 +29,7 @@ export const lintCommand: Command = {
           const level = f.severity === 'info' ? 'notice' : f.severity;
           io.out(githubAnnotation(level, { file: annotationFile(repo, f.file), line: f.line, title: `bindery lint ${f.code}`, message: f.message + (f.hint ? ` (hint: ${f.hint})` : '') }));
         } else {
-          const where = f.file ? `${f.file}${f.line ? `:${f.line}` : ''}: ` : '';
-          io.out(`${where}${f.severity} [${f.code}]: ${f.message}${f.path && !f.file?.includes(f.path.slice(1)) ? ` (${f.path})` : ''}\n${f.hint ? `  hint: ${f.hint}\n` : ''}`);
+          io.out(renderMessage(diagnosticMessage(f)) + '\n');
         }
       }
       const { error, warning, info } = result.counts;
