@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import pLimit from 'p-limit';
@@ -61,6 +61,7 @@ interface Recorded {
 interface ManifestLike {
   builtAt?: string;
   revision?: string | null;
+  /** Format 1: the tarball's path and the files; format 2: the sha256 of the tarball and of the host record. */
   hosts?: Record<string, { tarball?: string; files?: Recorded[]; record?: string }>;
   failures?: BindFailure[];
   warnings?: Diagnostic[];
@@ -108,7 +109,8 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
     }
   }
   const tarballs = new Map<string, string>();
-  for (const [host, h] of Object.entries(manifest.hosts ?? {})) tarballs.set(host, join(root, h.tarball ?? `hosts/${host}${TARBALL}`));
+  // hosts/<host>.tar.gz is in every format (a link into the object store in format 2).
+  for (const host of Object.keys(manifest.hosts ?? {})) tarballs.set(host, join(root, 'hosts', `${host}${TARBALL}`));
   if (tarballs.size === 0 && existsSync(join(root, 'hosts'))) {
     for (const f of readdirSync(join(root, 'hosts')).sort()) if (f.endsWith(TARBALL)) tarballs.set(f.slice(0, -TARBALL.length), join(root, 'hosts', f));
   }
@@ -121,7 +123,7 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
         const bytes = readTarball(file, host);
         const key = createHash('sha256').update(bytes).digest('hex');
         if (!unpacked.has(key)) unpacked.set(key, untar(bytes, file));
-        const recorded = recordedFiles(root, manifest, host);
+        const recorded = recordedFiles(outputOf(root), manifest, host);
         const files = (await unpacked.get(key)!).map((t) => fileState(t, recorded.get(t.path), isSecret));
         return { host, files: new Map(files.map((f) => [f.path, f])) } satisfies HostSnapshot;
       }),
@@ -138,13 +140,23 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
   };
 }
 
-/** Sources from the manifest (format 1) or the host's record file (format 2: manifest.hosts[h].record). */
-function recordedFiles(root: string, manifest: ManifestLike, host: string): Map<string, Recorded> {
+/** The output directory of a build directory (<out>/.builds/<id> → <out>), where format 2 keeps its objects. */
+function outputOf(buildDir: string): string {
+  return basename(dirname(buildDir)) === '.builds' ? dirname(dirname(buildDir)) : buildDir;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Sources from the manifest (format 1: manifest.hosts[h].files) or the host's record (format 2:
+ * manifest.hosts[h].record is its sha256, stored as objects/<first two hex digits>/<sha256>).
+ */
+function recordedFiles(outDir: string, manifest: ManifestLike, host: string): Map<string, Recorded> {
   const h = manifest.hosts?.[host];
   let files = h?.files;
-  if (!files && h?.record) {
+  if (!files && h?.record && SHA256.test(h.record)) {
     try {
-      files = (JSON.parse(readFileSync(join(root, h.record), 'utf8')) as { files?: Recorded[] }).files;
+      files = (JSON.parse(readFileSync(join(outDir, 'objects', h.record.slice(0, 2), h.record), 'utf8')) as { files?: Recorded[] }).files;
     } catch {
       files = undefined; // without a readable record, sources are unknown and secrecy falls back to modes
     }
