@@ -61,6 +61,7 @@ function mistakes(): { dir: string; cleanup: () => void } {
   put('Cfg/etc/check/check', 'x\n');
   put('Cfg/etc/check/:test', 'test -s "$1"\n', 0o644);
   put('Cfg/root/.ssh/id_rsa.pub/pubkey.xml', '<PublicKey/>\n');
+  put('Cfg/etc/tmpl/tmpl.liquid', 'fine\n{% if %}\n');
   put('bcfg2.conf', '[encryption]\nweak = abc123\nstrong = 7yq2VfL0pQ9xW3mN8rT5sK1d\n');
   return t;
 }
@@ -93,6 +94,7 @@ test('lint finds each kind of mistake, with its id, severity and file', async ()
       ['unused-bundle', 'warning', 'Bundler/orphan.xml'],
       ['unused-group', 'info', 'Metadata/groups.xml'],
       ['short-passphrase', 'warning', 'bcfg2.conf'],
+      ['template-error', 'error', 'Cfg/etc/tmpl/tmpl.liquid'],
     ];
     for (const [id, severity, file] of expect) {
       const f = findings.find((x) => x.code === id && (file === undefined || x.file === file));
@@ -100,6 +102,7 @@ test('lint finds each kind of mistake, with its id, severity and file', async ()
       assert.is(f!.severity, severity, id);
     }
     assert.ok(findings.find((f) => f.code === 'perms-attribute')!.line === 1, 'perms= is reported with its line');
+    assert.is(findings.find((f) => f.code === 'template-error')!.line, 2, 'a template error is reported at its line');
     assert.ok(findings.find((f) => f.code === 'short-passphrase')!.line === 2, 'the short passphrase is reported at its line of bcfg2.conf');
   } finally {
     t.cleanup();

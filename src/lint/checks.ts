@@ -3,6 +3,8 @@ import type { Config } from '../config/index.js';
 import { clientsByAddress, type MetadataModel } from '../metadata/index.js';
 import type { RepoModel } from '../repo/index.js';
 import { isEncrypted } from '../secrets/index.js';
+import { compileTemplate, type TemplateKind } from '../templates/index.js';
+import { asBinderyError } from '../errors.js';
 import type { CfgFile, EntrySet } from '../types.js';
 import { validatorCommand } from '../validate/index.js';
 import { parseXml, type XmlElement } from '../xml/index.js';
@@ -109,6 +111,26 @@ export function usageChecks({ repo, metadata, bundles }: LintInput): Finding[] {
 function permsElements(el: XmlElement, out: XmlElement[] = []): XmlElement[] {
   if (el.attrs.perms !== undefined) out.push(el);
   for (const c of el.children) permsElements(c, out);
+  return out;
+}
+
+const TEMPLATE_KINDS: Readonly<Partial<Record<CfgFile['kind'], TemplateKind>>> = { genshi: 'genshi', cheetah: 'cheetah', liquid: 'liquid' };
+
+/** Templates that do not parse (bcfg2-lint's Genshi check): every client of the entry fails. Encrypted ones are not opened. */
+export function templateChecks({ repo }: LintInput): Finding[] {
+  const out: Finding[] = [];
+  for (const set of repo.entrySets.values()) {
+    for (const g of set.generators) {
+      const kind = TEMPLATE_KINDS[g.kind];
+      if (!kind) continue;
+      try {
+        compileTemplate(kind, g.file.data.toString('utf8'), g.file.rel, { repoRoot: repo.root });
+      } catch (e) {
+        const err = asBinderyError(e, 'TEMPLATE');
+        out.push({ code: 'template-error', message: err.message, file: g.file.rel, ...(err.location.line ? { line: err.location.line } : {}), path: set.name, ...(err.hint ? { hint: err.hint } : {}) });
+      }
+    }
+  }
   return out;
 }
 

@@ -46,6 +46,7 @@ export const CHECKS: Readonly<Record<string, Severity>> = {
   'validator-not-executable': 'error',
   'validator-shebang-only': 'warning',
   'short-passphrase': 'warning',
+  'template-error': 'error',
   'load-failed': 'error',
 };
 

@@ -4,7 +4,7 @@ import { asBinderyError, exitCodeOf } from '../errors.js';
 import { loadBundles } from '../bundles/index.js';
 import { load, plan } from '../pipeline/index.js';
 import { repoRelative, type RepoModel } from '../repo/index.js';
-import { addressChecks, cfgFileChecks, passphraseChecks, priorityChecks, reachableGroups, specificityChecks, usageChecks, type LintInput } from './checks.js';
+import { addressChecks, cfgFileChecks, templateChecks, passphraseChecks, priorityChecks, reachableGroups, specificityChecks, usageChecks, type LintInput } from './checks.js';
 import type { Finding, ReportedFinding } from './registry.js';
 import { applyPolicy, loadPolicy } from './silence.js';
 
@@ -44,6 +44,7 @@ async function check(dir: string, configPath?: string): Promise<Finding[]> {
     ...specificityChecks(input, reachableGroups(metadata)),
     ...usageChecks(input),
     ...cfgFileChecks(input),
+    ...templateChecks(input),
     ...priorityChecks(input),
     ...addressChecks(input),
     ...passphraseChecks(input),
