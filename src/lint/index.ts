@@ -2,6 +2,6 @@
  * lint: the repository mistakes bcfg2-lint finds that matter to what bindery compiles, and
  * the ones real repositories make. Reads the repository with the build's own loaders.
  */
-export { lintRepo, type LintResult } from './run.js';
-export { CHECKS, type Severity, type ReportedFinding } from './registry.js';
+export { lintRepo } from './run.js';
+export { CHECKS } from './registry.js';
 export { LINT_CONFIG_FILE } from './silence.js';

@@ -18,7 +18,6 @@ export interface ReportInput {
   readonly entrySets?: ReadonlyMap<string, EntrySet>;
   /** Seconds per phase, measured by the build that wrote the report. */
   readonly phases?: Readonly<Record<string, number>> | null;
-  readonly title?: string;
 }
 
 /** Why a file was chosen, from the name of its source (specificity and handler) and its deltas. */
@@ -70,7 +69,7 @@ export function renderReport(input: ReportInput): string {
     diff: diff ? { summary: summaryLine(diff), against: diff.old.builtAt ?? diff.old.label, changes } : null,
   };
   const phases = input.phases ?? build.phases;
-  const title = input.title ?? `bindery build report${build.revision ? ` (${build.revision.slice(0, 12)})` : ''}`;
+  const title = `bindery build report${build.revision ? ` (${build.revision.slice(0, 12)})` : ''}`;
   const stat = (label: string, value: string | number, cls = '') => `<div class="stat ${cls}"><b>${esc(String(value))}</b><span>${esc(label)}</span></div>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
