@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
-import { asBinderyError, exitCodeOf } from '../errors.js';
+import { isAbsolute, relative, sep } from 'node:path';
+import { asBinderyError } from '../errors.js';
 import { loadBundles } from '../bundles/index.js';
 import { load, plan } from '../pipeline/index.js';
-import { repoRelative, type RepoModel } from '../repo/index.js';
+import type { RepoModel } from '../repo/index.js';
 import { addressChecks, cfgFileChecks, templateChecks, passphraseChecks, priorityChecks, reachableGroups, specificityChecks, usageChecks, type LintInput } from './checks.js';
 import type { Finding, ReportedFinding } from './registry.js';
 import { applyPolicy, loadPolicy } from './silence.js';
@@ -22,7 +22,7 @@ export async function lintRepo(dir: string, opts: { configPath?: string; lintCon
     findings.push(...(await check(dir, opts.configPath)));
   } catch (e) {
     const err = asBinderyError(e, 'REPO');
-    if (exitCodeOf(err.code) !== 1) throw err; // a bad command line or bcfg2.conf is not a finding
+    if (err.exitCode !== 1) throw err; // a bad command line or bcfg2.conf is not a finding
     const { file, line, lineText } = err.location;
     findings.push({ code: 'load-failed', message: err.message, ...(file ? { file: relFile(dir, file) } : {}), ...(line ? { line } : {}), ...(lineText !== undefined ? { lineText } : {}), ...(err.hint ? { hint: err.hint } : {}) });
   }
@@ -64,7 +64,7 @@ function withLineText(repo: RepoModel, f: Finding): Finding {
 function relFile(root: string, file: string): string {
   if (!isAbsolute(file)) return file;
   const rel = relative(root, file);
-  return rel.startsWith('..') ? file : repoRelative(root, file);
+  return rel.startsWith('..') ? file : rel.split(sep).join('/');
 }
 
 /** The same finding reached through many clients is reported once. */

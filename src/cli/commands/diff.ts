@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { asBinderyError, BinderyError, exitCodeOf } from '../../errors.js';
+import { asBinderyError, BinderyError } from '../../errors.js';
 import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, type BuildDiff } from '../../diff/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
@@ -45,7 +45,7 @@ export const diffCommand: Command = {
     } catch (e) {
       // Like diff(1): 2 means the comparison itself failed, so 1 keeps meaning "something changed".
       const err = asBinderyError(e, 'INTERNAL');
-      if (exitCodeOf(err.code) === 70) throw err;
+      if (err.exitCode === 70) throw err;
       const m = err.toMessage();
       ctx.io.report(m);
       ctx.io.result({ ok: false, errors: [m] });
