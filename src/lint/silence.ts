@@ -36,7 +36,7 @@ export function loadPolicy(repo: string, explicit?: string): LintPolicy {
   };
   const known = (code: string) => {
     if (code !== '*' && !CHECKS[code]) {
-      throw new BinderyError('CONFIG', `unknown lint id "${code}"`, { file, line: lineOf(code) }, 'bindery lint --help lists the ids (docs/review.md too)');
+      throw new BinderyError('CONFIG', `unknown lint id "${code}"`, { file, line: lineOf(code) }, 'docs/review.md lists the lint ids');
     }
   };
   for (const section of Object.keys(ini)) {
