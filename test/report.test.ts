@@ -80,6 +80,7 @@ test('in Chromium: summary, search for a host, expand it, see why each file was 
   await page.goto('file://' + report);
   assert.match(await page.textContent('#summary') ?? '', new RegExp(`${HOSTS}\\s*hosts`));
   assert.match(await page.textContent('#summary') ?? '', /1\s*failures/);
+  assert.match(await page.textContent('#summary') ?? '', /\d+\.\d\d\s*binding \(s\)/, 'the build measured its phases');
   assert.match(await page.textContent('#failures') ?? '', new RegExp(`${BROKEN.replace(/\./g, '\\.')}:2`), 'failures show file:line');
   assert.match(await page.textContent('#diff') ?? '', /Changes since the previous build/);
   await page.fill('#search', 'web1');
