@@ -25,22 +25,18 @@ export const MIN_PASSPHRASE = 16;
 
 const allFiles = (set: EntrySet): CfgFile[] => [...set.generators, ...set.deltas, ...set.validators, ...set.infos, ...set.creators];
 
-/** Group- and host-specific file names that can never match today's clients. */
-export function specificityChecks({ repo, metadata }: LintInput, reachable: ReadonlySet<string>): Finding[] {
+/**
+ * Group files for declared groups no client is or can become a member of. (Undeclared groups
+ * and unknown hosts are the build's own check, repoChecks, which lint runs too.)
+ */
+export function reachabilityChecks({ repo, metadata }: LintInput, reachable: ReadonlySet<string>): Finding[] {
   const declared = new Set(metadata.groups.map((g) => g.name));
-  const hosts = new Set(metadata.clients.map((c) => c.hostname));
   const out: Finding[] = [];
   for (const set of repo.entrySets.values()) {
     for (const f of allFiles(set)) {
       const s = f.specificity;
-      const at = { file: f.file.rel, path: set.name };
-      if (s.kind === 'host' && !hosts.has(s.host)) {
-        const hint = hosts.has(s.host.toLowerCase()) ? `client names are lower-case: rename it to .H_${s.host.toLowerCase()}` : 'add the client to Metadata/clients.xml or remove the file';
-        out.push({ code: 'unknown-host', message: `host "${s.host}" is not a client in Metadata/clients.xml; this file never matches`, hint, ...at });
-      } else if (s.kind === 'group' && !declared.has(s.group)) {
-        out.push({ code: 'unknown-group', message: `group "${s.group}" is not declared in Metadata/groups.xml; this file never matches`, hint: 'declare the group or fix the file name', ...at });
-      } else if (s.kind === 'group' && !reachable.has(s.group)) {
-        out.push({ code: 'unreachable-group-file', message: `no client is, or can become, a member of group "${s.group}" (not a profile, no membership rule reaches it); this file never matches`, ...at });
+      if (s.kind === 'group' && declared.has(s.group) && !reachable.has(s.group)) {
+        out.push({ code: 'unreachable-group-file', message: `no client is, or can become, a member of group "${s.group}" (not a profile, no membership rule reaches it); this file never matches`, file: f.file.rel, path: set.name });
       }
     }
   }

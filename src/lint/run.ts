@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { asBinderyError } from '../errors.js';
 import { loadBundles } from '../bundles/index.js';
-import { load, plan } from '../pipeline/index.js';
+import { load, plan, repoChecks } from '../pipeline/index.js';
 import type { RepoModel } from '../repo/index.js';
-import { addressChecks, cfgFileChecks, templateChecks, passphraseChecks, priorityChecks, reachableGroups, specificityChecks, usageChecks, type LintInput } from './checks.js';
+import { addressChecks, cfgFileChecks, templateChecks, passphraseChecks, priorityChecks, reachableGroups, reachabilityChecks, usageChecks, type LintInput } from './checks.js';
 import type { Finding, ReportedFinding } from './registry.js';
 import { applyPolicy, loadPolicy } from './silence.js';
 
@@ -41,7 +41,8 @@ async function check(dir: string, configPath?: string): Promise<Finding[]> {
   const bundles = loadBundles(repo);
   const input: LintInput = { repo, metadata, bundles, config, configText: config.file ? readFileSync(config.file, 'utf8') : null };
   const own = [
-    ...specificityChecks(input, reachableGroups(metadata)),
+    ...repoChecks(repo, metadata),
+    ...reachabilityChecks(input, reachableGroups(metadata)),
     ...usageChecks(input),
     ...cfgFileChecks(input),
     ...templateChecks(input),
