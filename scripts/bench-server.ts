@@ -108,8 +108,8 @@ async function main(): Promise<void> {
         Array.from({ length: filesPerHost }, (_, f) => [`/etc/bench/file${f}.conf`, `# host${h} file${f}\n` + `setting_${f} = ${h * 31 + f}\n`.repeat(20) + randomBytes(512).toString('base64') + '\n']),
       );
     }
-    const manifest = await publish(join(dir, 'out'), build, key);
-    const tarballBytes = Object.values(manifest.hosts).reduce((n, h) => n + statSync(join(dir, 'out', h.tarball)).size, 0) / hosts;
+    const manifest = publish(join(dir, 'out'), build, key);
+    const tarballBytes = Object.keys(manifest.hosts).reduce((n, h) => n + statSync(join(dir, 'out', 'hosts', `${h}.tar.gz`)).size, 0) / hosts;
     const config: ChildConfig = { buildDir: join(dir, 'out'), stateDir: join(dir, 'state'), hosts, tls: { cert: serverCert.certPem, key: serverCert.keyPem, ca } };
     const server = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const next = () => new Promise<ChildMessage>((resolve) => server.once('message', (m) => resolve(m as ChildMessage)));

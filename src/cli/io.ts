@@ -74,14 +74,23 @@ export function createIo(opts: { json: boolean; stdout?: NodeJS.WriteStream; std
     },
     progress(total, label) {
       if (opts.json || !stderr.isTTY || total < 2) return { tick() {}, done() {} };
-      const bar = new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {value}/{total}`, stream: stderr, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(total, 0);
+      // Shown only once the work has taken a second: quick builds print just their summary line.
+      const started = Date.now();
+      let done = 0;
+      let bar: cliProgress.SingleBar | null = null;
+      const rate = () => done / Math.max((Date.now() - started) / 1000, 0.001);
       return {
-        tick: (n = 1) => bar.increment(n),
-        done: () => bar.stop(),
+        tick: (n = 1) => {
+          done += n;
+          if (!bar && Date.now() - started >= 1000) {
+            bar = new cliProgress.SingleBar(
+              { format: `${label} [{bar}] {value}/{total}, {rate}/s, ETA {eta_formatted}`, stream: stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 200 },
+              cliProgress.Presets.shades_classic,
+            );
+            bar.start(total, done, { rate: rate().toFixed(0) });
+          } else bar?.update(done, { rate: rate().toFixed(0) });
+        },
+        done: () => bar?.stop(),
       };
     },
   };

@@ -12,6 +12,7 @@ import { gunzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import tar from 'tar-stream';
 import { BinderyError } from '../errors.js';
+import { layout, parseHostRecord } from '../protocol/index.js';
 import type { BindFailure, BoundFile, Diagnostic } from '../types.js';
 import { secretJudge, type SecretSubject } from './secret.js';
 
@@ -73,9 +74,9 @@ const TARBALL = '.tar.gz';
 
 /** An output directory (with `current`), or a build directory itself (with manifest.json or hosts/). */
 export function buildDirectory(dir: string): string {
-  const current = join(dir, 'current');
+  const current = join(dir, layout.CURRENT);
   const d = existsSync(current) ? current : dir;
-  if (!existsSync(join(d, 'hosts')) && !existsSync(join(d, 'manifest.json'))) {
+  if (!existsSync(join(d, layout.HOSTS)) && !existsSync(join(d, layout.MANIFEST))) {
     throw new BinderyError('USAGE', 'not a bindery build output: no hosts/ or manifest.json', { file: dir }, 'pass the --out directory of bindery build (or one of its .builds/<id> directories)');
   }
   return realpathSync(d);
@@ -86,12 +87,12 @@ export function buildDirectory(dir: string): string {
  * previous build in .builds/ beside the current one.
  */
 export function previousBuildDirectory(outDir: string): string | null {
-  const builds = join(outDir, '.builds');
-  const current = join(outDir, 'current');
+  const builds = join(outDir, layout.BUILDS);
+  const current = join(outDir, layout.CURRENT);
   if (!existsSync(builds) || !existsSync(current)) return null;
   const now = basename(realpathSync(current));
   const older = readdirSync(builds)
-    .filter((id) => !id.startsWith('.') && id !== now && existsSync(join(builds, id, 'manifest.json')))
+    .filter((id) => !id.startsWith('.') && id !== now && existsSync(join(builds, id, layout.MANIFEST)))
     .sort();
   return older.length ? join(builds, older[older.length - 1]!) : null;
 }
@@ -99,7 +100,7 @@ export function previousBuildDirectory(outDir: string): string | null {
 /** Read every host's tarball of a build (each distinct tarball unpacked once). */
 export async function readBuild(dir: string): Promise<BuildSnapshot> {
   const root = buildDirectory(dir);
-  const manifestFile = join(root, 'manifest.json');
+  const manifestFile = join(root, layout.MANIFEST);
   let manifest: ManifestLike = {};
   if (existsSync(manifestFile)) {
     try {
@@ -110,9 +111,9 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
   }
   const tarballs = new Map<string, string>();
   // hosts/<host>.tar.gz is in every format (a link into the object store in format 2).
-  for (const host of Object.keys(manifest.hosts ?? {})) tarballs.set(host, join(root, 'hosts', `${host}${TARBALL}`));
-  if (tarballs.size === 0 && existsSync(join(root, 'hosts'))) {
-    for (const f of readdirSync(join(root, 'hosts')).sort()) if (f.endsWith(TARBALL)) tarballs.set(f.slice(0, -TARBALL.length), join(root, 'hosts', f));
+  for (const host of Object.keys(manifest.hosts ?? {})) tarballs.set(host, join(root, layout.hostTarballPath(host)));
+  if (tarballs.size === 0 && existsSync(join(root, layout.HOSTS))) {
+    for (const f of readdirSync(join(root, layout.HOSTS)).sort()) if (f.endsWith(TARBALL)) tarballs.set(f.slice(0, -TARBALL.length), join(root, layout.HOSTS, f));
   }
   const unpacked = new Map<string, Promise<TarFile[]>>();
   const isSecret = secretJudge();
@@ -142,21 +143,21 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
 
 /** The output directory of a build directory (<out>/.builds/<id> → <out>), where format 2 keeps its objects. */
 function outputOf(buildDir: string): string {
-  return basename(dirname(buildDir)) === '.builds' ? dirname(dirname(buildDir)) : buildDir;
+  return basename(dirname(buildDir)) === layout.BUILDS ? dirname(dirname(buildDir)) : buildDir;
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
- * Sources from the manifest (format 1: manifest.hosts[h].files) or the host's record (format 2:
- * manifest.hosts[h].record is its sha256, stored as objects/<first two hex digits>/<sha256>).
+ * Sources from the host's signed record (format 2: manifest.hosts[h].record is its sha256, in
+ * the object store) or from the manifest's file list (format 1, written by earlier releases).
  */
 function recordedFiles(outDir: string, manifest: ManifestLike, host: string): Map<string, Recorded> {
   const h = manifest.hosts?.[host];
-  let files = h?.files;
+  let files: readonly Recorded[] | undefined = h?.files;
   if (!files && h?.record && SHA256.test(h.record)) {
     try {
-      files = (JSON.parse(readFileSync(join(outDir, 'objects', h.record.slice(0, 2), h.record), 'utf8')) as { files?: Recorded[] }).files;
+      files = parseHostRecord(readFileSync(join(outDir, layout.objectPath(h.record)))).files;
     } catch {
       files = undefined; // without a readable record, sources are unknown and secrecy falls back to modes
     }

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { diffBuilds, previousBuildDirectory, readBuild, snapshotOfHosts } from '../diff/index.js';
+import { snapshotOfHosts } from '../diff/index.js';
 import type { BindFailure, BoundFile, Diagnostic, EntrySet } from '../types.js';
 import { annotationFile, githubAnnotation, junitXml } from './ci.js';
 import { renderReport } from './html.js';
+import { reportForOutput } from './output.js';
 
 /** What `bindery build` knows when it has finished, for its --report, --junit and --format github. */
 export interface FinishedBuild {
@@ -17,24 +16,18 @@ export interface FinishedBuild {
   readonly hostGroups: ReadonlyMap<string, readonly string[]>;
   readonly phases: Readonly<Record<string, number>>;
   readonly revision: string | null;
-  /** The published manifest's build time (null when nothing was published). */
-  readonly builtAt: string | null;
   readonly seconds: number;
 }
 
 /**
- * The HTML report of what was bound (the published hosts, or every host when nothing was
- * published), with the diff against the previous build in the output directory when it has one.
- * The new build is taken from memory; only the previous one is read back from disk.
+ * The HTML report: of the published output (read back, with the diff against the previous
+ * build), or, when nothing was published, of the failures and warnings (hosts' files are
+ * written as they are bound and not kept).
  */
 export async function buildReport(b: FinishedBuild): Promise<string> {
-  const hosts = b.published ? b.hosts.filter((h) => h.failures.length === 0) : b.hosts;
-  const snap = snapshotOfHosts(b.published ? b.out : `${b.repo} (not published)`, hosts, b.revision);
-  const build = { ...snap, builtAt: b.builtAt, failures: b.failures, warnings: b.warnings };
-  // Once published, the build before this one is the "previous" one; unpublished, the current one is.
-  const previousDir = b.published ? previousBuildDirectory(b.out) : existsSync(join(b.out, 'current')) ? b.out : null;
-  const diff = previousDir ? diffBuilds(await readBuild(previousDir), build, { hostGroups: b.hostGroups }) : null;
-  return renderReport({ build, diff, entrySets: b.entrySets, phases: b.phases });
+  if (b.published) return reportForOutput(b.out, { entrySets: b.entrySets, phases: b.phases, hostGroups: b.hostGroups });
+  const snap = snapshotOfHosts(`${b.repo} (not published)`, b.hosts, b.revision);
+  return renderReport({ build: { ...snap, warnings: b.warnings }, diff: null, entrySets: b.entrySets, phases: b.phases });
 }
 
 /** Workflow annotations: one error per distinct failure (naming its hosts), one warning per warning. */

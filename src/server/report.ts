@@ -48,6 +48,13 @@ function listProblem(name: string, v: unknown, keys: readonly string[]): string 
   return null;
 }
 
+/** A list of short strings (serverFailed: the paths the server could not bind for this client). */
+function pathsProblem(name: string, v: unknown): string | null {
+  if (!Array.isArray(v)) return `"${name}" must be a list`;
+  if (v.length > MAX_ENTRIES) return `"${name}" has more than ${MAX_ENTRIES} entries`;
+  return v.every((p) => typeof p === 'string' && p.length <= MAX_STRING) ? null : `every "${name}" entry must be a path`;
+}
+
 /** Why `value` is not a run report, or null when it is one. */
 export function reportProblem(value: unknown): string | null {
   if (!isObject(value)) return 'the run report must be a JSON object';
@@ -56,7 +63,7 @@ export function reportProblem(value: unknown): string | null {
   if (keys.length > 64) return 'the run report has more than 64 fields';
   for (const k of keys) {
     const v = value[k];
-    const problem = k === 'files' ? listProblem(k, v, ['path', 'action']) : k === 'failed' ? listProblem(k, v, ['path', 'reason']) : isScalar(v) ? null : `"${k}" must be a string, number, boolean or null`;
+    const problem = k === 'files' ? listProblem(k, v, ['path', 'action']) : k === 'failed' ? listProblem(k, v, ['path', 'reason']) : k === 'serverFailed' ? pathsProblem(k, v) : isScalar(v) ? null : `"${k}" must be a string, number, boolean or null`;
     if (problem) return problem;
   }
   return null;
