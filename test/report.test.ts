@@ -41,7 +41,7 @@ test.after(async () => {
   work.cleanup();
 });
 
-test('a build with a failure publishes the rest and exits 1', () => {
+test('with --keep-going a build with a failure publishes every host without its failed entry and exits 1', () => {
   assert.is(second.code, 1, second.stderr);
   assert.ok(existsSync(report), second.stderr);
 });
@@ -114,12 +114,16 @@ test('bindery report <out> writes the same kind of report from a published build
   assert.match(html, /Now with a report\./, 'the diff against the previous build is in it');
 });
 
-test('the failure-free hosts of a report are the published ones; the failed host is listed as not published', async () => {
+test('a host published without its failed entry lists the failure with file:line, and its other files', async () => {
   const page = await browser.newPage();
   await page.goto('file://' + report);
   await page.fill('#search', 'web2');
   await page.click('li[data-host="web2.example.com"] button');
-  assert.match(await page.textContent('li[data-host="web2.example.com"]') ?? '', /not published/);
+  const host = page.locator('li[data-host="web2.example.com"]');
+  assert.match(await host.textContent() ?? '', /failed paths:/);
+  assert.match(await host.textContent() ?? '', new RegExp(`${BROKEN.replace(/\./g, '\\.')}:2`));
+  assert.is(await host.locator('tr[data-path="/etc/motd"]').count(), 0, 'the failed entry is not among its files');
+  assert.is(await host.locator('tr[data-path="/etc/issue"]').count(), 1);
   await page.close();
 });
 
