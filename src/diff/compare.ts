@@ -93,6 +93,10 @@ export function diffBuilds(oldBuild: BuildSnapshot, newBuild: BuildSnapshot, opt
   for (const [host, nh] of newBuild.hosts) {
     const oh = oldBuild.hosts.get(host);
     if (!oh) continue;
+    if (oh.tarball !== undefined && oh.tarball === nh.tarball) {
+      hostsUnchanged++; // the same tarball: nothing to compare (and it may not have been unpacked)
+      continue;
+    }
     let changed = false;
     for (const [path, b] of nh.files) {
       const a = oh.files.get(path);

@@ -33,8 +33,10 @@ export interface FileState {
 
 export interface HostSnapshot {
   readonly host: string;
-  /** Sorted by path. */
+  /** Sorted by path; empty when the tarball was left unread (it is one the other build has). */
   readonly files: ReadonlyMap<string, FileState>;
+  /** sha256 of the host's tarball, when read from an output. */
+  readonly tarball?: string;
 }
 
 export interface BuildSnapshot {
@@ -97,8 +99,11 @@ export function previousBuildDirectory(outDir: string): string | null {
   return older.length ? join(builds, older[older.length - 1]!) : null;
 }
 
-/** Read every host's tarball of a build (each distinct tarball unpacked once). */
-export async function readBuild(dir: string): Promise<BuildSnapshot> {
+/**
+ * Read every host's tarball of a build (each distinct tarball unpacked once). Tarballs in
+ * `known` (sha256s of the other build's) are not unpacked: the host is the same on both sides.
+ */
+export async function readBuild(dir: string, known: ReadonlySet<string> = new Set()): Promise<BuildSnapshot> {
   const root = buildDirectory(dir);
   const manifestFile = join(root, layout.MANIFEST);
   let manifest: ManifestLike = {};
@@ -123,10 +128,11 @@ export async function readBuild(dir: string): Promise<BuildSnapshot> {
       limit(async () => {
         const bytes = readTarball(file, host);
         const key = createHash('sha256').update(bytes).digest('hex');
+        if (known.has(key)) return { host, files: new Map(), tarball: key } satisfies HostSnapshot;
         if (!unpacked.has(key)) unpacked.set(key, untar(bytes, file));
         const recorded = recordedFiles(outputOf(root), manifest, host);
         const files = (await unpacked.get(key)!).map((t) => fileState(t, recorded.get(t.path), isSecret));
-        return { host, files: new Map(files.map((f) => [f.path, f])) } satisfies HostSnapshot;
+        return { host, files: new Map(files.map((f) => [f.path, f])), tarball: key } satisfies HostSnapshot;
       }),
     ),
   );
@@ -228,6 +234,11 @@ function fileState(t: TarFile, rec: Recorded | undefined, isSecret: (f: SecretSu
     secret: rec?.secret === true || isSecret({ source, data: t.data, sha256: t.sha256, mode: t.mode }),
     data: t.data,
   };
+}
+
+/** The tarball hashes of a build, to leave those tarballs unread in the other build. */
+export function tarballsOf(b: BuildSnapshot): Set<string> {
+  return new Set([...b.hosts.values()].flatMap((h) => (h.tarball ? [h.tarball] : [])));
 }
 
 /** A snapshot of a compile that was not written out (`diff --rev`): the same facts as a tarball gives. */

@@ -1,4 +1,4 @@
-import { diffBuilds, previousBuildDirectory, readBuild } from '../diff/index.js';
+import { diffBuilds, previousBuildDirectory, readBuild, tarballsOf } from '../diff/index.js';
 import type { EntrySet } from '../types.js';
 import { renderReport } from './html.js';
 
@@ -12,6 +12,6 @@ export async function reportForOutput(
 ): Promise<string> {
   const build = await readBuild(outDir);
   const previousDir = previousBuildDirectory(outDir);
-  const diff = previousDir ? diffBuilds(await readBuild(previousDir), build, opts.hostGroups ? { hostGroups: opts.hostGroups } : {}) : null;
+  const diff = previousDir ? diffBuilds(await readBuild(previousDir, tarballsOf(build)), build, opts.hostGroups ? { hostGroups: opts.hostGroups } : {}) : null;
   return renderReport({ build, diff, ...(opts.entrySets ? { entrySets: opts.entrySets } : {}), ...(opts.phases ? { phases: opts.phases } : {}) });
 }

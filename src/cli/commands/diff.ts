@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { asBinderyError, BinderyError } from '../../errors.js';
-import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, type BuildDiff } from '../../diff/index.js';
+import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, tarballsOf, type BuildDiff } from '../../diff/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, jobsOption, positional } from './common.js';
@@ -19,7 +19,9 @@ async function compute(ctx: CommandContext): Promise<BuildDiff> {
   const newDir = resolve(positional(ctx, 1, 'new build output', USAGE));
   const repo = stringOpt(ctx, 'repo');
   const hostGroups = repo ? new Map(loadMetadata(resolve(repo)).clients.map((c) => [c.hostname, c.groups])) : undefined;
-  const [a, b] = await Promise.all([readBuild(oldDir), readBuild(newDir)]);
+  // The new build in full, the old one without the tarballs the new one has (unchanged hosts).
+  const b = await readBuild(newDir);
+  const a = await readBuild(oldDir, tarballsOf(b));
   return diffBuilds(a, b, { context, ...(hostGroups ? { hostGroups } : {}) });
 }
 
