@@ -441,7 +441,7 @@ test('bindery signing-key rotate writes the chain beside the new key, and fetch 
   const r = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(next), '--json');
   assert.is(r.code, 0, r.stderr);
   const chain = `${keyFile(next)}.chain.json`;
-  assert.equal(JSON.parse(r.stdout), { chain, rotations: 1, previousKey: keyFingerprint(old.publicKeyPem), newKey: keyFingerprint(next.publicKeyPem) }, 'written beside the new key');
+  assert.equal(JSON.parse(r.stdout), { ok: true, chain, rotations: 1, previousKey: keyFingerprint(old.publicKeyPem), newKey: keyFingerprint(next.publicKeyPem) }, 'written beside the new key');
   // That chain ends at `next`: extending it from `old` would fork it.
   const forked = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(third), '--chain', chain);
   assert.is(forked.code, 2, forked.stderr);

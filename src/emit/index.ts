@@ -5,6 +5,6 @@
  */
 export { stableStringify } from './json.js';
 export { contentHash, hostTarball, type ContentHashes } from './tarball.js';
-export { loadSigningKey, signBytes, verifyBytes, SIGNING_KEY_ENV, type SigningKey } from './sign.js';
+export { loadSigningKey, signBytes, verifyBytes, type SigningKey } from './sign.js';
 export { emitHost, type EmitTarget, type EmittedHost } from './store.js';
-export { abortPublish, beginPublish, finishPublish, keyId, readCurrentBuild, sourceDateEpoch, type BuildSummary, type Publication } from './publish.js';
+export { abortPublish, beginPublish, finishPublish, keyId, readCurrentBuild, type BuildSummary, type Publication } from './publish.js';

@@ -31,7 +31,7 @@ const OURS = new Set<string>([BUILDS, OBJECTS, CURRENT, CACHE, ...STABLE_LINKS])
  * SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/) as seconds, or null
  * when unset or empty. A malformed value is an error, as the specification asks.
  */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
   const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);

@@ -1,14 +1,13 @@
 import { join, resolve } from 'node:path';
 import { BinderyError, countOf } from '../../errors.js';
-import { compile, messagesOf, type CompileResult } from '../../pipeline/index.js';
-import { abortPublish, beginPublish, finishPublish, loadSigningKey, type Publication } from '../../emit/index.js';
+import type { CompileResult } from '../../pipeline/index.js';
+import type { Publication } from '../../emit/index.js';
 import { layout } from '../../protocol/index.js';
-import { boolOpt, stringOpt, type Command } from '../command.js';
+import { boolOpt, listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases, writeOutputFile } from './common.js';
-import { buildAnnotations, buildJunit, buildReport, type FinishedBuild } from '../../report/index.js';
-import type { CommandContext } from '../command.js';
+import type { FinishedBuild } from '../../report/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -27,11 +26,15 @@ export const buildCommand: Command = {
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'worker threads that bind and write hosts, and validators run at once', default: 'the available parallelism' },
     cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
+    'skip-validator': { type: 'string', multiple: true, valueName: 'path', description: 'do not run the validator of this client path, e.g. /etc/sudoers when visudo is missing (repeatable; each is named in a warning)' },
     report: { type: 'string', valueName: 'file', description: 'also write a self-contained HTML report of the build (and of the changes since the previous one)' },
     junit: { type: 'string', valueName: 'file', description: 'also write JUnit XML: one test case per host, a failure per failed path' },
     format: { type: 'string', valueName: 'text|github', description: 'github: print failures and warnings as GitHub Actions workflow annotations on stdout', default: 'text' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { compile, messagesOf } = await import('../../pipeline/index.js');
+    const { abortPublish, beginPublish, finishPublish, loadSigningKey } = await import('../../emit/index.js');
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const outOpt = stringOpt(ctx, 'out');
     if (!outOpt) throw new BinderyError('USAGE', 'missing --out <dir>', {}, `usage: bindery ${USAGE}`);
@@ -51,6 +54,7 @@ export const buildCommand: Command = {
         configPath: stringOpt(ctx, 'config'),
         jobs,
         validate: !boolOpt(ctx, 'no-validate'),
+        skipValidators: listOpt(ctx, 'skip-validator'),
         generateKeys: true,
         env: process.env,
         onPhase: timePhases(progressPhases(ctx.io), phases),
@@ -150,6 +154,8 @@ function timePhases(inner: ReturnType<typeof progressPhases>, into: Record<strin
 async function reviewOutputs(ctx: CommandContext, format: string, b: FinishedBuild): Promise<void> {
   const report = stringOpt(ctx, 'report');
   const junit = stringOpt(ctx, 'junit');
+  if (!report && !junit && format !== 'github') return;
+  const { buildAnnotations, buildJunit, buildReport } = await import('../../report/index.js');
   if (report) {
     writeOutputFile(resolve(report), await buildReport(b), 0o644, 'REPO');
     ctx.io.info(`report: ${resolve(report)}`);

@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { asBinderyError, BinderyError } from '../../errors.js';
-import { buildRevisions, diffBuilds, readBuild, renderMarkdown, renderText, tarballsOf, type BuildDiff } from '../../diff/index.js';
-import { loadMetadata } from '../../metadata/index.js';
+import type { BuildDiff } from '../../diff/index.js';
 import { boolOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, jobsOption, positional } from './common.js';
 
 const USAGE = 'diff <old-out> <new-out> [--repo <dir>] | diff <repo> --rev A..B [--config bcfg2.conf] [--jobs N] [--no-validate]; [--format text|markdown] [--context N] [--json]';
 
 async function compute(ctx: CommandContext): Promise<BuildDiff> {
+  // Loaded when the command runs, so other commands start fast.
+  const { buildRevisions, diffBuilds, readBuild, tarballsOf } = await import('../../diff/index.js');
   const context = intOption(ctx, 'context', 3, 0);
   const range = stringOpt(ctx, 'rev');
   if (range !== undefined) {
@@ -18,7 +19,7 @@ async function compute(ctx: CommandContext): Promise<BuildDiff> {
   const oldDir = resolve(positional(ctx, 0, 'old build output', USAGE));
   const newDir = resolve(positional(ctx, 1, 'new build output', USAGE));
   const repo = stringOpt(ctx, 'repo');
-  const hostGroups = repo ? new Map(loadMetadata(resolve(repo)).clients.map((c) => [c.hostname, c.groups])) : undefined;
+  const hostGroups = repo ? new Map((await import('../../metadata/index.js')).loadMetadata(resolve(repo)).clients.map((c) => [c.hostname, c.groups])) : undefined;
   // The new build in full, the old one without the tarballs the new one has (unchanged hosts).
   const b = await readBuild(newDir);
   const a = await readBuild(oldDir, tarballsOf(b));
@@ -53,6 +54,7 @@ export const diffCommand: Command = {
       ctx.io.result({ ok: false, errors: [m] });
       return 2;
     }
+    const { renderMarkdown, renderText } = await import('../../diff/index.js');
     if (!ctx.io.json) ctx.io.out(format === 'markdown' ? renderMarkdown(d) : renderText(d));
     ctx.io.result(d);
     return d.changed ? 1 : 0;

@@ -1,6 +1,4 @@
 import { resolve } from 'node:path';
-import { load } from '../../pipeline/index.js';
-import { reportForOutput } from '../../report/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { positional, writeOutputFile } from './common.js';
 
@@ -20,6 +18,9 @@ export const reportCommand: Command = {
     const dest = resolve(stringOpt(ctx, 'output') ?? 'report.html');
     const repoDir = stringOpt(ctx, 'repo');
     // With the repository at hand the report says which info.xml applied and names groups of hosts.
+    // Loaded when the command runs, so other commands start fast.
+    const { load } = await import('../../pipeline/index.js');
+    const { reportForOutput } = await import('../../report/index.js');
     const loaded = repoDir ? await load({ repo: resolve(repoDir), configPath: stringOpt(ctx, 'config') }) : null;
     const html = await reportForOutput(
       out,
