@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'EMIT' // writing the output
   | 'AUTH' // server authentication
   | 'FETCH' // client download / verification
+  | 'STORE' // object store (S3, file://): unreachable, refused credentials, lost a publish race
   | 'INTERNAL';
 
 export interface Location {

@@ -4,8 +4,10 @@ import { compile } from '../../pipeline/index.js';
 import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+import { publishOutput, storeOptions } from './publish.js';
+import { parseStoreUrl } from '../../publish/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--publish s3://bucket/prefix|file:///dir [publish options]] [--json]';
 
 export const buildCommand: Command = {
   name: 'build',
@@ -18,6 +20,8 @@ export const buildCommand: Command = {
     'keep-going': { type: 'boolean', short: 'k' },
     jobs: { type: 'string', short: 'j' },
     'no-validate': { type: 'boolean' },
+    publish: { type: 'string' },
+    ...storeOptions,
   },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
@@ -27,6 +31,8 @@ export const buildCommand: Command = {
     // Fail on a missing key before any work is done.
     const key = loadSigningKey({ path: stringOpt(ctx, 'signing-key'), env: process.env });
     const jobs = jobsOption(ctx);
+    const to = stringOpt(ctx, 'publish');
+    if (to) parseStoreUrl(to);
     const result = await compile({
       repo,
       configPath: stringOpt(ctx, 'config'),
@@ -81,7 +87,8 @@ export const buildCommand: Command = {
         (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
         (failures.length ? `; ${failures.length} failures (hosts left out)` : ''),
     );
-    io.result({ ...summary, published: true, seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });
+    const store = to ? await publishOutput(ctx, resolve(out), to) : undefined;
+    io.result({ ...summary, published: true, ...(store ? { store } : {}), seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });
     return failures.length > 0 ? 1 : 0;
   },
 };

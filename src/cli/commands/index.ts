@@ -13,4 +13,5 @@ export const commands: readonly Command[] = [
   (await import('./serve.js')).serveCommand,
   (await import('./fetch.js')).fetchCommand,
   (await import('./migrate.js')).migrateCommand,
+  (await import('./publish.js')).publishCommand,
 ];
