@@ -5,3 +5,4 @@
  */
 export { isStoreUrl, openStore, parseStoreUrl, type ObjectStore, type RequestCounts, type S3Options, type StoreUrl } from './store.js';
 export { publishToStore, type PublishOptions, type PublishResult } from './publish.js';
+export { mirrorStore, type MirrorOptions, type StoreHealth, type StoreMirror } from './mirror.js';

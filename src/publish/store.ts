@@ -60,7 +60,9 @@ export function isStoreUrl(text: string): boolean {
 }
 
 export function parseStoreUrl(text: string): StoreUrl {
-  const bad = (why: string) => new BinderyError('USAGE', `${text} is not a store URL: ${why}`, {}, 'use s3://bucket/prefix or file:///absolute/dir');
+  // The URL is quoted without anything between "//" and "@", where a credential would be.
+  const shown = text.replace(/\/\/[^/@]*@/, '//…@');
+  const bad = (why: string) => new BinderyError('USAGE', `${shown} is not a store URL: ${why}`, {}, 'use s3://bucket/prefix or file:///absolute/dir');
   let u: URL;
   try {
     u = new URL(text);

@@ -69,6 +69,8 @@ export interface ServerOptions {
   /** Largest accepted run report (default 1 MiB). */
   readonly maxReportBytes?: number;
   readonly timeouts?: Partial<ServerTimeouts>;
+  /** More fields for /healthz (e.g. the state of the object store the build comes from). */
+  readonly health?: () => Record<string, unknown>;
 }
 
 export interface RunningServer {
@@ -247,7 +249,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (spec.route === 'healthz') {
       const build = await builds.current();
-      return sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null });
+      return sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null, ...opts.health?.() });
     }
     if (spec.route === 'signing-key') {
       const build = await builds.current();

@@ -8,9 +8,10 @@ import { startServer, type AuthPolicy, type ServedBuild } from '../../server/ind
 import type { ClientAuth } from '../../types.js';
 import { stringOpt, type Command } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
+import { isStoreUrl, mirrorStore, openStore, parseStoreUrl, type StoreMirror } from '../../publish/index.js';
 
 const USAGE =
-  'serve --build <dir> --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S]';
+  'serve --build <dir>|s3://bucket/prefix|file:///dir --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S] [--trust-key pub.pem] [--poll S] [--endpoint URL] [--path-style]';
 
 const DEFAULT_LISTEN = '0.0.0.0:6789';
 
@@ -39,6 +40,10 @@ export const serveCommand: Command = {
     log: { type: 'string' },
     'max-failures': { type: 'string' },
     'failure-window': { type: 'string' },
+    'trust-key': { type: 'string' },
+    poll: { type: 'string' },
+    endpoint: { type: 'string' },
+    'path-style': { type: 'boolean' },
   },
   async run(ctx) {
     const need = (name: string) => {
@@ -46,7 +51,10 @@ export const serveCommand: Command = {
       if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
       return resolve(v);
     };
-    const buildDir = need('build');
+    const buildArg = stringOpt(ctx, 'build');
+    const fromStore = buildArg !== undefined && isStoreUrl(buildArg);
+    if (fromStore && !stringOpt(ctx, 'state')) throw new BinderyError('USAGE', '--build from a store needs --state <dir> (the local copy of the build is kept there)', {}, `usage: bindery ${USAGE}`);
+    const buildDir = fromStore ? resolve(stringOpt(ctx, 'state')!, 'store-cache') : need('build');
     const repo = need('repo');
     if (!existsSync(join(repo, 'Metadata'))) {
       throw new BinderyError('REPO', 'not a Bcfg2 repository: no Metadata/ directory', { file: repo }, 'give --repo the repository the build was made from (its Metadata/clients.xml names the clients)');
@@ -98,7 +106,19 @@ export const serveCommand: Command = {
       return inventory.clients;
     };
 
+    let mirror: StoreMirror | null = null;
+    if (fromStore) {
+      const trustFile = stringOpt(ctx, 'trust-key');
+      const store = await openStore(parseStoreUrl(buildArg), { endpoint: stringOpt(ctx, 'endpoint'), pathStyle: ctx.values['path-style'] === true || undefined });
+      mirror = await mirrorStore(store, {
+        cacheDir: buildDir,
+        trustedKey: trustFile ? readOptionFile(resolve(trustFile), 'trusted signing key', 'CONFIG') : undefined,
+        pollMs: intOption(ctx, 'poll', 5) * 1000,
+        log: (event) => log(JSON.stringify({ time: new Date().toISOString(), ...event })),
+      });
+    }
     const server = await startServer({
+      health: mirror ? () => ({ store: mirror.health() }) : undefined,
       buildDir,
       tls,
       clients,
@@ -118,6 +138,7 @@ export const serveCommand: Command = {
       const stop = () => {
         if (stopping) return;
         stopping = true;
+        mirror?.close();
         void server.close().then(() => {
           if (logFd !== null) closeSync(logFd);
           done();
