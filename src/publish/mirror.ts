@@ -60,7 +60,10 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
   // What was being served before a restart, so a store that is down at start-up changes nothing.
   let served: { serial: number; tree: string } | null = readState(dir);
   let etag: string | null = null;
-  let refused: string | null = null;
+  /** The tree the pointer named at the last poll. */
+  let latest: string | null = null;
+  /** A build that failed verification, and why: not tried again, and reported, until the pointer names another. */
+  let refused: { tree: string; error: string } | null = null;
   let health: StoreHealth = { url: store.url, reachable: false, error: 'not polled yet', lastContact: null, serial: served?.serial ?? null, tree: served?.tree ?? null };
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -80,8 +83,9 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
   async function download(build: PointerBuild): Promise<void> {
     /** A build that fails verification is not tried again until the pointer names another. */
     const bad = (message: string, hint: string, host?: string) => {
-      refused = build.tree;
-      return new BinderyError('STORE', `build ${build.tree.slice(0, 12)}: ${message}; it was not switched to`, { file: store.url, host }, hint);
+      const e = new BinderyError('STORE', `build ${build.tree.slice(0, 12)}: ${message}; it was not switched to`, { file: store.url, host }, hint);
+      refused = { tree: build.tree, error: formatError(e) };
+      return e;
     };
     const [manifestBytes, signature, treeBytes] = await Promise.all([fetchObject(build.manifest), fetchObject(build.signature), fetchObject(build.tree)]);
     let manifest: { signingKey?: unknown; hosts?: Record<string, { tarball?: unknown; sha256?: unknown }> };
@@ -166,26 +170,29 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
     const now = new Date().toISOString();
     try {
       const r = etag ? await store.getIfChanged(POINTER_KEY, etag) : await store.get(POINTER_KEY);
-      health = { ...health, reachable: true, error: null, lastContact: now };
+      const refusal = () => (latest !== null && latest === refused?.tree ? refused.error : null);
+      health = { ...health, reachable: true, error: refusal(), lastContact: now };
       if (r === 'unchanged' || r === null) return;
       const pointer = decodePointer(r.body, store.url);
       const build = pointer.builds[0]!;
+      latest = build.tree;
       if (served && pointer.serial < served.serial) {
         throw new BinderyError('STORE', `the store's pointer went back from serial ${served.serial} to ${pointer.serial}; the newer build stays served`, { file: store.url }, 'publish a new build (serials only grow); if you did not roll the store back, check who writes to the bucket');
       }
-      if (build.tree !== served?.tree && build.tree !== refused) {
+      if (build.tree !== served?.tree && build.tree !== refused?.tree) {
         await download(build);
         served = { serial: pointer.serial, tree: build.tree };
         writeFileSync(join(dir, STATE), JSON.stringify(served) + '\n', { mode: 0o600 });
         opts.log({ event: 'switched', store: store.url, serial: pointer.serial, tree: build.tree, builtAt: build.builtAt });
       }
       etag = r.etag;
-      health = { ...health, serial: served?.serial ?? null, tree: served?.tree ?? null };
+      health = { ...health, serial: served?.serial ?? null, tree: served?.tree ?? null, error: refusal() };
     } catch (e) {
       const message = isBinderyError(e) ? formatError(e) : String(e);
       const unreachable = isBinderyError(e) && /cannot reach|refused the credentials/.test(e.message);
+      // Logged when it starts or changes, not at every poll of a long outage.
+      if (message !== health.error) opts.log({ event: 'store-error', store: store.url, error: message, serving: served?.tree ?? null });
       health = { ...health, reachable: !unreachable && health.reachable, error: message, ...(unreachable ? {} : { lastContact: now }) };
-      opts.log({ event: 'store-error', store: store.url, error: message, serving: served?.tree ?? null });
     }
   }
 
