@@ -18,6 +18,7 @@ state=${2:-${BINDERY_RGW_STATE:-/tmp/bindery-rgw}}
 die() { echo "rgw.sh: $*" >&2; exit 1; }
 
 # A free TCP port on 127.0.0.1 (the kernel picks it; a race with another process is unlikely and fails loudly).
+uuid() { node -e 'console.log(require("crypto").randomUUID())'; }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 answers() { [ -f "$state/env" ] && (. "$state/env" && curl -s -o /dev/null --max-time 2 "$BINDERY_S3_ENDPOINT"); }
@@ -35,7 +36,7 @@ stop() {
 
 start() {
   if answers; then echo "rgw.sh: already running ($state/env)" >&2; return 0; fi
-  for tool in ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw radosgw-admin:radosgw monmaptool:ceph-mon uuidgen:uuid-runtime curl:curl; do
+  for tool in ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw radosgw-admin:radosgw monmaptool:ceph-mon curl:curl; do
     command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found: apt-get install ${tool#*:}"
   done
   stop # whatever a dead run left
@@ -43,7 +44,7 @@ start() {
   local mon_port rgw_port fsid conf
   mon_port=$(free_port)
   rgw_port=$(free_port)
-  fsid=$(uuidgen)
+  fsid=$(uuid)
   conf="$state/ceph.conf"
   cat >"$conf" <<EOF
 [global]
@@ -100,7 +101,7 @@ EOF
   echo "$(cat "$state/run/mon.a.pid")" >>"$state/pids"
   local ceph=(ceph -c "$conf" --connect-timeout 10)
   local osd_uuid
-  osd_uuid=$(uuidgen)
+  osd_uuid=$(uuid)
   "${ceph[@]}" osd new "$osd_uuid" 0 >/dev/null
   # The monitor only lets the OSD boot if its fsid is the one registered above.
   ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null 2>&1
