@@ -1,52 +1,190 @@
 /**
- * The one error type of bindery. Every stage throws or returns a BinderyError with a stable
- * code and as much location as it knows; the CLI turns it into a message and an exit code.
+ * bindery's one report shape. Every error, warning and bind failure ends up as a `Message`
+ * (modelled on esbuild's): a registered kebab-case code, a severity, the text, where it is
+ * (file, line, column, the line's text), which hosts and path it concerns, a hint, notes.
+ *
+ * Stages keep producing what is convenient where they are: they throw a `BinderyError`
+ * (which carries a Message) or return a flat `Diagnostic` / `BindFailure`; `toMessage`,
+ * `diagnosticMessage` and `failureMessages` turn those into Messages for the CLI and --json.
  */
-export type ErrorCode =
-  | 'USAGE' // bad command line: exit 2
-  | 'CONFIG' // bcfg2.conf or signing key problem: exit 2
-  | 'XML' // malformed XML
-  | 'METADATA' // groups.xml / clients.xml semantics
-  | 'REPO' // repository layout: traversal, symlinks, unreadable files, empty repo
-  | 'AMBIGUOUS' // two equally specific generators or validators
-  | 'BIND' // an entry could not be bound for a host
-  | 'TEMPLATE' // template syntax or render error
-  | 'CRYPT' // decryption / encryption
-  | 'KEYS' // key generation or write-back
-  | 'VALIDATE' // a :test validator failed
-  | 'EMIT' // writing the output
-  | 'AUTH' // server authentication
-  | 'FETCH' // client download / verification
-  | 'STORE' // object store (S3, file://): unreachable, refused credentials, lost a publish race
-  | 'INTERNAL';
 
+/** How a process ends: 0 ok, 1 build/validation/auth failure, 2 usage or configuration, 70 a bug. */
+export type ExitCode = 0 | 1 | 2 | 70;
+
+interface CodeInfo {
+  readonly about: string;
+  /** The exit code an error of this code gives (warnings do not change the exit code). */
+  readonly exit: ExitCode;
+}
+
+const c = (about: string, exit: ExitCode = 1): CodeInfo => ({ about, exit });
+
+/**
+ * Every code a Message may carry, one per line (add new ones here, in their group).
+ * Names read like bcfg2-lint's checks: what is wrong, in kebab case.
+ */
+export const CODES = {
+  // Errors that stop a command.
+  'usage': c('the command line is wrong (unknown option, missing argument)', 2),
+  'config': c('bcfg2.conf, a signing key, a TLS file or another setting is unusable', 2),
+  'not-a-repository': c('the directory given holds no Metadata/ (not a Bcfg2 repository)', 2),
+  'xml-malformed': c('an XML file does not parse'),
+  'metadata-invalid': c('groups.xml or clients.xml is inconsistent'),
+  'repo-invalid': c('a repository file is refused: traversal, links out, unreadable, bad names'),
+  'ambiguous-specificity': c('two generators or validators are equally specific for a client'),
+  'bind-failed': c('an entry could not be bound for a host'),
+  'template-error': c('a template does not parse or fails to render'),
+  'crypt-failed': c('encryption or decryption failed'),
+  'keys-failed': c('key generation or write-back failed'),
+  'validator-failed': c('a :test validator rejected a bound file'),
+  'emit-failed': c('the output could not be written or published'),
+  'auth-failed': c('a client could not be authenticated'),
+  'fetch-failed': c('a client could not download or verify its configuration'),
+  'store-failed': c('an object store (s3://, file://) could not be reached or refused the credentials or bucket'),
+  'store-damaged': c('an object in a store does not hold what its name or the signed manifest says'),
+  'publish-conflict': c('another publisher switched the store\'s current build first: run again'),
+  'internal': c('a bug in bindery', 70),
+  // Warnings (and bind failures) found while loading, planning and binding.
+  'alias-shadows-client': c('an alias in clients.xml is also a client name'),
+  'authorized-keys-bad-literal': c('authorized_keys.xml has an unusable literal key'),
+  'authorized-keys-empty-allow': c('an <Allow> in authorized_keys.xml selects nothing'),
+  'authorized-keys-empty-group': c('an authorized_keys.xml group has no members'),
+  'authorized-keys-empty-key': c('an authorized_keys.xml key is empty'),
+  'authorized-keys-no-group-in-category': c('a client has no group in the category authorized_keys.xml asks for'),
+  'authorized-keys-no-key': c('an authorized_keys.xml entry names a key that does not exist'),
+  'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
+  'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
+  'category-conflict': c('a client is in two groups of one category'),
+  'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
+  'client-name-case': c('a client name is not lower case'),
+  'conflicting-altsrc': c('a path is in two bundles with different altsrc'),
+  'decryption-failed': c('a .crypt file could not be decrypted with any passphrase'),
+  'delta-on-generated': c('a .cat/.diff delta applies to generated content'),
+  'duplicate-client': c('a client is listed twice in clients.xml'),
+  'duplicate-group': c('a group is declared twice in groups.xml'),
+  'glob-no-match': c('a bundle <Path glob=…> matches no entry'),
+  'ignored-bundle': c('a bundle file is ignored'),
+  'info-ambiguous': c('several info.xml entries match a client equally'),
+  'info-duplicate': c('info.xml repeats an entry'),
+  'key-adopted': c('a key was written meanwhile by another build and adopted'),
+  'key-no-group-in-category': c('a client has no group in a key spec category'),
+  'key-no-group-key': c('a group key cannot be made'),
+  'key-not-generated': c('a key could not be generated'),
+  'key-passphrase-undecryptable': c('a key passphrase could not be decrypted'),
+  'key-public-replaced': c('a public key was replaced to match its private key'),
+  'key-spec-conflict': c('two key specs disagree'),
+  'legacy-info-line': c('a legacy :info file has a line bindery ignores'),
+  'missing-bundle': c('a client names a bundle with no Bundler/ file'),
+  'multiple-default-groups': c('groups.xml has more than one default group'),
+  'no-build': c('serve: nothing is published in the build directory yet'),
+  'non-profile-group': c('a client\'s profile is not a profile group'),
+  'ssl-cert-ignored': c('an sslcert.xml setting is ignored'),
+  'template-shadowed': c('a template is shadowed by a more preferred one'),
+  'undeclared-group': c('a group is used but not declared'),
+  'unknown-cfg-file': c('no Cfg handler owns a file name'),
+  'unknown-group': c('a group-specific file names an undeclared group'),
+  'unknown-host': c('a host-specific file names a host that is not a client'),
+  'unsupported-bundle-template': c('a bundle is a Genshi template, not rendered'),
+  'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
+  'xinclude-ignored': c('an XInclude is ignored'),
+  'xinclude-no-match': c('an XInclude matches no file'),
+} as const satisfies Record<string, CodeInfo>;
+
+export type MessageCode = keyof typeof CODES;
+
+/** The old upper-case categories, still accepted by `new BinderyError(…)`. */
+export type ErrorCode = 'USAGE' | 'CONFIG' | 'XML' | 'METADATA' | 'REPO' | 'AMBIGUOUS' | 'BIND' | 'TEMPLATE' | 'CRYPT' | 'KEYS' | 'VALIDATE' | 'EMIT' | 'AUTH' | 'FETCH' | 'INTERNAL';
+
+const LEGACY: Readonly<Record<ErrorCode, MessageCode>> = {
+  USAGE: 'usage',
+  CONFIG: 'config',
+  XML: 'xml-malformed',
+  METADATA: 'metadata-invalid',
+  REPO: 'repo-invalid',
+  AMBIGUOUS: 'ambiguous-specificity',
+  BIND: 'bind-failed',
+  TEMPLATE: 'template-error',
+  CRYPT: 'crypt-failed',
+  KEYS: 'keys-failed',
+  VALIDATE: 'validator-failed',
+  EMIT: 'emit-failed',
+  AUTH: 'auth-failed',
+  FETCH: 'fetch-failed',
+  INTERNAL: 'internal',
+};
+
+/** The registered code for a legacy category or a code string; unregistered codes pass through. */
+export function registeredCode(code: string): string {
+  return (LEGACY as Record<string, string>)[code] ?? code;
+}
+
+export function exitCodeOf(code: string): ExitCode {
+  return (CODES as Record<string, CodeInfo>)[registeredCode(code)]?.exit ?? 1;
+}
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface SourceLocation {
+  /** Repo-relative (or absolute, outside the repo) file. */
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** The text of `line`, for a code frame. */
+  readonly lineText?: string;
+}
+
+export interface Message {
+  readonly code: string;
+  readonly severity: Severity;
+  readonly text: string;
+  readonly location?: SourceLocation;
+  /** Every host it concerns, in full (never "and 4 more"). */
+  readonly hosts?: readonly string[];
+  /** The client-side path of the entry, e.g. /etc/motd. */
+  readonly path?: string;
+  /** What to do about it. */
+  readonly hint?: string;
+  readonly notes?: readonly string[];
+}
+
+/** Where a problem is, as stages fill it in: flat, so `{ file, line, host }` literals stay short. */
 export interface Location {
-  /** Repo-relative (or absolute, outside the repo) file the problem is in. */
   file?: string;
   line?: number;
   column?: number;
+  lineText?: string;
   host?: string;
   /** The client-side path of the entry being bound, e.g. /etc/motd. */
   path?: string;
 }
 
 export class BinderyError extends Error {
-  readonly code: ErrorCode;
+  /** As given: a registered code or a legacy category (see `registeredCode`). */
+  readonly code: ErrorCode | MessageCode;
   readonly location: Location;
-  /** What the user should do about it. */
   readonly hint?: string;
+  readonly notes?: readonly string[];
 
-  constructor(code: ErrorCode, message: string, location: Location = {}, hint?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode | MessageCode, message: string, location: Location = {}, hint?: string, options?: { cause?: unknown; notes?: readonly string[] }) {
     super(message, options);
     this.name = 'BinderyError';
     this.code = code;
     this.location = location;
     this.hint = hint;
+    if (options?.notes) this.notes = options.notes;
   }
 
   /** A copy with more location filled in (existing fields win). */
   at(location: Location): BinderyError {
-    return new BinderyError(this.code, this.message, { ...location, ...this.location }, this.hint, { cause: this.cause });
+    return new BinderyError(this.code, this.message, { ...location, ...this.location }, this.hint, { cause: this.cause, ...(this.notes ? { notes: this.notes } : {}) });
+  }
+
+  get exitCode(): ExitCode {
+    return exitCodeOf(this.code);
+  }
+
+  toMessage(): Message {
+    return message({ code: registeredCode(this.code), severity: 'error', text: this.message, ...this.location, ...(this.hint ? { hint: this.hint } : {}), ...(this.notes ? { notes: this.notes } : {}) });
   }
 }
 
@@ -55,28 +193,66 @@ export function isBinderyError(e: unknown): e is BinderyError {
 }
 
 /** Turn anything thrown into a BinderyError without losing a BinderyError's own code. */
-export function asBinderyError(e: unknown, code: ErrorCode, location: Location = {}): BinderyError {
+export function asBinderyError(e: unknown, code: ErrorCode | MessageCode, location: Location = {}): BinderyError {
   if (e instanceof BinderyError) return e.at(location);
-  const message = e instanceof Error ? e.message : String(e);
-  return new BinderyError(code, message, location, undefined, { cause: e });
+  const text = e instanceof Error ? e.message : String(e);
+  return new BinderyError(code, text, location, undefined, { cause: e });
 }
 
-/** "file:line:col" prefix used by every human message. */
-export function formatLocation(loc: Location): string {
-  const parts: string[] = [];
-  if (loc.file) parts.push(loc.file + (loc.line ? `:${loc.line}` + (loc.column ? `:${loc.column}` : '') : ''));
-  if (loc.host) parts.push(`host ${loc.host}`);
-  if (loc.path) parts.push(`path ${loc.path}`);
-  return parts.join(', ');
-}
-
-export function formatError(e: BinderyError): string {
-  const where = formatLocation(e.location);
-  return (where ? `${where}: ` : '') + e.message + (e.hint ? `\n  hint: ${e.hint}` : '');
-}
-
-/** A non-fatal finding (a warning), reported in the manifest and on stderr. */
+/** A non-fatal finding (a warning), as stages report it; `diagnosticMessage` makes it a Message. */
 export interface Diagnostic extends Location {
   code: string;
   message: string;
+  severity?: Severity;
+  hint?: string;
+}
+
+/** One Message from flat fields (the shape every producer has at hand). */
+function message(m: Location & { code: string; severity: Severity; text: string; hosts?: readonly string[]; hint?: string; notes?: readonly string[] }): Message {
+  const hosts = m.hosts ?? (m.host ? [m.host] : undefined);
+  return {
+    code: m.code,
+    severity: m.severity,
+    text: m.text,
+    ...(m.file ? { location: { file: m.file, ...(m.line ? { line: m.line } : {}), ...(m.column ? { column: m.column } : {}), ...(m.lineText !== undefined ? { lineText: m.lineText } : {}) } } : {}),
+    ...(hosts?.length ? { hosts } : {}),
+    ...(m.path ? { path: m.path } : {}),
+    ...(m.hint ? { hint: m.hint } : {}),
+    ...(m.notes?.length ? { notes: m.notes } : {}),
+  };
+}
+
+export function diagnosticMessage(d: Diagnostic): Message {
+  const { code, message: text, severity, ...rest } = d;
+  return message({ ...rest, code: registeredCode(code), severity: severity ?? 'warning', text });
+}
+
+/** The fields of a bind failure (types.ts's BindFailure), kept here so errors.ts imports nothing. */
+interface FailureLike {
+  readonly host: string;
+  readonly path: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly message: string;
+}
+
+/**
+ * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
+ * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
+ */
+export function failureMessages(failures: readonly FailureLike[], code: MessageCode = 'bind-failed'): Message[] {
+  const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
+  for (const f of failures) {
+    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
+    const g = groups.get(key);
+    if (g) g.hosts.push(f.host);
+    else groups.set(key, { f, hosts: [f.host] });
+  }
+  return [...groups.values()].map(({ f, hosts }) => message({ code, severity: 'error', text: f.message, file: f.file, line: f.line, column: f.column, path: f.path, hosts: [...new Set(hosts)].sort() }));
+}
+
+/** "1 file, 9 hosts": counts as a person reads them. */
+export function countOf(n: number, noun: string, plural = noun + 's'): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }

@@ -1,12 +1,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundles, planClient, type Bundle } from '../src/bundles/index.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { MapFs, scanRepo } from '../src/repo/index.ts';
 import type { ClientMetadata } from '../src/types.ts';
-import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
+import { FIXTURES, throwsBindery as throws } from './helpers.ts';
 
-const bundles = loadBundles(join(FIXTURES, 'bundles-basic'))!;
+const config = loadConfig(null);
+const scan = (dir: string) => scanRepo(dir, config);
+const bundles = loadBundles(await scan(join(FIXTURES, 'bundles-basic')))!;
+const traversal = await scan(join(FIXTURES, 'bundles-traversal'));
 
 function host(hostname: string, groups: string[], clientBundles: string[]): ClientMetadata {
   return { hostname, profile: null, groups, bundles: clientBundles, categories: {}, aliases: [], addresses: [], uuid: null, password: null, version: null };
@@ -14,15 +18,10 @@ function host(hostname: string, groups: string[], clientBundles: string[]): Clie
 
 const names = (plan: { paths: readonly { name: string }[] }) => plan.paths.map((p) => p.name);
 
-function bundlerWith(files: Record<string, string>, fn: (dir: string) => void): void {
-  const t = tempDir('bindery-bundles-');
-  try {
-    mkdirSync(join(t.dir, 'Bundler'));
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(t.dir, 'Bundler', name), text);
-    fn(t.dir);
-  } finally {
-    t.cleanup();
-  }
+/** A repository in memory whose Bundler/ holds `files`, as the scan reads it. */
+async function bundlerWith(files: Record<string, string>, fn: (repo: Awaited<ReturnType<typeof scan>>) => void): Promise<void> {
+  const fs = new MapFs(Object.fromEntries(Object.entries(files).map(([name, text]) => [`Bundler/${name}`, text])));
+  fn(await scanRepo(fs, config));
 }
 
 test('bundle files are Bundler/*.xml and *.genshi, named after the file', () => {
@@ -32,8 +31,8 @@ test('bundle files are Bundler/*.xml and *.genshi, named after the file', () => 
   assert.is(web.root.name, 'Bundle');
 });
 
-test('a repository without Bundler/ has no bundles (null)', () => {
-  assert.is(loadBundles(join(FIXTURES, 'metadata-bcfg2')), null);
+test('a repository without Bundler/ has no bundles (null)', async () => {
+  assert.is(loadBundles(await scan(join(FIXTURES, 'metadata-bcfg2'))), null);
 });
 
 test('Path entries follow Bcfg2\'s XMLMatch order: unconditional first, then matching containers in place', () => {
@@ -81,10 +80,10 @@ test('a glob expands (fnmatch) against the known entry names; no match is a warn
   assert.ok(none.diagnostics.some((d) => d.code === 'glob-no-match' && d.file === 'Bundler/web.xml' && d.line === 6));
 });
 
-test('glob patterns follow Python fnmatch: ?, [seq], [!seq], literal dots and an unclosed [', () => {
-  bundlerWith({ 'g.xml': '<Bundle><Path glob="/etc/[!x]?.conf"/><Path glob="/opt/[ab]*"/><Path glob="/lit/a[b"/></Bundle>' }, (dir) => {
+test('glob patterns follow Python fnmatch: ?, [seq], [!seq], literal dots and an unclosed [', async () => {
+  await bundlerWith({ 'g.xml': '<Bundle><Path glob="/etc/[!x]?.conf"/><Path glob="/opt/[ab]*"/><Path glob="/lit/a[b"/></Bundle>' }, (repo) => {
     const known = ['/etc/ab.conf', '/etc/xb.conf', '/etc/abc.conf', '/etc/abXconf', '/opt/a1', '/opt/c1', '/lit/a[b'];
-    const plan = planClient(loadBundles(dir)!, host('h', [], ['g']), known);
+    const plan = planClient(loadBundles(repo)!, host('h', [], ['g']), known);
     assert.equal(names(plan), ['/etc/ab.conf', '/opt/a1', '/lit/a[b']);
   });
 });
@@ -111,14 +110,14 @@ test('Genshi bundles (namespace or .genshi) are skipped with a warning naming th
 });
 
 test('a Path with a ".." component is an error naming the bundle file and line, even inside a conditional', () => {
-  const e = throws(() => loadBundles(join(FIXTURES, 'bundles-traversal')));
+  const e = throws(() => loadBundles(traversal));
   assert.is(e.code, 'REPO');
   assert.is(e.location.file, 'Bundler/bad.xml');
   assert.is(e.location.line, 4);
   assert.match(e.message, '".." component');
 });
 
-test('relative Path names, bad altsrc, nameless Paths and RequiredBundles are errors', () => {
+test('relative Path names, bad altsrc, nameless Paths and RequiredBundles are errors', async () => {
   const cases: [string, string][] = [
     ['<Bundle>\n<Path name="etc/motd"/></Bundle>', 'not an absolute path'],
     ['<Bundle>\n<Path name="/etc/motd" altsrc="/etc/../x"/></Bundle>', 'altsrc'],
@@ -126,22 +125,22 @@ test('relative Path names, bad altsrc, nameless Paths and RequiredBundles are er
     ['<Bundle>\n<RequiredBundle/></Bundle>', 'RequiredBundle'],
   ];
   for (const [xml, expected] of cases) {
-    bundlerWith({ 'b.xml': xml }, (dir) => {
-      const e = throws(() => loadBundles(dir));
+    await bundlerWith({ 'b.xml': xml }, (repo) => {
+      const e = throws(() => loadBundles(repo));
       assert.match(e.message, expected);
       assert.equal([e.location.file, e.location.line], ['Bundler/b.xml', 2]);
     });
   }
 });
 
-test('malformed bundle XML is an error naming the file; two files for one bundle name are an error', () => {
-  bundlerWith({ 'b.xml': '<Bundle>\n<Path name="/x">\n</Bundle>' }, (dir) => {
-    const e = throws(() => loadBundles(dir));
+test('malformed bundle XML is an error naming the file; two files for one bundle name are an error', async () => {
+  await bundlerWith({ 'b.xml': '<Bundle>\n<Path name="/x">\n</Bundle>' }, (repo) => {
+    const e = throws(() => loadBundles(repo));
     assert.is(e.code, 'XML');
     assert.is(e.location.file, 'Bundler/b.xml');
   });
-  bundlerWith({ 'b.xml': '<Bundle/>', 'b.genshi': '<Bundle/>' }, (dir) => {
-    assert.match(throws(() => loadBundles(dir)).message, 'two files for bundle "b"');
+  await bundlerWith({ 'b.xml': '<Bundle/>', 'b.genshi': '<Bundle/>' }, (repo) => {
+    assert.match(throws(() => loadBundles(repo)).message, 'two files for bundle "b"');
   });
 });
 

@@ -4,7 +4,8 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hostTarball, loadSigningKey, publishBuild, readCurrentBuild, signBytes, stableStringify, verifyBytes, type BuildInput, type SigningKey } from '../src/emit/index.ts';
-import { BinderyError, formatError } from '../src/errors.ts';
+import { BinderyError } from '../src/errors.ts';
+import { renderMessage } from '../src/cli/render.ts';
 import type { BoundFile } from '../src/types.ts';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from './helpers.ts';
@@ -139,7 +140,7 @@ test('an invalid mode is an EMIT error naming the path, and publish adds the hos
   const e2 = await rejected(publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: bad }]), key, { env: {} }));
   assert.is(e2.code, 'EMIT');
   assert.equal([e2.location.host, e2.location.path], ['db1', '/etc/motd']);
-  assert.match(formatError(e2), /host db1, path \/etc\/motd: invalid mode 'rw-r--r--'/);
+  assert.match(e2.message, /invalid mode 'rw-r--r--'/);
   assert.is(readCurrentBuild(out), null, 'nothing is published');
 });
 
@@ -357,7 +358,7 @@ test('an invalid signing key is refused without printing it', async () => {
   assert.is(e.code, 'CONFIG');
   assert.ok(e.hint?.includes(OPENSSL_HINT));
   const body = pem.split('\n')[1];
-  assert.not.ok(formatError(e).includes(body.slice(0, 16)));
+  assert.not.ok(renderMessage(e.toMessage()).includes(body.slice(0, 16)));
   assert.match(thrown(() => loadSigningKey({ path: pubPath, env: {} })).message, /public key, not a private key/);
   const ec = join(tmp.dir, 'ec.pem');
   must('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ec]);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, cpSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +23,23 @@ export interface RunOptions {
   uid?: number;
 }
 
-/** Run the bindery CLI from source (through tsx) as a real child process. */
+/** Run the compiled bindery CLI (bin/bindery.js -> dist; `npx tsc -p .` first) as a real child process. */
 export function bindery(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], opts);
+  return run(process.execPath, [join(opts.uid === undefined ? ROOT : installedCopy(), 'bin', 'bindery.js'), ...args], opts);
+}
+
+let installed: string | undefined;
+/**
+ * The compiled CLI copied where any user can read it, for tests that run it as another user:
+ * the checkout itself may sit in a folder that user cannot enter (a `mktemp -d` clone).
+ */
+function installedCopy(): string {
+  if (installed) return installed;
+  const dir = mkdtempSync(join(tmpdir(), 'bindery-installed-'));
+  chmodSync(dir, 0o755);
+  for (const part of ['bin', 'dist', 'node_modules', 'package.json']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return (installed = dir);
 }
 
 /** Run any program; never rejects on a non-zero exit. */

@@ -374,7 +374,7 @@ test('a read-only repository fails the keys it needs with a message saying so', 
       assert.is(r.code, 1, r.stderr);
       const out = JSON.parse(r.stdout);
       assert.equal(out.written, []);
-      assert.match(out.failed[0].message, /the repository is not writable \(EACCES\)/);
+      assert.match(out.errors[0].text, /the repository is not writable \(EACCES\)/);
     } else {
       for (const d of dirs) chmodSync(join(l.dir, d), 0o555);
       const r = await generateKeys(l.repo, l.needs, l.config, {});
@@ -423,7 +423,7 @@ test('`bindery keys` and `bindery build` racing on one repo: each key written on
     assert.is(b.code, 0, b.stderr);
     const keys = JSON.parse(k.stdout);
     const build = JSON.parse(b.stdout);
-    const adoptedByBuild = build.warnings.filter((w: { code: string }) => w.code === 'key-adopted').map((w: { file: string }) => w.file);
+    const adoptedByBuild = build.warnings.filter((w: { code: string }) => w.code === 'key-adopted').map((w: { location: { file: string } }) => w.location.file);
     const privs = [...keys.written, ...build.keysWritten.filter((f: string) => !adoptedByBuild.includes(f))].filter((f: string) => !f.includes('.pub/'));
     assert.is(privs.length, 5, `each private key written once: ${privs.join(', ')}`);
     assert.is(new Set(privs).size, 5);

@@ -2,9 +2,9 @@
  * Bundler: which Path entries a client gets.
  * Only `Path` entries are bindery's business; other entries are reported as skipped.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { BinderyError, asBinderyError, type Diagnostic } from '../errors.js';
+import { posix } from 'node:path';
+import { BinderyError, type Diagnostic } from '../errors.js';
+import type { RepoModel } from '../repo/index.js';
 import type { ClientMetadata, PathEntry } from '../types.js';
 import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../xml/index.js';
 import { fnmatchRegExp } from './fnmatch.js';
@@ -32,30 +32,24 @@ const GENSHI_NS = 'http://genshi.edgewall.org/';
 const BUNDLE_FILE = /^(.+)\.(xml|genshi)$/;
 
 /**
- * Every `Bundler/<name>.xml` (and legacy `.genshi`), parsed once; null without a Bundler/
- * directory. Path names are checked here, in every branch of the file, so a bad one is an
- * error whichever clients reach it.
+ * Every `Bundler/<name>.xml` (and legacy `.genshi`) of the scanned repository, parsed once;
+ * null without a Bundler/ directory. Path names are checked here, in every branch of the
+ * file, so a bad one is an error whichever clients reach it.
  */
-export function loadBundles(repoDir: string): ReadonlyMap<string, Bundle> | null {
-  const dir = join(repoDir, 'Bundler');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return null;
+export function loadBundles(repo: Pick<RepoModel, 'pluginFiles' | 'plugins'>): ReadonlyMap<string, Bundle> | null {
+  if (!repo.plugins.has('Bundler')) return null;
   const bundles = new Map<string, Bundle>();
-  for (const entry of readdirSync(dir).sort()) {
-    const m = BUNDLE_FILE.exec(entry);
-    const file = `Bundler/${entry}`;
-    if (!m || !statSync(join(dir, entry)).isFile()) continue;
+  const files = [...repo.pluginFiles.values()].filter((f) => posix.dirname(f.rel) === 'Bundler').sort((a, b) => (a.rel < b.rel ? -1 : 1));
+  for (const f of files) {
+    const m = BUNDLE_FILE.exec(posix.basename(f.rel));
+    if (!m) continue;
+    const file = f.rel;
     const name = m[1]!;
     const other = bundles.get(name);
     if (other) {
       throw new BinderyError('REPO', `two files for bundle "${name}": ${other.file} and ${file}`, { file }, 'keep one file per bundle name');
     }
-    let text: string;
-    try {
-      text = readFileSync(join(dir, entry), 'utf8');
-    } catch (e) {
-      throw asBinderyError(e, 'REPO', { file });
-    }
-    const bundle: Bundle = { name, file, root: parseXml(text, file) };
+    const bundle: Bundle = { name, file, root: parseXml(f.data.toString('utf8'), file) };
     if (!isGenshi(bundle)) checkEntries(bundle.root, file);
     bundles.set(name, bundle);
   }

@@ -1,7 +1,19 @@
-import type { ParseArgsConfig } from 'node:util';
 import type { Io } from './io.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+/** One option of a command: parsed by commander; `description` and `default` are shown by --help. */
+export interface OptionDef {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** May be given several times; the value is then a list. */
+  readonly multiple?: boolean;
+  readonly description?: string;
+  /** The default as help shows it (the command applies it when the option is absent). */
+  readonly default?: string;
+  /** The name of the value in help, e.g. `<dir>` (default `<value>`). */
+  readonly valueName?: string;
+}
+
+export type OptionSpec = Readonly<Record<string, OptionDef>>;
 
 /** What a command's run() receives: positionals and option values already parsed. */
 export interface CommandContext {
@@ -10,7 +22,7 @@ export interface CommandContext {
   readonly io: Io;
 }
 
-/** One `bindery <name>` sub-command. run() resolves to the exit code (0 ok, 1 failure, 2 usage). */
+/** One `bindery <name>` sub-command (a name of two words is a subcommand: `info client`). run() resolves to the exit code. */
 export interface Command {
   readonly name: string;
   readonly summary: string;

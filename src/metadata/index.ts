@@ -38,9 +38,18 @@ export function parseMetadata(groups: { text: string; file: string }, clients: {
   return fromDocuments(groups, clients, null);
 }
 
-/** Read Metadata/groups.xml and Metadata/clients.xml (and what they XInclude) from a repository. */
-export function loadMetadata(repoDir: string): MetadataModel {
+/**
+ * Read Metadata/groups.xml and Metadata/clients.xml (and what they XInclude) from a repository.
+ * `files` are the files the repository scan already read (the pipeline passes them), so a
+ * document is not read twice; anything not among them is read from disk.
+ */
+export function loadMetadata(repoDir: string, files?: ReadonlyMap<string, { readonly data: Buffer }>): MetadataModel {
+  let disk: IncludeReader | undefined;
+  const onDisk = () => (disk ??= diskIncludeReader(repoDir));
+  const fromScan = (file: string) => files?.get(file)?.data.toString('utf8');
   const read = (file: string): { text: string; file: string } => {
+    const scanned = fromScan(file);
+    if (scanned !== undefined) return { text: scanned, file };
     const abs = join(repoDir, file);
     if (!existsSync(abs)) {
       throw new BinderyError('REPO', `${file} is missing`, { file }, `create ${file} (the repository needs both Metadata/groups.xml and Metadata/clients.xml)`);
@@ -51,7 +60,8 @@ export function loadMetadata(repoDir: string): MetadataModel {
       throw asBinderyError(e, 'REPO', { file });
     }
   };
-  return fromDocuments(read(GROUPS_FILE), read(CLIENTS_FILE), diskIncludeReader(repoDir));
+  const reader: IncludeReader = { resolve: (href, from, line) => onDisk().resolve(href, from, line), read: (file) => fromScan(file) ?? onDisk().read(file) };
+  return fromDocuments(read(GROUPS_FILE), read(CLIENTS_FILE), reader);
 }
 
 function fromDocuments(groups: { text: string; file: string }, clients: { text: string; file: string }, reader: IncludeReader | null): MetadataModel {

@@ -1,30 +1,24 @@
 import { BinderyError } from '../errors.js';
-import { scanRepo } from '../repo/index.js';
-import { loadMetadata, findClient, type MetadataModel } from '../metadata/index.js';
-import { passphrases } from '../secrets/index.js';
-import { bindEntry, decryptAll, type BindContext, type BindResult } from '../cfg/index.js';
+import { findClient } from '../metadata/index.js';
+import { bindEntry, type BindContext, type BindResult } from '../cfg/index.js';
 import { bindContext } from './bind-all.js';
 import type { ClientMetadata } from '../types.js';
-import { planClients, resolveConfig, type Skipped } from './index.js';
+import { bindInput, load, plan, type Loaded, type LoadOptions } from './index.js';
 
-interface InspectOptions {
-  readonly repo: string;
-  readonly configPath?: string;
+interface InspectOptions extends LoadOptions {
   readonly host: string;
   readonly env: NodeJS.ProcessEnv;
 }
 
 /** Read-only access to one client for `bindery info`: no keys are generated, nothing is written. */
-async function open(opts: InspectOptions): Promise<{ ctx: BindContext; metadata: MetadataModel; client: ClientMetadata }> {
-  const config = resolveConfig(opts.repo, opts.configPath);
-  const repo = await scanRepo(opts.repo, config);
-  const metadata = loadMetadata(repo.root);
-  const client = findClient(metadata, opts.host);
+async function open(opts: InspectOptions): Promise<{ ctx: BindContext; loaded: Loaded; client: ClientMetadata }> {
+  const loaded = await load(opts);
+  const client = findClient(loaded.metadata, opts.host);
   if (!client) {
     throw new BinderyError('USAGE', `no client "${opts.host}" in Metadata/clients.xml`, { file: 'Metadata/clients.xml', host: opts.host }, 'bindery compiles only the clients listed there (names are lower-case; aliases work too)');
   }
-  const ctx = bindContext({ repo, config, decrypted: decryptAll(repo, passphrases(config, opts.env)), metadata, plans: new Map(), validating: true });
-  return { ctx, metadata, client };
+  const ctx = bindContext(bindInput(loaded, new Map(), opts.env, true));
+  return { ctx, loaded, client };
 }
 
 export interface PathReport {
@@ -41,10 +35,9 @@ export interface PathReport {
 
 /** `bindery info client`: metadata and, for every planned path, the file chosen. */
 export async function inspectClient(opts: InspectOptions): Promise<{ metadata: ClientMetadata; paths: PathReport[]; skipped: { bundle: string; tag: string; name: string }[] }> {
-  const { ctx, client } = await open(opts);
-  const skipped: Skipped[] = [];
-  const plan = planClients(ctx.repo, [client], [], skipped).get(client.hostname)!;
-  const paths: PathReport[] = plan.map((entry) => {
+  const { ctx, loaded, client } = await open(opts);
+  const { plans, skipped } = plan(loaded, [client]);
+  const paths: PathReport[] = plans.get(client.hostname)!.map((entry) => {
     const r = bindEntry(ctx, entry, client);
     return r.ok
       ? { path: r.file.path, ok: true, source: r.file.source, deltas: r.file.deltas, owner: r.file.info.owner, group: r.file.info.group, mode: r.file.info.mode, validator: r.file.validator }

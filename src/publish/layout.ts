@@ -64,7 +64,7 @@ export function encodeTree(files: ReadonlyMap<string, TreeFile>): Buffer {
 }
 
 const damaged = (what: string, url: string, why: string) =>
-  new BinderyError('STORE', `the store's ${what} is damaged: ${why}`, { file: url }, 'publish a build again to replace it; if this repeats, check who else writes to the bucket');
+  new BinderyError('store-damaged', `the store's ${what} is damaged: ${why}`, { file: url }, 'publish a build again to replace it; if this repeats, check who else writes to the bucket');
 
 /** Parse a tree object read from a store, refusing anything a hostile store could use to escape the cache. */
 export function decodeTree(body: Buffer, url: string): Tree {

@@ -11,7 +11,7 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { BinderyError, formatError, isBinderyError } from '../errors.js';
+import { BinderyError, isBinderyError } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 import { decodePointer, decodeTree, MANIFEST_PATH, objectKey, POINTER_KEY, sha256Hex, SIGNATURE_PATH, type PointerBuild, type Tree } from './layout.js';
@@ -73,8 +73,8 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
 
   async function fetchObject(sha256: string): Promise<Buffer> {
     const o = await store.get(objectKey(sha256));
-    if (!o) throw new BinderyError('STORE', `object ${objectKey(sha256)} is missing from the store`, { file: store.url }, 'publish the build again: a rerun uploads what is missing');
-    if (sha256Hex(o.body) !== sha256) throw new BinderyError('STORE', `object ${objectKey(sha256)} does not hold the bytes its name says`, { file: store.url }, 'remove it from the bucket and publish again');
+    if (!o) throw new BinderyError('store-damaged', `object ${objectKey(sha256)} is missing from the store`, { file: store.url }, 'publish the build again: a rerun uploads what is missing');
+    if (sha256Hex(o.body) !== sha256) throw new BinderyError('store-damaged', `object ${objectKey(sha256)} does not hold the bytes its name says`, { file: store.url }, 'remove it from the bucket and publish again');
     return o.body;
   }
 
@@ -83,8 +83,8 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
   async function download(build: PointerBuild): Promise<void> {
     /** A build that fails verification is not tried again until the pointer names another. */
     const bad = (message: string, hint: string, host?: string) => {
-      const e = new BinderyError('STORE', `build ${build.tree.slice(0, 12)}: ${message}; it was not switched to`, { file: store.url, host }, hint);
-      refused = { tree: build.tree, error: formatError(e) };
+      const e = new BinderyError('store-damaged', `build ${build.tree.slice(0, 12)}: ${message}; it was not switched to`, { file: store.url, host }, hint);
+      refused = { tree: build.tree, error: describe(e) };
       return e;
     };
     const [manifestBytes, signature, treeBytes] = await Promise.all([fetchObject(build.manifest), fetchObject(build.signature), fetchObject(build.tree)]);
@@ -177,7 +177,7 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
       const build = pointer.builds[0]!;
       latest = build.tree;
       if (served && pointer.serial < served.serial) {
-        throw new BinderyError('STORE', `the store's pointer went back from serial ${served.serial} to ${pointer.serial}; the newer build stays served`, { file: store.url }, 'publish a new build (serials only grow); if you did not roll the store back, check who writes to the bucket');
+        throw new BinderyError('store-damaged', `the store's pointer went back from serial ${served.serial} to ${pointer.serial}; the newer build stays served`, { file: store.url }, 'publish a new build (serials only grow); if you did not roll the store back, check who writes to the bucket');
       }
       if (build.tree !== served?.tree && build.tree !== refused?.tree) {
         await download(build);
@@ -188,7 +188,7 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
       etag = r.etag;
       health = { ...health, serial: served?.serial ?? null, tree: served?.tree ?? null, error: refusal() };
     } catch (e) {
-      const message = isBinderyError(e) ? formatError(e) : String(e);
+      const message = isBinderyError(e) ? describe(e) : String(e);
       const unreachable = isBinderyError(e) && /cannot reach|refused the credentials/.test(e.message);
       // Logged when it starts or changes, not at every poll of a long outage.
       if (message !== health.error) opts.log({ event: 'store-error', store: store.url, error: message, serving: served?.tree ?? null });
@@ -239,4 +239,10 @@ function readState(dir: string): { serial: number; tree: string } | null {
   } catch {
     return null;
   }
+}
+
+/** An error as one line for /healthz and the log: what happened, and what to do. */
+function describe(e: unknown): string {
+  if (!isBinderyError(e)) return String(e);
+  return e.message + (e.hint ? ` (${e.hint})` : '');
 }

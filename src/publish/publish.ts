@@ -60,7 +60,7 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
 
 async function readLocalBuild(outDir: string): Promise<LocalBuild> {
   const current = readCurrentBuild(outDir);
-  if (!current) throw new BinderyError('STORE', 'nothing has been built here yet: no current build', { file: outDir }, `run bindery build <repo> --out ${outDir} first`);
+  if (!current) throw new BinderyError('emit-failed', 'nothing has been built here yet: no current build', { file: outDir }, `run bindery build <repo> --out ${outDir} first`);
   const { dir, manifest } = current;
   const tree = new Map<string, TreeFile>();
   const paths = new Map<string, string>();
@@ -76,17 +76,17 @@ async function readLocalBuild(outDir: string): Promise<LocalBuild> {
     ),
   );
   const manifestFile = join(dir, MANIFEST_PATH);
-  if (!tree.has(MANIFEST_PATH) || !tree.has(SIGNATURE_PATH)) throw new BinderyError('STORE', 'the build has no manifest.json.sig', { file: manifestFile }, 'rebuild it with bindery build');
+  if (!tree.has(MANIFEST_PATH) || !tree.has(SIGNATURE_PATH)) throw new BinderyError('emit-failed', 'the build has no manifest.json.sig', { file: manifestFile }, 'rebuild it with bindery build');
   // A damaged local build is caught here, not by every server that would download it.
   const [json, sig] = await Promise.all([readFile(manifestFile), readFile(join(dir, SIGNATURE_PATH))]);
-  if (!verifyBytes(json, sig, manifest.signingKey)) throw new BinderyError('STORE', 'manifest.json.sig does not verify: the build directory was changed after it was built', { file: manifestFile }, 'rebuild it with bindery build');
+  if (!verifyBytes(json, sig, manifest.signingKey)) throw new BinderyError('emit-failed', 'manifest.json.sig does not verify: the build directory was changed after it was built', { file: manifestFile }, 'rebuild it with bindery build');
   return { tree, paths, builtAt: manifest.builtAt, revision: manifest.revision, hosts: Object.keys(manifest.hosts).length };
 }
 
 async function readTree(store: ObjectStore, sha256: string): Promise<Tree | null> {
   const o = await store.get(objectKey(sha256));
   if (!o) return null;
-  if (sha256Hex(o.body) !== sha256) throw new BinderyError('STORE', `object ${objectKey(sha256)} does not hold the bytes its name says`, { file: store.url }, 'remove it from the bucket and publish again');
+  if (sha256Hex(o.body) !== sha256) throw new BinderyError('store-damaged', `object ${objectKey(sha256)} does not hold the bytes its name says`, { file: store.url }, 'remove it from the bucket and publish again');
   return decodeTree(o.body, store.url);
 }
 
@@ -126,7 +126,7 @@ export async function publishToStore(outDir: string, store: ObjectStore, opts: P
       limit(async () => {
         const data = await readFile(local.paths.get(sha)!);
         // The file may have changed since it was hashed; its name must stay true.
-        if (sha256Hex(data) !== sha) throw new BinderyError('STORE', 'a build file changed while it was being published', { file: local.paths.get(sha) }, 'do not build into the directory while publishing it; run bindery publish again');
+        if (sha256Hex(data) !== sha) throw new BinderyError('emit-failed', 'a build file changed while it was being published', { file: local.paths.get(sha) }, 'do not build into the directory while publishing it; run bindery publish again');
         if (await store.putIfAbsent(objectKey(sha), data)) {
           uploaded++;
           bytesUploaded += data.length;
@@ -156,7 +156,7 @@ export async function publishToStore(outDir: string, store: ObjectStore, opts: P
     const now = await readPointer(store).catch(() => null);
     const who = now?.pointer ? ` (it now names serial ${now.pointer.serial}, built ${now.pointer.builds[0]!.builtAt})` : '';
     throw new BinderyError(
-      'STORE',
+      'publish-conflict',
       `another publisher switched ${store.url} while this one was uploading${who}; this build was not made current`,
       { file: store.url },
       'run bindery publish again: it reuses what was uploaded and switches if no one else does',

@@ -129,12 +129,12 @@ async function s3Store(url: Extract<StoreUrl, { kind: 's3' }>, opts: S3Options):
     const name = e instanceof S3ServiceException ? e.name : ((e as NodeJS.ErrnoException)?.code ?? (e as Error)?.name ?? 'error');
     const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
     const location = { file: url.url };
-    if (name === 'NoSuchBucket') return new BinderyError('STORE', `bucket ${Bucket} does not exist${where}`, location, `create it first (e.g. aws s3 mb s3://${Bucket}), private`);
+    if (name === 'NoSuchBucket') return new BinderyError('store-failed', `bucket ${Bucket} does not exist${where}`, location, `create it first (e.g. aws s3 mb s3://${Bucket}), private`);
     if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError', 'ExpiredToken', 'InvalidToken'].includes(name) || status === 403) {
-      return new BinderyError('STORE', `the store${where} refused the credentials while ${what} (${name})`, location, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the shared config, and the bucket policy');
+      return new BinderyError('store-failed', `the store${where} refused the credentials while ${what} (${name})`, location, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the shared config, and the bucket policy');
     }
     const detail = status ? `HTTP ${status} ${name}` : name;
-    return new BinderyError('STORE', `cannot reach the store${where} while ${what}: ${detail}`, location, 'check --endpoint, the network and that the store is up, then run again', { cause: e });
+    return new BinderyError('store-failed', `cannot reach the store${where} while ${what}: ${detail}`, location, 'check --endpoint, the network and that the store is up, then run again', { cause: e });
   };
   const status = (e: unknown) => (e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined);
 
@@ -220,7 +220,7 @@ function fileStore(url: Extract<StoreUrl, { kind: 'file' }>): ObjectStore {
   const path = (key: string) => join(root, ...key.split('/'));
   const tag = (body: Buffer) => `"${createHash('sha256').update(body).digest('hex')}"`;
   const fail = (e: unknown, what: string) =>
-    new BinderyError('STORE', `cannot use the store directory while ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: root }, 'check that the directory exists (or can be created) and is writable');
+    new BinderyError('store-failed', `cannot use the store directory while ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: root }, 'check that the directory exists (or can be created) and is writable');
   const readOrNull = (key: string): Buffer | null => {
     try {
       return readFileSync(path(key));

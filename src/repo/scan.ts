@@ -1,16 +1,21 @@
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join, relative, sep, posix, isAbsolute } from 'node:path';
-import { globby } from 'globby';
 import pLimit from 'p-limit';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { CfgFile, EntrySet, RepoFile } from '../types.js';
 import { classifyFile } from './classify.js';
+import { diskFs, type RepoFs } from './fs.js';
 
 /** The whole repository as read once: every Cfg file classified into its entry set. */
 export interface RepoModel {
   readonly root: string;
+  /** Every file under Cfg/, by repo-relative path. */
   readonly files: ReadonlyMap<string, RepoFile>;
+  /** Every file under Metadata/, Bundler/, Properties/ and Probes/, read in the same pass. */
+  readonly pluginFiles: ReadonlyMap<string, RepoFile>;
+  /** Which of Cfg/, Metadata/, Bundler/, Properties/, Probes/ exist (as directories). */
+  readonly plugins: ReadonlySet<string>;
   /** Keyed by client-side path (/etc/motd), sorted. */
   readonly entrySets: ReadonlyMap<string, EntrySet>;
   readonly diagnostics: readonly Diagnostic[];
@@ -28,32 +33,23 @@ export function ignoreMatcher(globs: readonly string[]): (relPath: string) => bo
   return (relPath) => relPath.split('/').some((part) => res.some((r) => r.test(part)));
 }
 
-/** Refuse anything that resolves outside the repository (symlinks included). */
-async function insideRepo(root: string, rel: string): Promise<string> {
-  const abs = join(root, rel);
-  const st = await lstat(abs);
-  if (!st.isSymbolicLink()) return abs;
-  let target: string;
-  try {
-    target = await realpath(abs);
-  } catch {
-    throw new BinderyError('REPO', 'symbolic link points to nothing', { file: rel }, 'remove the dangling link or point it at a file inside the repository');
-  }
-  const within = relative(root, target);
-  if (within.startsWith('..') || isAbsolute(within)) {
-    throw new BinderyError('REPO', 'symbolic link points outside the repository; refused', { file: rel }, 'copy the file into the repository instead of linking to it');
-  }
-  return abs;
-}
-
-/** Read one repository file, refusing links out of the repository; null when it is not a regular file. */
-async function readRepoFile(repoRoot: string, rel: string): Promise<RepoFile | null> {
+/**
+ * Read one repository file, refusing links that dangle or lead out of the repository;
+ * null when it is not a regular file (a directory, a link to one, a device).
+ */
+async function readRepoFile(fs: RepoFs, rel: string): Promise<RepoFile | null> {
   if (rel.includes('\0')) throw new BinderyError('REPO', 'file name contains a NUL byte', { file: rel });
-  const abs = await insideRepo(repoRoot, rel);
-  const st = await stat(abs).catch(() => null);
-  if (!st || !st.isFile()) return null;
+  if ((await fs.type(rel)) === 'symlink') {
+    const target = await fs.resolveLink(rel);
+    if (target === null) throw new BinderyError('REPO', 'symbolic link points to nothing', { file: rel }, 'remove the dangling link or point it at a file inside the repository');
+    if (target === '..' || target.startsWith('../') || isAbsolute(target)) {
+      throw new BinderyError('REPO', 'symbolic link points outside the repository; refused', { file: rel }, 'copy the file into the repository instead of linking to it');
+    }
+  }
+  const mode = await fs.fileMode(rel);
+  if (mode === null) return null;
   try {
-    return { rel, abs, data: await readFile(abs), mode: st.mode };
+    return { rel, abs: join(fs.root, rel), data: await fs.readFile(rel), mode };
   } catch (e) {
     throw new BinderyError('REPO', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: rel }, 'fix its permissions so the build user can read it');
   }
@@ -91,25 +87,39 @@ function classify(files: Iterable<RepoFile>, diagnostics: Diagnostic[]): Map<str
   return entrySets;
 }
 
-/** Read every file under Cfg/ once and classify it. */
-export async function scanRepo(root: string, config: Config, opts: { concurrency?: number } = {}): Promise<RepoModel> {
-  const repoRoot = await realpath(root).catch(() => {
-    throw new BinderyError('REPO', 'repository directory does not exist', { file: root }, 'pass the path of a Bcfg2 repository (the directory holding Metadata/ and Cfg/)');
-  });
+/** The folders read besides Cfg/: what metadata, bundles, Properties and Probes load from. */
+const PLUGIN_DIRS = ['Metadata', 'Bundler', 'Properties', 'Probes'];
+
+/**
+ * Read the repository once: every file under Cfg/ (classified into entry sets) and under the
+ * other plugin folders (`pluginFiles`), through the disk or any other RepoFs.
+ */
+export async function scanRepo(root: string | RepoFs, config: Config, opts: { concurrency?: number } = {}): Promise<RepoModel> {
+  const fs = typeof root === 'string' ? diskFs(await resolveRoot(root)) : root;
   const ignored = ignoreMatcher(config.server.ignoreFiles);
-  let paths: string[];
-  try {
-    paths = await globby('Cfg/**', { cwd: repoRoot, dot: true, onlyFiles: false, followSymbolicLinks: false, markDirectories: true });
-  } catch (e) {
-    throw new BinderyError('REPO', `cannot list Cfg/: ${(e as Error).message}`, { file: 'Cfg' }, 'check the permissions of the repository');
-  }
-  // Directories are listed only to find symlinked ones; files are what we read.
-  const candidates = paths.filter((p) => !p.endsWith('/') && !ignored(p.slice('Cfg/'.length))).sort();
+  const list = async (dir: string) => {
+    try {
+      return (await fs.walk(dir)).filter((e) => e.type !== 'dir').map((e) => e.rel);
+    } catch (e) {
+      throw new BinderyError('REPO', `cannot list ${dir}/: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: dir }, 'check the permissions of the repository');
+    }
+  };
+  const cfg = (await list('Cfg')).filter((p) => !ignored(p.slice('Cfg/'.length)));
+  const other = (await Promise.all(PLUGIN_DIRS.map(list))).flat();
   const limit = pLimit(opts.concurrency ?? 32);
-  const files = (await Promise.all(candidates.map((rel) => limit(() => readRepoFile(repoRoot, rel))))).filter((f): f is RepoFile => f !== null);
+  const read = async (rels: readonly string[]) => (await Promise.all(rels.map((rel) => limit(() => readRepoFile(fs, rel))))).filter((f): f is RepoFile => f !== null);
+  const [files, pluginFiles] = await Promise.all([read(cfg), read(other)]);
+  const plugins = new Set<string>();
+  for (const dir of ['Cfg', ...PLUGIN_DIRS]) if ((await fs.type(dir)) === 'dir') plugins.add(dir);
   const diagnostics: Diagnostic[] = [];
   const entrySets = classify(files, diagnostics);
-  return { root: repoRoot, files: new Map(files.map((f) => [f.rel, f])), entrySets, diagnostics };
+  return { root: fs.root, files: new Map(files.map((f) => [f.rel, f])), pluginFiles: new Map(pluginFiles.map((f) => [f.rel, f])), plugins, entrySets, diagnostics };
+}
+
+async function resolveRoot(root: string): Promise<string> {
+  return realpath(root).catch(() => {
+    throw new BinderyError('not-a-repository', 'repository directory does not exist', { file: root }, 'pass the path of a Bcfg2 repository (the directory holding Metadata/ and Cfg/)');
+  });
 }
 
 /**
@@ -117,7 +127,8 @@ export async function scanRepo(root: string, config: Config, opts: { concurrency
  * only their entry sets classified again; everything else is shared with `repo`.
  */
 export async function addFiles(repo: RepoModel, rels: readonly string[]): Promise<RepoModel> {
-  const added = (await Promise.all(rels.map((rel) => readRepoFile(repo.root, rel)))).filter((f): f is RepoFile => f !== null);
+  const fs = diskFs(repo.root);
+  const added = (await Promise.all(rels.map((rel) => readRepoFile(fs, rel)))).filter((f): f is RepoFile => f !== null);
   if (added.length === 0) return repo;
   const files = new Map(repo.files);
   for (const f of added) files.set(f.rel, f);
@@ -129,7 +140,7 @@ export async function addFiles(repo: RepoModel, rels: readonly string[]): Promis
   const sorted = new Map([...entrySets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   // The touched directories' findings are replaced by the new classification's.
   const kept = repo.diagnostics.filter((d) => !d.file || !dirs.has(posix.dirname(d.file)));
-  return { root: repo.root, files, entrySets: sorted, diagnostics: [...kept, ...diagnostics] };
+  return { ...repo, files, entrySets: sorted, diagnostics: [...kept, ...diagnostics] };
 }
 
 /** A repo-relative POSIX path for messages, whatever the platform separator. */

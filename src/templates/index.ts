@@ -47,7 +47,7 @@ export function liquidName(file: string): string {
 }
 
 function unsupportedHint(file: string): string {
-  return `bindery evaluates the subset of Genshi and Cheetah described in the README (Templates); rewrite this template in Liquid as ${liquidName(file).split('/').pop()} (npx bindery migrate converts what it can)`;
+  return `bindery evaluates the subset of Genshi and Cheetah described in the README (Templates); rewrite this template in Liquid as ${liquidName(file).split('/').pop()} (bindery migrate converts what it can)`;
 }
 
 /** Any failure of the Python-subset evaluator as a BinderyError naming file, line and column. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { BinderyError } from '../../errors.js';
-import { compile } from '../../pipeline/index.js';
+import { BinderyError, countOf } from '../../errors.js';
+import { compile, messagesOf } from '../../pipeline/index.js';
 import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
-import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 import { publishOutput, storeOptions } from './publish.js';
 import { parseStoreUrl } from '../../publish/index.js';
 
@@ -14,13 +14,13 @@ export const buildCommand: Command = {
   summary: 'compile every client of a repository into signed per-host tarballs and a manifest',
   usage: USAGE,
   options: {
-    out: { type: 'string', short: 'o' },
-    config: { type: 'string', short: 'C' },
-    'signing-key': { type: 'string' },
-    'keep-going': { type: 'boolean', short: 'k' },
-    jobs: { type: 'string', short: 'j' },
-    'no-validate': { type: 'boolean' },
-    publish: { type: 'string' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'output directory: current -> .builds/<id>/{hosts/,manifest.json} (required)' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    'signing-key': { type: 'string', valueName: 'file', description: 'Ed25519 private key (PEM) that signs tarballs and the manifest', default: '$BINDERY_SIGNING_KEY' },
+    'keep-going': { type: 'boolean', short: 'k', description: 'publish the hosts that bound even when some entries failed (exit 1 still)' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'threads for binding, validators and writing', default: 'the available parallelism' },
+    'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
+    publish: { type: 'string', valueName: 'url', description: 'then publish the build to this store (s3://bucket/prefix or file:///dir), as bindery publish does' },
     ...storeOptions,
   },
   async run(ctx) {
@@ -43,8 +43,9 @@ export const buildCommand: Command = {
       onPhase: progressPhases(ctx.io),
     });
     const { io } = ctx;
-    result.warnings.forEach((w) => io.warn(w));
     const failures = result.hosts.flatMap((h) => h.failures);
+    const messages = messagesOf(result.repo, failures, result.warnings);
+    messages.warnings.forEach((w) => io.report(w));
     const keepGoing = boolOpt(ctx, 'keep-going');
     const summary = {
       ok: failures.length === 0,
@@ -52,8 +53,8 @@ export const buildCommand: Command = {
       out: resolve(out),
       hosts: result.hosts.length,
       files: 0,
-      failures,
-      warnings: result.warnings,
+      errors: messages.errors,
+      warnings: messages.warnings,
       skipped: result.skipped,
       keysWritten: result.keysWritten,
       validation: result.validation,
@@ -65,8 +66,8 @@ export const buildCommand: Command = {
     const good = result.hosts.filter((h) => h.failures.length === 0);
     summary.files = good.reduce((n, h) => n + h.files.length, 0);
     if (failures.length > 0 && (!keepGoing || good.length === 0)) {
-      reportFailures(io, failures);
-      io.info(`build failed: ${failures.length} entr${failures.length === 1 ? 'y' : 'ies'} could not be bound${keepGoing ? ' and no host bound completely' : ''}; nothing was written to ${out} (any previous build there is untouched${keepGoing ? '' : '; --keep-going publishes the hosts that bound'})`);
+      messages.errors.forEach((m) => io.report(m));
+      io.info(`build failed: entries could not be bound (${failureCounts(failures)})${keepGoing ? ' and no host bound completely' : ''}; nothing was written to ${out} (any previous build there is untouched${keepGoing ? '' : '; --keep-going publishes the hosts that bound'})`);
       io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
       return 1;
     }
@@ -78,14 +79,14 @@ export const buildCommand: Command = {
       { concurrency: jobs * 2, onHost: () => bar.tick() },
     );
     bar.done();
-    reportFailures(io, failures);
+    messages.errors.forEach((m) => io.report(m));
     const seconds = (Date.now() - started) / 1000;
     io.info(
       `built ${Object.keys(manifest.hosts).length} host${good.length === 1 ? '' : 's'} (${summary.files} files) in ${seconds.toFixed(2)} s → ${resolve(out)}/hosts/` +
         (result.keysWritten.length ? `; generated ${result.keysWritten.length} key files` : '') +
         (result.validation.checked ? `; ${result.validation.runs} validator runs for ${result.validation.checked} validated files` : '') +
-        (result.warnings.length ? `; ${result.warnings.length} warnings` : '') +
-        (failures.length ? `; ${failures.length} failures (hosts left out)` : ''),
+        (result.warnings.length ? `; ${countOf(result.warnings.length, 'warning')}` : '') +
+        (failures.length ? `; failures left ${countOf(new Set(failures.map((f) => f.host)).size, 'host')} out (${failureCounts(failures)})` : ''),
     );
     const store = to ? await publishOutput(ctx, resolve(out), to) : undefined;
     io.result({ ...summary, published: true, ...(store ? { store } : {}), seconds, manifest: `${resolve(out)}/manifest.json`, tarballs: Object.fromEntries(Object.entries(manifest.hosts).map(([h, v]) => [h, { tarball: v.tarball, sha256: v.sha256 }])) });

@@ -13,7 +13,10 @@ export const caInitCommand: Command = {
   name: 'ca init',
   summary: 'create a certificate authority (ca.key, ca.crt) for the server and its clients',
   usage: INIT_USAGE,
-  options: { days: { type: 'string' }, cn: { type: 'string' } },
+  options: {
+    days: { type: 'string', valueName: 'n', description: 'days the CA certificate is valid', default: '3650' },
+    cn: { type: 'string', valueName: 'name', description: 'common name of the CA', default: 'bindery CA' },
+  },
   async run(ctx) {
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
     const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
@@ -28,7 +31,12 @@ export const caIssueCommand: Command = {
   name: 'ca issue',
   summary: 'issue a client certificate (CN = the client\'s FQDN) or, with --server, a server certificate',
   usage: ISSUE_USAGE,
-  options: { server: { type: 'boolean' }, days: { type: 'string' }, san: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' } },
+  options: {
+    server: { type: 'boolean', description: 'a server certificate (serverAuth) instead of a client one' },
+    days: { type: 'string', valueName: 'n', description: 'days the certificate is valid', default: '825' },
+    san: { type: 'string', multiple: true, valueName: 'name', description: 'a DNS name or IP address the server certificate also covers' },
+    out: { type: 'string', short: 'o', valueName: 'dir', description: 'where <name>.crt and <name>.key go', default: '<dir>/issued' },
+  },
   async run(ctx) {
     const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
     const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);

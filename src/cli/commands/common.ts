@@ -2,11 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../fsutil/index.js';
 import { availableParallelism } from 'node:os';
-import { BinderyError } from '../../errors.js';
+import { BinderyError, countOf } from '../../errors.js';
 import type { CommandContext } from '../command.js';
 import { stringOpt } from '../command.js';
 import type { Io } from '../io.js';
-import { formatLocation } from '../../errors.js';
 import type { BindFailure } from '../../types.js';
 
 /** A whole-number option of at least `min`, or `dflt` when absent. */
@@ -45,23 +44,12 @@ export function progressPhases(io: Io) {
   return (phase: string, total: number) => io.progress(total, phase);
 }
 
-/**
- * One line per distinct failure (same file, line, path and message), naming its hosts: a
- * broken file shared by 5,000 hosts is one line, not 5,000. --json keeps every failure.
- */
-export function reportFailures(io: Io, failures: readonly BindFailure[], shownHosts = 5): void {
-  const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
-  for (const f of failures) {
-    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
-    const g = groups.get(key) ?? { f, hosts: [] };
-    g.hosts.push(f.host);
-    groups.set(key, g);
-  }
-  for (const { f, hosts } of groups.values()) {
-    const where = formatLocation({ file: f.file, line: f.line, column: f.column, path: f.path });
-    const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, shownHosts).join(', ')}${hosts.length > shownHosts ? ` and ${hosts.length - shownHosts} more` : ''}`;
-    io.info(`failed: ${where}, ${who}: ${f.message}`);
-  }
+/** "1 file, 2 paths, 9 hosts": what the failures touch, counted as a person reads them. */
+export function failureCounts(failures: readonly BindFailure[]): string {
+  const files = new Set(failures.flatMap((f) => (f.file ? [f.file] : [])));
+  const paths = new Set(failures.map((f) => f.path));
+  const hosts = new Set(failures.map((f) => f.host));
+  return [...(files.size ? [countOf(files.size, 'file')] : []), countOf(paths.size, 'path'), countOf(hosts.size, 'host')].join(', ');
 }
 
 /** The nearest directory at or above `dir` holding `name` (a file or folder), or null. */

@@ -12,9 +12,9 @@ export const cryptCommand: Command = {
   summary: 'encrypt a Cfg file to <file>.crypt, or decrypt a .crypt file back',
   usage: 'crypt encrypt|decrypt <file> [--passphrase NAME] [--remove] [--config bcfg2.conf]',
   options: {
-    passphrase: { type: 'string', short: 'p' },
-    remove: { type: 'boolean' },
-    config: { type: 'string', short: 'C' },
+    passphrase: { type: 'string', short: 'p', valueName: 'name', description: 'the [encryption] passphrase to use', default: 'the only one (encrypt), the one that fits (decrypt)' },
+    remove: { type: 'boolean', description: 'remove the source file afterwards' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf holding the passphrases', default: 'the nearest bcfg2.conf above the file' },
   },
   async run(ctx) {
     const [action, file, ...extra] = ctx.positionals;

@@ -5,8 +5,8 @@ import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { positional } from './common.js';
 
 const common = {
-  repo: { type: 'string', short: 'r' },
-  config: { type: 'string', short: 'C' },
+  repo: { type: 'string', short: 'r', valueName: 'dir', description: 'the repository', default: 'the current directory' },
+  config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
 } as const;
 
 const repoOf = (ctx: CommandContext) => resolve(stringOpt(ctx, 'repo') ?? '.');
@@ -51,7 +51,7 @@ export const infoBuildfileCommand: Command = {
   name: 'info buildfile',
   summary: 'print the content a client gets for one path (like bcfg2-info buildfile)',
   usage: BUILDFILE_USAGE,
-  options: { ...common, altsrc: { type: 'string' } },
+  options: { ...common, altsrc: { type: 'string', valueName: 'path', description: 'bind this entry set instead of <path> (as a bundle\'s altsrc=)' } },
   async run(ctx) {
     const path = positional(ctx, 0, 'path', BUILDFILE_USAGE);
     const host = positional(ctx, 1, 'client name', BUILDFILE_USAGE);

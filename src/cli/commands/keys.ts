@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
-import { scanRepo } from '../../repo/index.js';
-import { loadMetadata } from '../../metadata/index.js';
-import { planClients, resolveConfig } from '../../pipeline/index.js';
-import { generateKeys } from '../../keys/index.js';
+import { countOf, diagnosticMessage } from '../../errors.js';
+import { keys, load, plan } from '../../pipeline/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { jobsOption, positional } from './common.js';
 
@@ -14,32 +12,28 @@ export const keysCommand: Command = {
   summary: 'generate the SSH keys clients need and lack, writing them into the repository',
   usage: USAGE,
   options: {
-    config: { type: 'string', short: 'C' },
-    jobs: { type: 'string', short: 'j' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'keys generated at once', default: 'the available parallelism' },
   },
   async run(ctx) {
     const root = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const started = Date.now();
-    const config = resolveConfig(root, stringOpt(ctx, 'config'));
-    const repo = await scanRepo(root, config);
-    const metadata = loadMetadata(repo.root);
-    const plans = planClients(repo, metadata.clients, [], []);
-    const needs = metadata.clients.map((m) => ({ metadata: m, paths: plans.get(m.hostname)!.map((p) => p.altsrc ?? p.name) }));
-    const result = await generateKeys(repo, needs, config, process.env, { jobs: jobsOption(ctx) });
+    const loaded = await load({ repo: root, configPath: stringOpt(ctx, 'config') });
+    const { result } = await keys(loaded, plan(loaded), process.env, jobsOption(ctx));
     const { io } = ctx;
     const ours = result.written.filter((f) => !result.adopted.includes(f));
     const warnings = result.diagnostics.filter((d) => !result.failed.includes(d));
-    warnings.forEach((d) => io.warn(d));
-    result.failed.forEach((d) => io.warn({ ...d, message: `failed: ${d.message}` }));
+    const messages = { warnings: warnings.map(diagnosticMessage), errors: result.failed.map((d) => ({ ...diagnosticMessage(d), severity: 'error' as const })) };
+    [...messages.warnings, ...messages.errors].forEach((m) => io.report(m));
     for (const f of ours) io.info(`wrote ${f}`);
     const seconds = (Date.now() - started) / 1000;
     io.info(
       (ours.length ? `wrote ${ours.length} key files` : 'every key clients need exists; nothing written') +
         (result.adopted.length ? ` (${result.adopted.length} written meanwhile by another build)` : '') +
         ` in ${seconds.toFixed(2)} s` +
-        (result.failed.length ? `; ${result.failed.length} keys could not be generated` : ''),
+        (result.failed.length ? `; ${countOf(result.failed.length, 'key')} could not be generated` : ''),
     );
-    io.result({ ok: result.failed.length === 0, written: ours, adopted: result.adopted, failed: result.failed, warnings, seconds });
+    io.result({ ok: result.failed.length === 0, written: ours, adopted: result.adopted, ...messages, seconds });
     return result.failed.length > 0 ? 1 : 0;
   },
 };

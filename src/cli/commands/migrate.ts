@@ -12,7 +12,7 @@ export const migrateCommand: Command = {
   summary: 'convert a Genshi or Cheetah template into an equivalent .liquid file beside it (checked on every client)',
   usage: 'migrate <file.genshi|file.cheetah> [--force]',
   options: {
-    force: { type: 'boolean', short: 'f' },
+    force: { type: 'boolean', short: 'f', description: 'overwrite an existing .liquid file' },
   },
   async run(ctx) {
     const [file, ...extra] = ctx.positionals;

@@ -9,10 +9,10 @@ const USAGE = 'publish <out dir> --to s3://bucket/prefix|file:///dir [--endpoint
 
 /** The store options `publish` and `build --publish` share. */
 export const storeOptions: OptionSpec = {
-  endpoint: { type: 'string' },
-  'path-style': { type: 'boolean' },
-  keep: { type: 'string' },
-  grace: { type: 'string' },
+  endpoint: { type: 'string', valueName: 'url', description: 'an S3-compatible endpoint, e.g. http://127.0.0.1:7480', default: 'AWS, or $AWS_ENDPOINT_URL' },
+  'path-style': { type: 'boolean', description: 'path-style S3 addressing (the default with --endpoint)' },
+  keep: { type: 'string', valueName: 'n', description: 'builds the store keeps; objects no kept build names are removed', default: '3' },
+  grace: { type: 'string', valueName: 'seconds', description: 'never remove objects younger than this (a concurrent publisher may be about to name them)', default: '3600' },
 };
 
 /** Publish outDir's current build to `to`, reporting progress and one summary line. */
@@ -46,7 +46,7 @@ export const publishCommand: Command = {
   name: 'publish',
   summary: 'upload a built output directory to an object store and make it the current build there',
   usage: USAGE,
-  options: { to: { type: 'string' }, ...storeOptions },
+  options: { to: { type: 'string', valueName: 'url', description: 's3://bucket/prefix or file:///dir (required)' }, ...storeOptions },
   async run(ctx) {
     const out = resolve(positional(ctx, 0, 'output directory', USAGE));
     const to = stringOpt(ctx, 'to');

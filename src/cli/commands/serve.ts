@@ -1,8 +1,9 @@
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BinderyError, formatError, isBinderyError } from '../../errors.js';
+import { BinderyError, isBinderyError } from '../../errors.js';
+import { renderMessage } from '../render.js';
 import { caCertPath } from '../../ca/index.js';
-import { resolveConfig } from '../../pipeline/index.js';
+import { load } from '../../pipeline/index.js';
 import { loadMetadata } from '../../metadata/index.js';
 import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
@@ -29,21 +30,21 @@ export const serveCommand: Command = {
   usage: USAGE,
   handlesSignals: true,
   options: {
-    build: { type: 'string' },
-    repo: { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    ca: { type: 'string' },
-    listen: { type: 'string' },
-    state: { type: 'string' },
-    config: { type: 'string', short: 'C' },
-    log: { type: 'string' },
-    'max-failures': { type: 'string' },
-    'failure-window': { type: 'string' },
-    'trust-key': { type: 'string' },
-    poll: { type: 'string' },
-    endpoint: { type: 'string' },
-    'path-style': { type: 'boolean' },
+    build: { type: 'string', valueName: 'dir', description: 'the output directory of bindery build, or a store it was published to (s3://bucket/prefix, file:///dir) (required)' },
+    repo: { type: 'string', valueName: 'dir', description: 'the repository the build was made from; its clients.xml says who may fetch (required)' },
+    'tls-cert': { type: 'string', valueName: 'file', description: 'server certificate (PEM)', default: '[communication] certificate' },
+    'tls-key': { type: 'string', valueName: 'file', description: 'server private key (PEM)', default: '[communication] key' },
+    ca: { type: 'string', valueName: 'file', description: 'CA certificate that client certificates must chain to', default: '[communication] ca' },
+    listen: { type: 'string', valueName: 'host:port', description: 'address to listen on', default: DEFAULT_LISTEN },
+    state: { type: 'string', valueName: 'dir', description: 'bootstrap records and client run reports', default: '<build>.state beside --build' },
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present' },
+    log: { type: 'string', valueName: 'file', description: 'append one JSON line per authentication decision here', default: 'stderr' },
+    'max-failures': { type: 'string', valueName: 'n', description: 'failed authentications per address before it is refused for a while', default: '20' },
+    'failure-window': { type: 'string', valueName: 'seconds', description: 'the window --max-failures counts in', default: '60' },
+    'trust-key': { type: 'string', valueName: 'file', description: 'with --build from a store: the public key (PEM) every manifest must be signed by', default: 'the key of the first build fetched, pinned in --state' },
+    poll: { type: 'string', valueName: 'seconds', description: 'with --build from a store: how often the store\'s current pointer is checked', default: '5' },
+    endpoint: { type: 'string', valueName: 'url', description: 'an S3-compatible endpoint, e.g. http://127.0.0.1:7480', default: 'AWS, or $AWS_ENDPOINT_URL' },
+    'path-style': { type: 'boolean', description: 'path-style S3 addressing (the default with --endpoint)' },
   },
   async run(ctx) {
     const need = (name: string) => {
@@ -56,10 +57,9 @@ export const serveCommand: Command = {
     if (fromStore && !stringOpt(ctx, 'state')) throw new BinderyError('USAGE', '--build from a store needs --state <dir> (the local copy of the build is kept there)', {}, `usage: bindery ${USAGE}`);
     const buildDir = fromStore ? resolve(stringOpt(ctx, 'state')!, 'store-cache') : need('build');
     const repo = need('repo');
-    if (!existsSync(join(repo, 'Metadata'))) {
-      throw new BinderyError('REPO', 'not a Bcfg2 repository: no Metadata/ directory', { file: repo }, 'give --repo the repository the build was made from (its Metadata/clients.xml names the clients)');
-    }
-    const config = resolveConfig(repo, stringOpt(ctx, 'config'));
+    // The same load as build's: the same checks, and the clients as the build saw them.
+    const loaded = await load({ repo, configPath: stringOpt(ctx, 'config') });
+    const { config } = loaded;
     const tlsFile = (flag: string, fromConfig: string | null, what: string) => {
       const v = stringOpt(ctx, flag) ?? fromConfig;
       if (!v) throw new BinderyError('USAGE', `missing --${flag} (or [communication] ${what} in bcfg2.conf)`, {}, `usage: bindery ${USAGE}`);
@@ -91,13 +91,13 @@ export const serveCommand: Command = {
 
     // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
     // be read, the previous inventory stays in force.
-    let inventory: { key: string | null; clients: readonly ClientAuth[] } = { key: null, clients: loadMetadata(repo).auth };
+    let inventory: { key: string | null; clients: readonly ClientAuth[] } = { key: null, clients: loaded.metadata.auth };
     const reload = (key: string | null) => {
       try {
         inventory = { key, clients: loadMetadata(repo).auth };
       } catch (e) {
         inventory = { ...inventory, key };
-        log(JSON.stringify({ time: new Date().toISOString(), result: 'error', reason: `clients.xml not reloaded: ${isBinderyError(e) ? formatError(e) : String(e)}` }));
+        log(JSON.stringify({ time: new Date().toISOString(), result: 'error', reason: `clients.xml not reloaded: ${isBinderyError(e) ? renderMessage(e.toMessage()) : String(e)}` }));
       }
     };
     const clients = (build: ServedBuild | null) => {
@@ -150,7 +150,7 @@ export const serveCommand: Command = {
     });
     ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
     if (!existsSync(join(buildDir, 'current'))) {
-      ctx.io.warn({ code: 'NO_BUILD', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
+      ctx.io.warn({ code: 'no-build', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
     }
     ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
     await stopped;

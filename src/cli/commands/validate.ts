@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
-import { compile } from '../../pipeline/index.js';
+import { countOf } from '../../errors.js';
+import { compile, messagesOf } from '../../pipeline/index.js';
 import { stringOpt, type Command } from '../command.js';
-import { jobsOption, positional, progressPhases, reportFailures } from './common.js';
+import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 
 const USAGE = 'validate <repo> [--config bcfg2.conf] [--jobs N] [--json]';
 
@@ -10,17 +11,23 @@ export const validateCommand: Command = {
   name: 'validate',
   summary: 'bind every client and run the :test validators only; writes nothing (for CI)',
   usage: USAGE,
-  options: { config: { type: 'string', short: 'C' }, jobs: { type: 'string', short: 'j' } },
+  options: {
+    config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'validators run at once', default: 'the available parallelism' },
+  },
   async run(ctx) {
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const started = Date.now();
     const result = await compile({ repo, configPath: stringOpt(ctx, 'config'), jobs: jobsOption(ctx), validate: true, forceValidation: true, generateKeys: false, env: process.env, onPhase: progressPhases(ctx.io) });
     const failures = result.hosts.flatMap((h) => h.failures);
-    result.warnings.forEach((w) => ctx.io.warn(w));
-    reportFailures(ctx.io, failures);
+    const { errors, warnings } = messagesOf(result.repo, failures, result.warnings);
+    [...warnings, ...errors].forEach((m) => ctx.io.report(m));
     const v = result.validation;
-    ctx.io.info(`${failures.length ? 'FAILED' : 'ok'}: ${v.runs} validator runs covered ${v.checked} validated files of ${result.hosts.length} hosts in ${((Date.now() - started) / 1000).toFixed(2)} s; ${v.failed} validator failures, ${failures.length} failed entries`);
-    ctx.io.result({ ok: failures.length === 0, validation: v, failures, warnings: result.warnings });
+    ctx.io.info(
+      `${failures.length ? 'FAILED' : 'ok'}: ${countOf(v.runs, 'validator run')} covered ${countOf(v.checked, 'validated file')} of ${countOf(result.hosts.length, 'host')} in ${((Date.now() - started) / 1000).toFixed(2)} s` +
+        `; ${countOf(v.failed, 'validator failure')}${failures.length ? `; failed: ${failureCounts(failures)}` : ''}`,
+    );
+    ctx.io.result({ ok: failures.length === 0, validation: v, errors, warnings });
     return failures.length ? 1 : 0;
   },
 };
