@@ -216,7 +216,7 @@ test('kill -9 in the middle of a publish leaves current naming the previous whol
   write(join(repo, 'Cfg/etc/motd/motd'), 'a big change\n');
   await build(repo, out);
   const before = (await rgw.list(bucket)).size;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'publish', out, '--to', url, '--endpoint', rgw.endpoint], { env: { ...process.env, ...rgw.env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/bindery.js'), 'publish', out, '--to', url, '--endpoint', rgw.endpoint], { env: { ...process.env, ...rgw.env }, stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   // Killed as soon as some (not all) of its objects are in the bucket.
   for (let i = 0; i < 400 && (await rgw.list(bucket)).size < before + 20; i++) await new Promise((r) => setTimeout(r, 25));

@@ -78,7 +78,7 @@ async function buildAndPublish(key = at('signing.pem')): Promise<void> {
 const manifestSha = (host: string) => JSON.parse(readFileSync(at('out/manifest.json'), 'utf8')).hosts[host].sha256 as string;
 
 function startServe(endpoint: string): Promise<void> {
-  const args = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--build', storeUrl, '--endpoint', endpoint, '--poll', '1', '--repo', repo.dir, '--tls-cert', at('ca/issued/server.test.crt'), '--tls-key', at('ca/issued/server.test.key'), '--ca', at('ca'), '--listen', '127.0.0.1:0', '--state', at('state'), '--log', at('decisions.jsonl')];
+  const args = [join(ROOT, 'bin/bindery.js'), 'serve', '--build', storeUrl, '--endpoint', endpoint, '--poll', '1', '--repo', repo.dir, '--tls-cert', at('ca/issued/server.test.crt'), '--tls-key', at('ca/issued/server.test.key'), '--ca', at('ca'), '--listen', '127.0.0.1:0', '--state', at('state'), '--log', at('decisions.jsonl')];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...rgw.env, NO_COLOR: '1' } });
   serve = child;
   return new Promise((resolve, reject) => {
