@@ -5,4 +5,4 @@
 export { stableStringify } from './json.js';
 export { hostTarball } from './tarball.js';
 export { loadSigningKey, signBytes, verifyBytes, SIGNING_KEY_ENV, type SigningKey } from './sign.js';
-export { publishBuild, readCurrentBuild, sourceDateEpoch, type BuildInput, type HostMeta, type Manifest, type ManifestHost, type ManifestFile } from './publish.js';
+export { publishBuild, readCurrentBuild, sourceDateEpoch, type BuildInput, type HostMeta, type Manifest, type ManifestHost, type ManifestFile, type ShardInfo } from './publish.js';

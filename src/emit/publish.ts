@@ -30,6 +30,16 @@ export interface BuildInput {
   readonly warnings: readonly unknown[];
   /** The repository's git revision, or null when it is not a git checkout. */
   readonly revision: string | null;
+  /** Set by `build --shard K/N`: which slice of the hosts this is, and a hash of the inputs (for `bindery merge`). */
+  readonly shard?: ShardInfo;
+}
+
+export interface ShardInfo {
+  /** 1-based. */
+  readonly index: number;
+  readonly count: number;
+  /** sha256 over the repository's files and the configuration: shards of one build agree on it. */
+  readonly inputs: string;
 }
 
 export interface ManifestFile {
@@ -83,6 +93,7 @@ export interface Manifest {
   readonly failures: readonly BindFailure[];
   readonly skipped: readonly unknown[];
   readonly warnings: readonly unknown[];
+  readonly shard?: ShardInfo;
 }
 
 const BUILDS = '.builds';
@@ -153,6 +164,7 @@ export async function publishBuild(
         failures: input.failures,
         skipped: input.skipped,
         warnings: input.warnings,
+        ...(input.shard ? { shard: input.shard } : {}),
       };
       const json = Buffer.from(stableStringify(manifest));
       await writeDurable(join(dir, MANIFEST), json);

@@ -112,7 +112,8 @@ const PROBE_MS = 250;
  * parsed or compiled once per binder; decryption already happened once, before.
  */
 export async function bindAll(input: BindInput, jobs: number, onClient: () => void, opts: ParallelOptions = {}): Promise<{ bindings: ClientBinding[]; workers: number; inWorkers: number }> {
-  const clients = input.metadata.clients;
+  // The planned clients: all of them, or one shard's.
+  const clients = input.metadata.clients.filter((m) => input.plans.has(m.hostname));
   const ctx = bindContext(input);
   const results: ClientBinding[] = [];
   const started = performance.now();

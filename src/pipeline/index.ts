@@ -54,6 +54,8 @@ export interface CompileOptions extends LoadOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly onPhase?: Phase;
   readonly parallel?: ParallelOptions;
+  /** Only the clients this accepts are planned and bound (build --shard). */
+  readonly hosts?: (host: string) => boolean;
 }
 
 export interface HostResult {
@@ -187,7 +189,7 @@ function dedupe(ds: readonly Diagnostic[]): Diagnostic[] {
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const phase = opts.onPhase ?? (() => noProgress);
   let loaded = await load(opts);
-  const plans = plan(loaded);
+  const plans = plan(loaded, opts.hosts ? loaded.metadata.clients.filter((m) => opts.hosts!(m.hostname)) : undefined);
   const warnings: Diagnostic[] = [...loaded.warnings, ...plans.warnings];
   let keysWritten: readonly string[] = [];
   if (opts.generateKeys) {
@@ -200,7 +202,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   warnings.push(...repoChecks(repo, metadata));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
-  const bar = phase('binding', metadata.clients.length);
+  const bar = phase('binding', plans.plans.size);
   const { bindings, workers, inWorkers } = await bindAll(bindInput(loaded, plans.plans, opts.env, validating), opts.jobs, () => bar.tick(), opts.parallel);
   bar.done();
   const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();

@@ -6,3 +6,4 @@
 export { isStoreUrl, openStore, parseStoreUrl, type ObjectStore, type RequestCounts, type S3Options, type StoreUrl } from './store.js';
 export { publishToStore, type PublishOptions, type PublishResult } from './publish.js';
 export { mirrorStore, type MirrorOptions, type StoreHealth, type StoreMirror } from './mirror.js';
+export { inputHash, mergeShards, parseShard, refuseMissingKeys, shardOf, type MergeResult } from './shard.js';

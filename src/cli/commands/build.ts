@@ -5,9 +5,9 @@ import { loadSigningKey, publishBuild } from '../../emit/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 import { publishOutput, storeOptions } from './publish.js';
-import { parseStoreUrl } from '../../publish/index.js';
+import { inputHash, parseShard, parseStoreUrl, refuseMissingKeys, shardOf } from '../../publish/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--publish s3://bucket/prefix|file:///dir [publish options]] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--no-validate] [--shard K/N] [--publish s3://bucket/prefix|file:///dir [publish options]] [--json]';
 
 export const buildCommand: Command = {
   name: 'build',
@@ -20,6 +20,7 @@ export const buildCommand: Command = {
     'keep-going': { type: 'boolean', short: 'k', description: 'publish the hosts that bound even when some entries failed (exit 1 still)' },
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'threads for binding, validators and writing', default: 'the available parallelism' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
+    shard: { type: 'string', valueName: 'K/N', description: 'build only the hosts whose name hashes to shard K of N (join the N outputs with bindery merge); keys must exist (bindery keys)' },
     publish: { type: 'string', valueName: 'url', description: 'then publish the build to this store (s3://bucket/prefix or file:///dir), as bindery publish does' },
     ...storeOptions,
   },
@@ -33,17 +34,22 @@ export const buildCommand: Command = {
     const jobs = jobsOption(ctx);
     const to = stringOpt(ctx, 'publish');
     if (to) parseStoreUrl(to);
+    const shardText = stringOpt(ctx, 'shard');
+    const split = shardText ? parseShard(shardText) : null;
     const result = await compile({
       repo,
       configPath: stringOpt(ctx, 'config'),
       jobs,
       validate: !boolOpt(ctx, 'no-validate'),
-      generateKeys: true,
+      generateKeys: split === null,
       env: process.env,
       onPhase: progressPhases(ctx.io),
+      ...(split ? { hosts: (host: string) => shardOf(host, split.count) === split.index } : {}),
     });
     const { io } = ctx;
     const failures = result.hosts.flatMap((h) => h.failures);
+    if (split) refuseMissingKeys(result.repo.entrySets, failures, repo);
+    const shard = split && { ...split, inputs: inputHash([...result.repo.files.values(), ...result.repo.pluginFiles.values()], result.config.raw) };
     const messages = messagesOf(result.repo, failures, result.warnings);
     messages.warnings.forEach((w) => io.report(w));
     const keepGoing = boolOpt(ctx, 'keep-going');
@@ -74,7 +80,7 @@ export const buildCommand: Command = {
     const bar = io.progress(good.length, 'writing');
     const manifest = await publishBuild(
       resolve(out),
-      { hosts: good.map((h) => ({ host: h.host, files: h.files })), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision },
+      { hosts: good.map((h) => ({ host: h.host, files: h.files })), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision, ...(shard ? { shard } : {}) },
       key,
       { concurrency: jobs * 2, onHost: () => bar.tick() },
     );

@@ -14,4 +14,5 @@ export const commands: readonly Command[] = [
   (await import('./fetch.js')).fetchCommand,
   (await import('./migrate.js')).migrateCommand,
   (await import('./publish.js')).publishCommand,
+  (await import('./merge.js')).mergeCommand,
 ];
