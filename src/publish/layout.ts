@@ -63,8 +63,9 @@ export function encodeTree(files: ReadonlyMap<string, TreeFile>): Buffer {
   return Buffer.from(stableStringify({ version: 1, files: Object.fromEntries(sorted) } satisfies Tree));
 }
 
-const damaged = (what: string, url: string, why: string) =>
-  new BinderyError('store-damaged', `the store's ${what} is damaged: ${why}`, { file: url }, 'publish a build again to replace it; if this repeats, check who else writes to the bucket');
+const damaged = (what: string, url: string, why: string, hint = 'publish the build again; if this repeats, check who else writes to the bucket') =>
+  new BinderyError('store-damaged', `the store's ${what} is damaged: ${why}`, { file: url }, hint);
+const POINTER_HINT = `remove ${POINTER_KEY} from the store (the objects can stay) and publish again; if this repeats, check who else writes to the bucket`;
 
 /** Parse a tree object read from a store, refusing anything a hostile store could use to escape the cache. */
 export function decodeTree(body: Buffer, url: string): Tree {
@@ -88,11 +89,11 @@ export function decodePointer(body: Buffer, url: string): Pointer {
   try {
     p = JSON.parse(body.toString('utf8')) as Pointer;
   } catch {
-    throw damaged(`'${POINTER_KEY}' pointer`, url, 'not JSON');
+    throw damaged(`'${POINTER_KEY}' pointer`, url, 'not JSON', POINTER_HINT);
   }
-  if (p?.version !== 1 || !Number.isSafeInteger(p.serial) || !Array.isArray(p.builds) || p.builds.length === 0) throw damaged(`'${POINTER_KEY}' pointer`, url, 'not a version 1 pointer');
+  if (p?.version !== 1 || !Number.isSafeInteger(p.serial) || !Array.isArray(p.builds) || p.builds.length === 0) throw damaged(`'${POINTER_KEY}' pointer`, url, 'not a version 1 pointer', POINTER_HINT);
   for (const b of p.builds) {
-    if (![b?.tree, b?.manifest, b?.signature].every((s) => SHA_RE.test(s))) throw damaged(`'${POINTER_KEY}' pointer`, url, 'a build without tree, manifest and signature hashes');
+    if (![b?.tree, b?.manifest, b?.signature].every((s) => SHA_RE.test(s))) throw damaged(`'${POINTER_KEY}' pointer`, url, 'a build without tree, manifest and signature hashes', POINTER_HINT);
   }
   return p;
 }

@@ -123,6 +123,8 @@ async function s3Store(url: Extract<StoreUrl, { kind: 's3' }>, opts: S3Options):
   const full = (key: string) => (url.prefix ? `${url.prefix}/${key}` : key);
   const requests = counts();
   const where = endpoint ? ` at ${endpoint}` : '';
+  /** Set once the server has shown it wants If-Match without quotes (RADOS Gateway). */
+  let bareIfMatch = false;
 
   /** An SDK failure as a message naming the store and what to do; the SDK's own text (which can quote request details) is left out. */
   const fail = (e: unknown, what: string): BinderyError => {
@@ -177,11 +179,15 @@ async function s3Store(url: Extract<StoreUrl, { kind: 's3' }>, opts: S3Options):
     putIfAbsent: (key, body) => put(key, body, { IfNoneMatch: '*' }),
     async swap(key, body, etag) {
       if (etag === null) return put(key, body, { IfNoneMatch: '*' });
+      const bare = etag.replace(/^"|"$/g, '');
+      if (bareIfMatch) return put(key, body, { IfMatch: bare });
       if (await put(key, body, { IfMatch: etag })) return true;
       // RADOS Gateway compares If-Match against the ETag without its quotes. The object is read
       // again first, so the retry can only succeed if nothing changed meanwhile.
       const now = await read(key);
-      return now !== null && now !== 'unchanged' && now.etag === etag && etag.startsWith('"') && put(key, body, { IfMatch: etag.replace(/^"|"$/g, '') });
+      if (now === null || now === 'unchanged' || now.etag !== etag || bare === etag) return false;
+      bareIfMatch = await put(key, body, { IfMatch: bare });
+      return bareIfMatch;
     },
     async *list(prefix) {
       let ContinuationToken: string | undefined;
