@@ -27,7 +27,9 @@ const ownRgw = spawnSync('bash', [join(ROOT, 'scripts/rgw.sh'), 'status', rgwSta
 
 const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
   const t = performance.now();
-  const r = spawnSync(cmd, args, { env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const merged: NodeJS.ProcessEnv = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const r = spawnSync(cmd, args, { env: merged, encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { seconds: (performance.now() - t) / 1000, stdout: r.stdout };
 };
@@ -56,7 +58,7 @@ try {
     console.log(`bindery publish, ${label}: ${j.objects.uploaded} of ${j.objects.total} objects, ${(j.objects.bytesUploaded / 1048576).toFixed(1)} MiB uploaded, ${j.requests.put} PUT + ${j.requests.get} GET requests, ${p.seconds.toFixed(2)} s`);
   };
   const rclone = spawnSync('rclone', ['version']).status === 0;
-  const rcloneEnv = { RCLONE_CONFIG_RGW_TYPE: 's3', RCLONE_CONFIG_RGW_PROVIDER: 'Ceph', RCLONE_CONFIG_RGW_ENDPOINT: endpoint, RCLONE_CONFIG_RGW_ACCESS_KEY_ID: vars.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_RGW_SECRET_ACCESS_KEY: vars.AWS_SECRET_ACCESS_KEY };
+  const rcloneEnv = { RCLONE_CONFIG_RGW_TYPE: 's3', RCLONE_CONFIG_RGW_PROVIDER: 'Ceph', RCLONE_CONFIG_RGW_ENDPOINT: endpoint, RCLONE_CONFIG_RGW_ACCESS_KEY_ID: vars.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_RGW_SECRET_ACCESS_KEY: vars.AWS_SECRET_ACCESS_KEY, AWS_CA_BUNDLE: undefined };
   const sync = (label: string) => {
     if (!rclone) return;
     // --copy-links: the output's hosts/ and manifest links are followed, as bindery publish does.
