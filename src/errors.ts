@@ -23,7 +23,7 @@ const c = (about: string, exit: ExitCode = 1): CodeInfo => ({ about, exit });
  * Every code a Message may carry, one per line (add new ones here, in their group).
  * Names read like bcfg2-lint's checks: what is wrong, in kebab case.
  */
-export const CODES = {
+const CODES = {
   // Errors that stop a command.
   'usage': c('the command line is wrong (unknown option, missing argument)', 2),
   'config': c('bcfg2.conf, a signing key, a TLS file or another setting is unusable', 2),
@@ -66,6 +66,7 @@ export const CODES = {
   'ignored-bundle': c('a bundle file is ignored'),
   'info-ambiguous': c('several info.xml entries match a client equally'),
   'info-duplicate': c('info.xml repeats an entry'),
+  'info-perms-ignored': c('info.xml uses the pre-1.3 perms=, which Bcfg2 1.3 and later ignore'),
   'key-adopted': c('a key was written meanwhile by another build and adopted'),
   'key-no-group-in-category': c('a client has no group in a key spec category'),
   'key-no-group-key': c('a group key cannot be made'),
@@ -78,6 +79,13 @@ export const CODES = {
   'multiple-default-groups': c('groups.xml has more than one default group'),
   'no-build': c('serve: nothing is published in the build directory yet'),
   'non-profile-group': c('a client\'s profile is not a profile group'),
+  'probes-duplicate-client': c('probed.xml lists a client twice'),
+  'probes-ignored-element': c('probed.xml has an element bindery does not read'),
+  'probes-unknown-client': c('probed.xml has results for a host not in clients.xml'),
+  'properties-decrypt-failed': c('an encrypted Properties element could not be decrypted (lax_decryption)'),
+  'properties-decrypt-not-ascii': c('an encrypted Properties element decrypts to non-ASCII text and stays encrypted'),
+  'properties-format-unsupported': c('a JSON or YAML Properties file is not read'),
+  'properties-unusable': c('a Properties file cannot be used (malformed or undecryptable)'),
   'ssl-cert-ignored': c('an sslcert.xml setting is ignored'),
   'template-shadowed': c('a template is shadowed by a more preferred one'),
   'undeclared-group': c('a group is used but not declared'),
@@ -85,6 +93,7 @@ export const CODES = {
   'unknown-group': c('a group-specific file names an undeclared group'),
   'unknown-host': c('a host-specific file names a host that is not a client'),
   'unsupported-bundle-template': c('a bundle is a Genshi template, not rendered'),
+  'unsupported-template': c('a template kind bindery does not render (Jinja2)'),
   'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
@@ -114,11 +123,11 @@ const LEGACY: Readonly<Record<ErrorCode, MessageCode>> = {
 };
 
 /** The registered code for a legacy category or a code string; unregistered codes pass through. */
-export function registeredCode(code: string): string {
+function registeredCode(code: string): string {
   return (LEGACY as Record<string, string>)[code] ?? code;
 }
 
-export function exitCodeOf(code: string): ExitCode {
+function exitCodeOf(code: string): ExitCode {
   return (CODES as Record<string, CodeInfo>)[registeredCode(code)]?.exit ?? 1;
 }
 
@@ -235,21 +244,22 @@ interface FailureLike {
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  readonly code?: string;
 }
 
 /**
  * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
  * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
  */
-export function failureMessages(failures: readonly FailureLike[], code: MessageCode = 'bind-failed'): Message[] {
+export function failureMessages(failures: readonly FailureLike[]): Message[] {
   const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
   for (const f of failures) {
-    const key = `${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
+    const key = `${f.code ?? ''}\0${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key);
     if (g) g.hosts.push(f.host);
     else groups.set(key, { f, hosts: [f.host] });
   }
-  return [...groups.values()].map(({ f, hosts }) => message({ code, severity: 'error', text: f.message, file: f.file, line: f.line, column: f.column, path: f.path, hosts: [...new Set(hosts)].sort() }));
+  return [...groups.values()].map(({ f, hosts }) => message({ code: f.code ?? 'bind-failed', severity: 'error', text: f.message, file: f.file, line: f.line, column: f.column, path: f.path, hosts: [...new Set(hosts)].sort() }));
 }
 
 /** "1 file, 9 hosts": counts as a person reads them. */

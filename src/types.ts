@@ -22,6 +22,8 @@ export interface ClientMetadata {
   readonly uuid: string | null;
   readonly password: string | null;
   readonly version: string | null;
+  /** Probe name → value from Probes/probed.xml (Bcfg2's last probe run); absent when it has none. */
+  readonly probes?: Readonly<Record<string, string>>;
 }
 
 /** How a client authenticates (clients.xml attributes the server needs). */
@@ -142,6 +144,8 @@ export interface BindFailure {
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  /** A registered code (src/errors.ts) when not 'bind-failed', e.g. 'validator-failed'. */
+  readonly code?: string;
 }
 
 export type { Diagnostic };

@@ -110,12 +110,17 @@ test('a template error shared by many hosts is reported once, naming the templat
     writeFileSync(join(repo.dir, 'Cfg/etc/issue/issue.G60_base.liquid'), 'Welcome to {{ metadata.hostname }}\n{{ nosuch }}\n');
     const r = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key]);
     assert.is(r.code, 1);
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('failed:'));
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('error['));
     assert.is(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, 'Cfg/etc/issue/issue.G60_base.liquid:2');
-    assert.match(lines[0]!, 'path /etc/issue, hosts db1, web1, web2');
+    assert.is(lines[0]!, 'error[bind-failed]: Cfg/etc/issue/issue.G60_base.liquid:2:4, hosts db1, web1, web2, path /etc/issue: ' + lines[0]!.split(': ').slice(2).join(': '));
     assert.match(lines[0]!, 'undefined variable');
-    assert.match(r.stderr, '3 entries could not be bound');
+    assert.match(r.stderr, '\n  2 | {{ nosuch }}\n    |    ^\n', 'a code frame points at the column');
+    assert.match(r.stderr, 'entries could not be bound (1 file, 1 path, 3 hosts)');
+    const json = await bindery(['build', repo.dir, '--out', join(repo.dir, 'out'), '--signing-key', key, '--json']);
+    const errors = JSON.parse(json.stdout).errors;
+    assert.is(errors.length, 1);
+    assert.equal(errors[0].hosts, ['db1', 'web1', 'web2']);
+    assert.equal(errors[0].location, { file: 'Cfg/etc/issue/issue.G60_base.liquid', line: 2, column: 4, lineText: '{{ nosuch }}' });
   } finally {
     repo.cleanup();
   }
@@ -226,7 +231,7 @@ test('an empty directory is not a repository', async () => {
   const empty = tempDir();
   try {
     const r = await bindery(['build', empty.dir, '--out', join(empty.dir, 'out'), '--signing-key', key]);
-    assert.is(r.code, 1);
+    assert.is(r.code, 2, 'pointing at the wrong directory is a usage error');
     assert.match(r.stderr, 'not a Bcfg2 repository');
   } finally {
     empty.cleanup();
@@ -281,7 +286,7 @@ test('bad command lines exit 2 with a hint', async () => {
   assert.is((await bindery(['build', basic, '--out', 'x', '--jobs', 'zero'])).code, 2);
   const help = await bindery(['build', '--help']);
   assert.is(help.code, 0);
-  assert.match(help.stdout, 'usage: bindery build');
+  assert.match(help.stdout, 'Usage: bindery build');
 });
 
 test.run();

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { loadBundles, planClient, type Bundle } from '../src/bundles/index.ts';
 import { loadConfig } from '../src/config/index.ts';
-import { MapFs, scanRepo } from '../src/repo/index.ts';
+import { scanRepo } from '../src/repo/index.ts';
+import { MapFs } from './mapfs.ts';
 import type { ClientMetadata } from '../src/types.ts';
 import { FIXTURES, throwsBindery as throws } from './helpers.ts';
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classifyFile, compareSpecificity, matches } from '../src/repo/index.ts';
+import { compareSpecificity, matches } from '../src/repo/index.ts';
+import { classifyFile } from '../src/repo/classify.ts';
 import type { Specificity } from '../src/types.ts';
 
 const kindOf = (name: string, base = 'fstab') => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyCat, applyDiff, selectDeltas, selectBest } from '../src/cfg/index.ts';
-import { classifyFile } from '../src/repo/index.ts';
+import { classifyFile } from '../src/repo/classify.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { CfgFile } from '../src/types.ts';
 

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { compile } from '../src/pipeline/index.ts';
 import { configFromIni, parseIni } from '../src/config/index.ts';
-import { FIXTURES } from './helpers.ts';
+import { FIXTURES, tempDir, writeTree } from './helpers.ts';
 
 const nobundler = join(FIXTURES, 'core-nobundler');
 
@@ -50,6 +50,34 @@ test('bcfg2.conf errors name the file and line', () => {
   assert.throws(() => parseIni('[server]\nthis is not an option\n', 'bcfg2.conf'), (e: { location: { line: number } }) => e.location.line === 2);
   assert.throws(() => configFromIni({ encryption: { algorithm: 'des_cbc' } }, 'x.conf'), /aes_256_cbc only|not supported/);
   assert.throws(() => configFromIni({ communication: { authentication: 'magic' } }, 'x.conf'), /authentication = magic/);
+});
+
+test('perms= is ignored as Bcfg2 1.3 and later ignore it, with one warning per file saying to rename it to mode= (decision 18 (docs/decisions.md))', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, {
+      'Metadata/groups.xml': '<Groups><Group name="base" profile="true"/></Groups>',
+      'Metadata/clients.xml': '<Clients><Client name="a" profile="base"/><Client name="b" profile="base"/></Clients>',
+      'Cfg/etc/old/old': 'x\n',
+      'Cfg/etc/old/info.xml': '<FileInfo>\n  <Info owner="daemon" perms="0755"/>\n</FileInfo>\n',
+      'Cfg/etc/both/both': 'x\n',
+      'Cfg/etc/both/info.xml': '<FileInfo><Info perms="0777" mode="0600"/></FileInfo>',
+      'Cfg/etc/legacy/legacy': 'x\n',
+      'Cfg/etc/legacy/:info': 'owner: root\nperms: 0777\n',
+    });
+    const r = await compile({ repo: t.dir, jobs: 1, validate: false, generateKeys: false, env: {} });
+    for (const h of r.hosts) {
+      const mode = (p: string) => h.files.find((f) => f.path === p)!.info.mode;
+      assert.equal([mode('/etc/old'), mode('/etc/both'), mode('/etc/legacy')], ['0644', '0600', '0644'], `modes for ${h.host}`);
+      assert.is(h.files.find((f) => f.path === '/etc/old')!.info.owner, 'daemon', 'the other attributes still apply');
+      assert.not.ok('perms' in h.files.find((f) => f.path === '/etc/old')!.info.extra);
+    }
+    const warned = r.warnings.filter((d) => d.code === 'info-perms-ignored');
+    assert.equal(warned.map((d) => `${d.file}:${d.line}`).sort(), ['Cfg/etc/both/info.xml:1', 'Cfg/etc/legacy/:info:2', 'Cfg/etc/old/info.xml:2']);
+    assert.match(warned.find((d) => d.file === 'Cfg/etc/old/info.xml')!.message, 'rename it to mode="0755"');
+  } finally {
+    t.cleanup();
+  }
 });
 
 test.run();

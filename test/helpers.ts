@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, cpSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,4 +82,17 @@ export function throwsBindery(fn: () => unknown): BinderyError {
   }
   assert.unreachable('should have thrown a BinderyError');
   throw new Error('unreachable');
+}
+
+/** Write files (repo-relative path → text) under dir, creating folders: small repositories made in a test. */
+export function writeTree(dir: string, files: Readonly<Record<string, string | Buffer>>): void {
+  for (const [rel, data] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), data);
+  }
+}
+
+/** Run the compiled CLI (bin/bindery.js → dist/; build it first with npx tsc -p .). */
+export function binderyCompiled(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), ...args], opts);
 }

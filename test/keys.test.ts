@@ -2,13 +2,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeys, authorizedKeys, syntheticGroupMetadata, type KeyNeed } from '../src/keys/index.ts';
+import { generateKeys, type KeyNeed } from '../src/keys/index.ts';
+import { authorizedKeys } from '../src/cfg/index.ts';
+import { groupStandIn } from '../src/metadata/index.ts';
 import { scanRepo, matches, compareSpecificity, type RepoModel } from '../src/repo/index.ts';
 import { loadConfig, configFromIni, type Config } from '../src/config/index.ts';
 import { loadMetadata } from '../src/metadata/index.ts';
 import { decryptAny, encryptText } from '../src/secrets/index.ts';
 import type { CfgFile, ClientMetadata } from '../src/types.ts';
-import { bindery, copyFixture, run, tempDir } from './helpers.ts';
+import { ROOT, bindery, copyFixture, run, tempDir } from './helpers.ts';
 
 // ---- helpers ----
 
@@ -76,7 +78,7 @@ function akContext(l: { repo: RepoModel; clients: ClientMetadata[]; config: Conf
   return {
     bindPublicKey: binder(l.repo),
     clients: l.clients,
-    groupMetadata: (g: string) => syntheticGroupMetadata(g, l.clients),
+    groupMetadata: (g: string) => groupStandIn(g, l.clients),
     findClient: (n: string) => l.clients.find((c) => c.hostname === n),
     config: l.config,
   };
@@ -388,6 +390,36 @@ test('a read-only repository fails the keys it needs with a message saying so', 
   }
 });
 
+/** Every file name under dir, recursively (to find left-over temporary files). */
+function allNames(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allNames(join(dir, e.name)) : [e.name]));
+}
+
+test('a full disk (a file size limit on the process) fails the keys, leaves no temporary files, and never claims every key exists', async () => {
+  const repo = copyFixture('keys-basic');
+  try {
+    const cli = [join(ROOT, 'bin', 'bindery.js'), 'keys', repo.dir];
+    // RLIMIT_FSIZE: a write past 64 bytes fails with EFBIG, as a full disk fails one with ENOSPC.
+    const limited = await run('prlimit', ['--fsize=64', process.execPath, ...cli, '--json']).catch((e: Error) => {
+      throw new Error(`prlimit is needed (Debian package util-linux): ${e.message}`);
+    });
+    assert.is(limited.code, 1, limited.stderr);
+    const out = JSON.parse(limited.stdout);
+    assert.is(out.ok, false);
+    assert.ok(out.errors.length > 0);
+    assert.match(out.errors[0].text, /no space \(EFBIG: the disk is full, a quota or a file size limit was reached\)/);
+    assert.equal(allNames(join(repo.dir, 'Cfg')).filter((n) => n.startsWith('.#')), [], 'no temporary files left behind');
+    const human = await run('prlimit', ['--fsize=64', process.execPath, ...cli]);
+    assert.is(human.code, 1);
+    assert.not.match(human.stderr + human.stdout, 'every key clients need exists');
+    assert.match(human.stderr + human.stdout, /\d+ keys? clients need could not be generated/);
+    const again = await run(process.execPath, [...cli, '--json']);
+    assert.is(again.code, 0, again.stderr);
+    assert.ok(JSON.parse(again.stdout).written.length > 0, 'with space again, the next run writes the keys');
+  } finally {
+    repo.cleanup();
+  }
+});
 
 // ---- races ----
 
@@ -573,7 +605,7 @@ test('with [sshkeys] category set, a client in no group of it gets an empty file
   const config = configFromIni({ sshkeys: { category: 'env' } }, null);
   const file = { kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from('<AuthorizedKeys><Allow from="/k.pub"/></AuthorizedKeys>') } } as const;
   let bound = 0;
-  const out = authorizedKeys(file, client('lonely'), { bindPublicKey: () => (bound++, Buffer.from('k')), clients: [], groupMetadata: (g) => syntheticGroupMetadata(g, []), findClient: () => undefined, config });
+  const out = authorizedKeys(file, client('lonely'), { bindPublicKey: () => (bound++, Buffer.from('k')), clients: [], groupMetadata: (g) => groupStandIn(g, []), findClient: () => undefined, config });
   assert.is(out.data.length, 0);
   assert.is(bound, 0);
 });
@@ -582,7 +614,7 @@ test('group= binds as the group stand-in: hostname dummy, only that group, its c
   const clients = [client('a', ['dev'], { env: 'dev' })];
   const seen: ClientMetadata[] = [];
   const file = { kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from('<AuthorizedKeys><Allow from="/k.pub" group="dev"/></AuthorizedKeys>') } } as const;
-  authorizedKeys(file, clients[0]!, { bindPublicKey: (_p, as) => (seen.push(as), null), clients, groupMetadata: (g) => syntheticGroupMetadata(g, clients), findClient: () => undefined, config: loadConfig(null) });
+  authorizedKeys(file, clients[0]!, { bindPublicKey: (_p, as) => (seen.push(as), null), clients, groupMetadata: (g) => groupStandIn(g, clients), findClient: () => undefined, config: loadConfig(null) });
   assert.is(seen[0]!.hostname, 'dummy');
   assert.equal(seen[0]!.groups, ['dev']);
   assert.equal(seen[0]!.categories, { env: 'dev' });
@@ -590,7 +622,7 @@ test('group= binds as the group stand-in: hostname dummy, only that group, its c
 
 test('an Option without a name, or a bad members=, fails the authorized_keys entry rather than widen access', () => {
   const mk = (xml: string) => ({ kind: 'authorized_keys.xml', role: 'generator', specificity: { kind: 'all' }, file: { rel: 'Cfg/x/authorized_keys.xml', abs: '/x', mode: 0o644, data: Buffer.from(xml) } }) as const;
-  const ctx = { bindPublicKey: () => Buffer.from('ssh-ed25519 AAAA'), clients: [], groupMetadata: (g: string) => syntheticGroupMetadata(g, []), findClient: () => undefined, config: loadConfig(null) };
+  const ctx = { bindPublicKey: () => Buffer.from('ssh-ed25519 AAAA'), clients: [], groupMetadata: (g: string) => groupStandIn(g, []), findClient: () => undefined, config: loadConfig(null) };
   assert.throws(() => authorizedKeys(mk('<AuthorizedKeys><Allow from="/k.pub"><Option value="x"/></Allow></AuthorizedKeys>'), client('a'), ctx), /Option> without name/);
   assert.throws(() => authorizedKeys(mk('<AuthorizedKeys><Allow from="/k.pub" group="g" members="some"/></AuthorizedKeys>'), client('a'), ctx), /members="some"/);
   assert.throws(() => authorizedKeys(mk('<Keys/>'), client('a'), ctx), /expected <AuthorizedKeys>/);

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { loadMetadata, parseMetadata, findClient, groupInCategory, groupMetadata, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
+import { loadMetadata, parseMetadata, findClient, groupInCategory, groupStandIn, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
 import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const fixture = loadMetadata(join(FIXTURES, 'metadata-bcfg2'));
@@ -163,12 +163,13 @@ test('groupInCategory gives the member group or an empty string', () => {
   assert.is(groupInCategory(client(fixture, 'client2'), 'constructor'), '');
 });
 
-test('groupMetadata stands for a whole group', () => {
-  const g = groupMetadata(fixture, 'group7');
+test('groupStandIn stands for a whole group: hostname dummy, the group as profile and only group, its category when a client shows one', () => {
+  const g = groupStandIn('group7', fixture.clients);
   assert.is(g.hostname, 'dummy');
   assert.is(g.profile, 'group7');
   assert.equal(g.groups, ['group7']);
   assert.equal(g.categories, {});
+  assert.equal(groupStandIn('group2', fixture.clients).categories, { category1: 'group2' });
 });
 
 // --- bindery's rules ---
@@ -423,6 +424,45 @@ test('XInclude: a missing file without fallback is a warning; a file outside the
 test('parsing text alone does not follow XInclude and says so', () => {
   const m = parse(`<Groups xmlns:xi="http://www.w3.org/2001/XInclude"><Group name="p" profile="true"/><xi:include href="more.xml"/></Groups>`, `<Clients/>`);
   assert.ok(m.diagnostics.some((d) => d.code === 'xinclude-ignored'));
+});
+
+// --- Probes/probed.xml ---
+
+const PROBE_GROUPS = `<Groups>
+  <Group name="web" profile="true"><Bundle name="nginx"/></Group>
+  <Group name="vm"><Bundle name="guest-tools"/><Group name="monitored"/></Group>
+  <Group name="staging" category="env"/>
+  <Group name="production" category="env"/>
+  <Group name="web"><Group name="production"/></Group>
+</Groups>`;
+
+const probed = (text: string) => parseMetadata({ text: PROBE_GROUPS, file: 'Metadata/groups.xml' }, { text: '<Clients><Client name="Web1" profile="web"/><Client name="web2" profile="web"/></Clients>', file: 'Metadata/clients.xml' }, { text, file: 'Probes/probed.xml' });
+
+test('probed.xml: probe values are the client\'s, probe groups join its groups and go through the fixpoint, choosing bundles', () => {
+  const m = probed(`<Probed>
+  <Client name="WEB1" timestamp="1">
+    <Probe name="arch" value="x86_64"/>
+    <Probe name="empty" value=""/>
+    <Group name="vm"/>
+    <Group name="staging"/>
+  </Client>
+  <Client name="ghost" timestamp="1"><Group name="vm"/></Client>
+</Probed>`);
+  const web1 = client(m, 'web1');
+  assert.equal(web1.probes, { arch: 'x86_64', empty: '' });
+  assert.equal(web1.groups, ['monitored', 'production', 'vm', 'web'], 'vm pulls in monitored; staging loses the env category to production');
+  assert.equal(web1.bundles, ['guest-tools', 'nginx']);
+  assert.is(client(m, 'web2').probes, undefined);
+  assert.equal(client(m, 'web2').groups, ['production', 'web']);
+  assert.ok(m.diagnostics.some((d) => d.code === 'category-conflict' && d.host === 'web1' && d.message.includes('"staging"')));
+  assert.ok(m.diagnostics.some((d) => d.code === 'probes-unknown-client' && d.host === 'ghost'));
+});
+
+test('a malformed probed.xml is an error naming the file and line; a wrong root says what the file should be', () => {
+  const e = throws(() => probed('<Probed>\n<Client name="a">\n</Probed>'));
+  assert.equal([e.code, e.location.file, e.location.line], ['XML', 'Probes/probed.xml', 3]);
+  const root = throws(() => probed('<Probes/>'));
+  assert.match(root.message, 'expected <Probed>');
 });
 
 test.run();

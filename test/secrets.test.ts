@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decryptAny, decryptWith, encryptText, isEncrypted, passphraseNamed, passphrases, type Passphrase } from '../src/secrets/index.ts';
 import { configFromIni } from '../src/config/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import { FIXTURES, bindery, run, tempDir } from './helpers.ts';
+import { FIXTURES, ROOT, bindery, binderyCompiled, run, tempDir, writeTree } from './helpers.ts';
 
 const VECTOR = 'U2FsdGVkX18wMTIzNDU2N1Ig+QgyWrcjXR4LZJwCAvY=\n';
 const PASS = 'a simple passphrase';
@@ -297,8 +297,8 @@ test('bindery build decrypts .crypt files and encrypted templates with BINDERY_P
   writeFileSync(r.conf, '[encryption]\na = wrong one\nb = wrong two\n');
   const failed = await buildWith(r, {}, '--config', r.conf);
   assert.is(failed.code, 1);
-  assert.match(failed.stderr, 'failed: Cfg/etc/db.conf/db.conf.crypt, path /etc/db.conf, hosts app1, app2: cannot decrypt: no passphrase yields valid UTF-8 plaintext (tried a, b)');
-  assert.match(failed.stderr, 'failed: Cfg/etc/greeting/greeting.liquid.crypt, path /etc/greeting, hosts app1, app2: cannot decrypt');
+  assert.match(failed.stderr, 'error[bind-failed]: Cfg/etc/db.conf/db.conf.crypt, hosts app1, app2, path /etc/db.conf: cannot decrypt: no passphrase yields valid UTF-8 plaintext (tried a, b)');
+  assert.match(failed.stderr, 'error[bind-failed]: Cfg/etc/greeting/greeting.liquid.crypt, hosts app1, app2, path /etc/greeting: cannot decrypt');
   assertNoSecrets('stderr', failed.stderr + failed.stdout);
   assert.is(readFileSync(join(r.out, 'manifest.json'), 'utf8'), manifest, 'the previous build is untouched');
 });
@@ -308,8 +308,8 @@ test('with lax_decryption an undecryptable entry is a warning and left out; the 
   writeFileSync(r.conf, '[encryption]\nlax_decryption = true\na = wrong one\n');
   const b = await buildWith(r, {}, '--config', r.conf);
   assert.is(b.code, 0, b.stderr);
-  assert.match(b.stderr, /warning: Cfg\/etc\/db.conf\/db.conf.crypt, .*cannot decrypt: no passphrase yields valid UTF-8 plaintext \(tried a\); the entry is left out for every client that gets it \(lax_decryption\)/);
-  assert.match(b.stderr, /warning: Cfg\/etc\/greeting\/greeting.liquid.crypt, .*the entry is left out for every client that gets it \(lax_decryption\)/);
+  assert.match(b.stderr, /warning\[[a-z-]+\]: Cfg\/etc\/db.conf\/db.conf.crypt, .*cannot decrypt: no passphrase yields valid UTF-8 plaintext \(tried a\); the entry is left out for every client that gets it \(lax_decryption\)/);
+  assert.match(b.stderr, /warning\[[a-z-]+\]: Cfg\/etc\/greeting\/greeting.liquid.crypt, .*the entry is left out for every client that gets it \(lax_decryption\)/);
   assert.is(b.stderr.split('\n').filter((l) => l.includes('db.conf.crypt')).length, 1, 'one warning per file, not per host');
   for (const host of ['app1', 'app2']) {
     assert.is(await fileOf(r.out, host, '/etc/motd'), 'welcome\n');
@@ -334,10 +334,40 @@ test('bindery build: two passphrases fitting a binary entry, corrupt base64 and 
   writeFileSync(r.conf, `[encryption]\nsite = ${SITE}\nlucky = ${luckyWrongPassphrase(blob)}\n`);
   const b = await buildWith(r, {}, '--config', r.conf);
   assert.is(b.code, 1);
-  assert.match(b.stderr, 'failed: Cfg/etc/blob/blob.crypt, path /etc/blob, hosts app1, app2: cannot decrypt: more than one passphrase yields valid plaintext (site, lucky)');
-  assert.match(b.stderr, 'failed: Cfg/etc/db.conf/db.conf.crypt, path /etc/db.conf, hosts app1, app2: encrypted data is not valid base64');
-  assert.match(b.stderr, 'failed: Cfg/etc/greeting/greeting.liquid.crypt, path /etc/greeting, hosts app1, app2: encrypted data is truncated (29 bytes of ciphertext, not a non-zero multiple of 16)');
+  assert.match(b.stderr, 'error[bind-failed]: Cfg/etc/blob/blob.crypt, hosts app1, app2, path /etc/blob: cannot decrypt: more than one passphrase yields valid plaintext (site, lucky)');
+  assert.match(b.stderr, 'error[bind-failed]: Cfg/etc/db.conf/db.conf.crypt, hosts app1, app2, path /etc/db.conf: encrypted data is not valid base64');
+  assert.match(b.stderr, 'error[bind-failed]: Cfg/etc/greeting/greeting.liquid.crypt, hosts app1, app2, path /etc/greeting: encrypted data is truncated (29 bytes of ciphertext, not a non-zero multiple of 16)');
   assertNoSecrets('stderr', b.stderr + b.stdout);
+});
+
+test('`bindery crypt encrypt` in a repository that manages /etc/bcfg2.conf uses the repository\'s bcfg2.conf, not the directory Cfg/etc/bcfg2.conf/', async () => {
+  const t = tempDir();
+  try {
+    cpSync(join(ROOT, 'sample-repo'), t.dir, { recursive: true });
+    writeFileSync(join(t.dir, 'Cfg/etc/issue/issue.H_web1.example.com'), 'web1 only\n');
+    writeFileSync(join(t.dir, 'Cfg/etc/bcfg2.conf/bcfg2.conf.H_web1.example.com'), '[server]\nrepository = /srv\n');
+    for (const f of ['Cfg/etc/issue/issue.H_web1.example.com', 'Cfg/etc/bcfg2.conf/bcfg2.conf.H_web1.example.com']) {
+      const r = await binderyCompiled(['crypt', 'encrypt', join(t.dir, f), '--json']);
+      assert.is(r.code, 0, r.stderr);
+      assert.is(JSON.parse(r.stdout).passphrase, 'sample', 'the passphrase of the repository\'s bcfg2.conf');
+      const o = await run('openssl', ['enc', '-d', '-aes-256-cbc', '-md', 'md5', '-a', '-A', '-pass', 'pass:correct horse battery staple', '-in', join(t.dir, f + '.crypt')]);
+      assert.is(o.code, 0, o.stderr);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('outside a repository, crypt takes the nearest bcfg2.conf file above and skips a directory of that name', async () => {
+  const t = tempDir();
+  try {
+    writeTree(t.dir, { 'bcfg2.conf': '[encryption]\nouter = right\n', 'work/bcfg2.conf/keep': '', 'work/sub/file': 'text\n' });
+    const r = await binderyCompiled(['crypt', 'encrypt', join(t.dir, 'work/sub/file'), '--json']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).passphrase, 'outer');
+  } finally {
+    t.cleanup();
+  }
 });
 
 test.run();

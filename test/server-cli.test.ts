@@ -205,7 +205,7 @@ test('serve start-up errors say which file or address and what to do, exit 2, an
   const serve = (over: Record<string, string>) => {
     const opts: Record<string, string> = { build: at('out'), repo: repo.dir, 'tls-cert': at('ca/issued/server.test.crt'), 'tls-key': at('ca/issued/server.test.key'), ca: at('ca'), listen: '127.0.0.1:0', state: at('state'), ...over };
     // Under `timeout`, so a server that starts when it should not fails the test instead of hanging it.
-    return run('timeout', ['30', process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', ...Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v])]);
+    return run('timeout', ['30', process.execPath, join(ROOT, 'bin/bindery.js'), 'serve', ...Object.entries(opts).flatMap(([k, v]) => [`--${k}`, v])]);
   };
   const [wrongKey, junkCa, busy, noLog, noRepo] = await Promise.all([
     serve({ 'tls-key': at('ca/issued/web1.example.com.key') }),
@@ -219,11 +219,11 @@ test('serve start-up errors say which file or address and what to do, exit 2, an
     assert.match(r.stderr, message);
     assert.not.match(r.stderr, /\n\s+at |node:internal|node:events/, 'no stack trace');
   };
-  expect(wrongKey, 2, new RegExp(`error: ${at('ca/issued/web1.example.com.key')}: the server key does not belong to the server certificate`));
-  expect(junkCa, 2, new RegExp(`error: ${at('junk.pem')}: the CA certificate is not a PEM certificate`));
+  expect(wrongKey, 2, new RegExp(`error\\[config\\]: ${at('ca/issued/web1.example.com.key')}: the server key does not belong to the server certificate`));
+  expect(junkCa, 2, new RegExp(`error\\[config\\]: ${at('junk.pem')}: the CA certificate is not a PEM certificate`));
   expect(busy, 2, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE\\n  hint: another process`));
   expect(noLog, 2, /no-such-dir\/decisions\.jsonl: cannot open the decision log: ENOENT/);
-  expect(noRepo, 1, /no-such-repo: not a Bcfg2 repository: no Metadata\/ directory/);
+  expect(noRepo, 2, /no-such-repo: repository directory does not exist/);
 });
 
 test('usage errors exit 2: serve without --build, fetch without credentials', async () => {

@@ -106,6 +106,26 @@ test('migrate refuses a construct Liquid cannot express, naming it and its line'
   assert.match(c.message, /a comprehension has no Liquid translation/);
 });
 
+test('migrate follows the Cheetah rules: "# " lines are text, a lone # slurps, ${expr} and #repeat translate', () => {
+  const web2 = clients.find((c) => c.hostname === 'web2.example.com')!;
+  const src = '# managed by Bcfg2\n#PermitRootLogin no\njoined #\nhere\n#\n${len($metadata.groups) * 2} ${$metadata.hostname.upper()}\n#repeat 2\nr\n#end repeat\n';
+  const m = migrateTemplate('cheetah', src, 'Cfg/etc/x/x.cheetah', { repoRoot: REPO, clients });
+  assert.equal(outcome('liquid', m.liquid, m.file, web2), { ok: true, text: '# managed by Bcfg2\n#PermitRootLogin no\njoined here\n6 WEB2.EXAMPLE.COM\nr\nr\n' });
+});
+
+test('migrate refuses the new Cheetah constructs Liquid cannot express, naming each and its line', () => {
+  for (const [src, what, line] of [
+    ['x\n#def f\ny\n#end def\n$f\n', /#def f \/ #block f \(Liquid has no macros/, 2],
+    ['#set $i = 0\n#while $i < 2\n#set $i += 1\n#end while\n', /#while \(Liquid has no while loop/, 2],
+    ['#try\n$x\n#except\ny\n#end try\n', /#try\/#except/, 1],
+    ['#include "part.txt"\n', /#include \(migrate the included file/, 1],
+  ] as const) {
+    const e = refusal('cheetah', src);
+    assert.match(e.message, what);
+    assert.is(e.location.line, line, src);
+  }
+});
+
 test('migrate refuses when the translation would render differently for some client, naming the client', () => {
   // Cheetah prints a list as a Python list; Liquid cannot.
   const e = refusal('cheetah', 'groups: ${sorted($metadata.groups)}\n');
@@ -162,7 +182,7 @@ test('migrate: Liquid-looking text, and-values, and loop variables used after th
     ['genshi', '{% if (metadata.uuid or "") and metadata.profile %}uuid{% end %}{% if (metadata.password or metadata.profile) and True %}ok{% end %}', 'ok'],
     // Python and Cheetah loop variables outlive the loop.
     ['genshi', '{% python\nfor g in sorted(metadata.groups):\n    if g.startswith("ganglia"):\n        break\n%}$g', 'ganglia-gmond-web'],
-    ['cheetah', '#for $g in $metadata.groups\n#end for\nlast: $g\n', 'last: web\n'],
+    ['cheetah', '#for $g in $metadata.groups\n#pass\n#end for\nlast: $g\n', 'last: web\n'],
   ] as const) {
     const m = migrateTemplate(kind, src, `Cfg/etc/x/x.${kind}`, { repoRoot: REPO, clients });
     assert.equal(outcome('liquid', m.liquid, m.file, web2), { ok: true, text: expected }, src);
@@ -194,13 +214,29 @@ test('bindery migrate writes the .liquid file beside the template and reports ho
   }
 });
 
+test('a .jinja2 file is reported as not supported, use .liquid, naming the file', async () => {
+  const repo = copyFixture('templates-twins');
+  try {
+    writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.jinja2'), '{{ x }}\n');
+    const r = await bindery(['validate', repo.dir, '--json']);
+    const doc = JSON.parse(r.stdout);
+    const all = [...(doc.warnings ?? []), ...(doc.errors ?? [])];
+    const w = all.find((m: { code: string }) => m.code === 'unsupported-template');
+    assert.ok(w, r.stdout);
+    assert.is(w.location.file, 'Cfg/etc/motd/motd.G50_web.jinja2');
+    assert.match(w.text, /^Jinja2 templates are not supported, use \.liquid: rewrite this file in Liquid as motd\.G50_web\.liquid/);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test('bindery migrate exits 1 naming the construct when it cannot translate, and writes nothing', async () => {
   const repo = copyFixture('templates-twins');
   try {
     writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.genshi'), 'x\n{% def f() %}y{% end %}${f()}\n');
     const r = await bindery(['migrate', join(repo.dir, 'Cfg/etc/motd/motd.G50_web.genshi')]);
     assert.is(r.code, 1);
-    assert.match(r.stderr, /Cfg\/etc\/motd\/motd\.G50_web\.genshi:2:1.*cannot migrate: \{% def f %\}/);
+    assert.match(r.stderr, /cannot migrate: \{% def f %\}[^\n]*\n\s*--> Cfg\/etc\/motd\/motd\.G50_web\.genshi:2:1/);
     assert.not.ok(existsSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.liquid')));
     const usage = await bindery(['migrate', join(repo.dir, 'Metadata/clients.xml')]);
     assert.is(usage.code, 2);

@@ -316,12 +316,12 @@ test('Cheetah: #raw keeps its content as it is', () => {
   assert.is(cheetah('#raw\n$notavar #if x\n#end raw\nafter\n'), '$notavar #if x\nafter\n');
 });
 
-test('Cheetah comments: ## and #* *# are removed, and so is a "# " line (decision 7 (docs/decisions.md))', () => {
-  assert.is(cheetah('## whole line\na ## tail\n#* block\ncomment *#\nb #* inline *# c\n# This is a comment in my template\n\\# This comment will appear\n'), 'a \nb  c\n# This comment will appear\n');
+test('Cheetah comments: ## and #* *# are removed, a "# " line is text as Cheetah prints it (decision 7 (docs/decisions.md))', () => {
+  assert.is(cheetah('## whole line\na ## tail\n#* block\ncomment *#\nb #* inline *# c\n# This is a comment in my template\n\\# This comment will appear\n'), 'a \nb  c\n# This is a comment in my template\n# This comment will appear\n');
 });
 
-test('Cheetah: other # lines are literal (shebangs, commented-out settings, #include-like words)', () => {
-  assert.is(cheetah('#!/bin/sh\n#PermitRootLogin no\n#includedir /etc/sudoers.d\n#\nx # y\n'), '#!/bin/sh\n#PermitRootLogin no\n#includedir /etc/sudoers.d\n#\nx # y\n');
+test('Cheetah: other # lines are literal (shebangs, commented-out settings, #include-like words); a lone # line vanishes', () => {
+  assert.is(cheetah('#!/bin/sh\n#PermitRootLogin no\n#includedir /etc/sudoers.d\n#\nx # y\n'), '#!/bin/sh\n#PermitRootLogin no\n#includedir /etc/sudoers.d\nx # y\n');
 });
 
 test('Cheetah: \\$ and \\# escape, $$ stays $$, and $ before a non-name is literal', () => {
@@ -344,20 +344,23 @@ test('Cheetah: #raise fails the bind with its message', () => {
   assert.is(e.location.line, 2);
 });
 
-test('Cheetah: unsupported directives and unbalanced blocks are compile errors', () => {
+test('Cheetah: refused directives and unbalanced blocks are compile errors naming the construct, file and line', () => {
   const compile = (src: string) => compileTemplate('cheetah', src, 'Cfg/etc/x/x.cheetah', { repoRoot: ROOT });
-  let e = failure(() => compile('a\n#include "other"\n'));
-  assert.match(e.message, /the Cheetah directive #include is outside the subset/);
-  assert.is(e.location.line, 2);
+  let e = failure(() => compile('a\n#import os\n'));
+  assert.match(e.message, /the Cheetah directive #import \(it imports Python code\) is outside the subset/);
+  assert.equal(e.location, { file: 'Cfg/etc/x/x.cheetah', line: 2, column: 1 });
   assert.match(e.hint ?? '', /x\.liquid/);
-  e = failure(() => compile('#def foo\n#end def\n'));
-  assert.match(e.message, /#def/);
+  for (const [src, construct] of [['#extends Base\n', '#extends'], ['x\n\n#compiler-settings\n#end compiler-settings\n', '#compiler-settings'], ['#filter WebSafe\n', '#filter'], ['#call f\n', '#call']] as const) {
+    e = failure(() => compile(src));
+    assert.ok(e.message.includes(`the Cheetah directive ${construct} (`), e.message);
+    assert.is(e.location.line, src.split('\n').findIndex((l) => l.startsWith(construct)) + 1);
+  }
   e = failure(() => compile('#if True\nx\n'));
   assert.match(e.message, /#if is never closed by #end if/);
   e = failure(() => compile('#for $x in []\n#end if\n'));
   assert.match(e.message, /#end if closes #for \(opened at line 1\)/);
   e = failure(() => compile('#while True\n#end while\n'));
-  assert.match(e.message, /#while/);
+  assert.match(e.message, /the #while at line 1 has an empty part \(Cheetah refuses it; write #pass there\)/);
 });
 
 // ---- the Python subset ----------------------------------------------------------------------
@@ -501,15 +504,16 @@ test('Cheetah: #slurp drops the rest of its line; block comments nest and eat th
   ]);
 });
 
-test('Cheetah: a $ that does not start a name is text (shell $*, ${1}, $((…)), $@)', () => {
-  golden('cheetah', [['echo "$*" ${1} $((1 + 2)) $@ $# ${ name }', 'echo "$*" ${1} $((1 + 2)) $@ $# /etc/motd']]);
-  assert.match(failure(() => cheetah('$*name')).message, /a cached placeholder \(\$\*name\) is outside the subset/);
+test('Cheetah: a $ before a non-name is text (shell $*, $@), but ${…} and $(…) hold any expression, as in Cheetah', () => {
+  golden('cheetah', [['echo "$*" ${1} $((1 + 2)) $@ $# ${ name }', 'echo "$*" 1 3 $@ $# /etc/motd']]);
+  // A cached placeholder renders as the plain one: a one-shot render has nothing to cache.
+  assert.is(cheetah('$*name $*5*name'), '/etc/motd /etc/motd');
 });
 
 test('Python constructs outside the subset found at render time are named, with the .liquid hint', () => {
   for (const [expr, message] of [
     ['open("/etc/passwd")', 'NameError: the Python builtin open() is outside the subset bindery evaluates'],
-    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in the README (Templates))'],
+    ['"x".translate(None)', 'UndefinedError: str value has no attribute "translate" (bindery evaluates the str methods listed in docs/templates.md)'],
     ['divmod(1.5, 1)', 'TypeError: divmod() of non-integers is outside the subset bindery evaluates'],
   ]) {
     const e = failure(() => py(expr));
@@ -523,9 +527,10 @@ test('Python constructs outside the subset found at render time are named, with 
   }
 });
 
-test('metadata.Probes and metadata.Properties say that bindery has no such plugin', () => {
-  assert.is(failure(() => cheetah('$metadata.Probes.arch')).message, 'UndefinedError: metadata.Probes is not available: bindery has no Probes plugin (put the data in the template, or in groups and categories)');
-  assert.match(failure(() => py('metadata.Properties["x.xml"]')).message, /metadata\.Properties is not available/);
+test('metadata.TemplateHelper says that bindery has no such plugin; without probe results or Properties, metadata.Probes and metadata.Properties are empty', () => {
+  assert.match(failure(() => py('metadata.TemplateHelper')).message, /metadata\.TemplateHelper is not available: bindery has no TemplateHelper plugin/);
+  assert.is(cheetah('$len($metadata.Probes) $len($metadata.Properties)'), '0 0');
+  assert.match(failure(() => py('metadata.Properties["x.xml"]')).message, /^UndefinedError: .*'x.xml'/);
 });
 
 test('Python: sizes are bounded (lists, widths, precisions, integers), so a template cannot exhaust memory or hang', () => {
@@ -609,6 +614,43 @@ test('templates are compiled once and rendered many times, for different clients
 test.after(() => {
   repo.cleanup();
   outsideDir.cleanup();
+});
+
+// ---- bounds and server code (issue-level attacks) -----------------------------------------
+
+test('repr() of a list shared many times over fails fast with a MemoryError instead of eating memory', () => {
+  const t0 = Date.now();
+  const e = failure(() => cheetah('#set $a = [1]\n#for $i in range(40)\n#set $a = [$a, $a]\n#end for\n${repr($a)}'));
+  assert.match(e.message, /^MemoryError: the text of a value passed 10000000 characters/);
+  assert.is(e.location.line, 5);
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+});
+
+test('a render whose output grows past the bound stops with a clear message', () => {
+  const e = failure(() => cheetah("#set $s = 'x' * 1000000\n#for $i in range(100)\n$s\n#end for\n"));
+  assert.match(e.message, /the template's output passed 40000000 characters; it was stopped/);
+});
+
+test('a runaway #while stops at the step limit, and no #except catches a limit', () => {
+  assert.match(failure(() => cheetah('#while True\nx#slurp\n#end while\n')).message, /loop iterations and calls; it was stopped/);
+  assert.match(failure(() => cheetah('#try\n#while True\n#pass\n#end while\n#except\ncaught\n#end try\n')).message, /it was stopped/);
+});
+
+test('Liquid: a {% for %} over a range of 100000000 fails at once with a clear message', () => {
+  const t0 = Date.now();
+  const e = failure(() => render('liquid', '{% for i in (1..100000000) %}{{ i }}{% endfor %}'));
+  assert.match(e.message, /the template builds more than \d+ items or characters \(a huge range or string\); it was stopped/);
+  assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+});
+
+test('importing a TemplateHelper module or other Bcfg2 server code is refused, naming the module, file, line and what to use', () => {
+  const compile = (kind: 'cheetah' | 'genshi', src: string) => compileTemplate(kind, src, `Cfg/etc/x/x.${kind}`, { repoRoot: ROOT });
+  let e = failure(() => compile('cheetah', 'x\n#from Bcfg2.Server.Plugins.TemplateHelper import helper\n'));
+  assert.match(e.message, /^importing Bcfg2\.Server\.Plugins\.TemplateHelper: TemplateHelper modules and other Bcfg2 server code are Python that bindery does not run; put what the helper computes in Properties/);
+  assert.equal(e.location, { file: 'Cfg/etc/x/x.cheetah', line: 2, column: 1 });
+  e = failure(() => compile('genshi', '{% python\nimport TemplateHelper\n%}'));
+  assert.match(e.message, /^importing TemplateHelper: /);
+  assert.is(e.location.line, 2);
 });
 
 test.run();

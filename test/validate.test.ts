@@ -296,7 +296,7 @@ test('bindery build: two equally specific validators for a host are an error nam
   for (const g of ['x', 'y']) validator(s, `Cfg/etc/sel/:test.G50_${g}`, '#!/bin/sh\ncat >/dev/null\n');
   let r = await build(s);
   assert.is(r.code, 1);
-  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test.G50_x, path /etc/sel, hosts db1, db2: 2 validators are equally specific (group x (priority 50)) for this client: Cfg/etc/sel/:test.G50_x and Cfg/etc/sel/:test.G50_y');
+  assert.match(r.stderr, 'error[bind-failed]: Cfg/etc/sel/:test.G50_x, hosts db1, db2, path /etc/sel: 2 validators are equally specific (group x (priority 50)) for this client: Cfg/etc/sel/:test.G50_x and Cfg/etc/sel/:test.G50_y');
   assert.not.ok(existsSync(s.out));
   r = await build(s, '--keep-going');
   assert.is(r.code, 1);
@@ -310,7 +310,7 @@ test('bindery build: a failing validator names hosts, path, validator and messag
   validator(s, 'Cfg/etc/sel/:test', '#!/bin/sh\ncat >/dev/null\necho "  sel: not for databases  " >&2\nexit 3\n');
   let r = await build(s);
   assert.is(r.code, 1);
-  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test, path /etc/sel, hosts db1, db2: validator failed: sel: not for databases\n');
+  assert.match(r.stderr, 'error[validator-failed]: Cfg/etc/sel/:test, hosts db1, db2, path /etc/sel: validator failed: sel: not for databases\n');
   assert.equal(readFileSync(join(s.out, 'manifest.json')), manifest, 'the previous build is untouched');
   r = await build(s, '--keep-going', '--json');
   assert.is(r.code, 1);
@@ -330,7 +330,7 @@ test('bindery build: a validator still running at [cfg] validation_timeout is ki
   const r = await build(s);
   assert.is(r.code, 1);
   assert.ok(Date.now() - started < 10_000, 'the build does not wait for the validator');
-  assert.match(r.stderr, 'failed: Cfg/etc/shared/:test, path /etc/shared, hosts db1, db2, web1, web2, web3 and 1 more: validator failed: killed after 1 s (timeout)');
+  assert.match(r.stderr, 'error[validator-failed]: Cfg/etc/shared/:test, hosts db1, db2, web1, web2, web3 and 1 more, path /etc/shared: validator failed: killed after 1 s (timeout)');
   const child = Number(readFileSync(join(s.cwd, 'hang.pid'), 'utf8'));
   assert.ok(child > 0 && (await gone(child)), `the validator's child ${child} is gone`);
 });
@@ -360,7 +360,7 @@ test('[cfg] validation = no and --no-validate turn validators off; bindery valid
   assert.equal(runs(s), [], 'no validator ran');
   r = await cli(s, 'validate', s.repo);
   assert.is(r.code, 1);
-  assert.match(r.stderr, 'failed: Cfg/etc/sel/:test, path /etc/sel, hosts db1, db2: validator failed: sel: rejected');
+  assert.match(r.stderr, 'error[validator-failed]: Cfg/etc/sel/:test, hosts db1, db2, path /etc/sel: validator failed: sel: rejected');
   assert.match(r.stderr, 'FAILED: 8 validator runs covered 24 validated files of 6 hosts');
   assert.is(runs(s).length, 5, 'the 5 logging runs ran (the 2 secret runs and the failing one do not log)');
 });
@@ -386,15 +386,15 @@ test('bindery build: a #! line naming no interpreter and a flood of stderr fail 
   cpSync(join(REPO, 'Cfg/etc/loud/:test'), join(s.repo, 'Cfg/etc/shared/:test'));
   const r = await build(s, '--json');
   assert.is(r.code, 1);
-  assert.not.match(r.stderr, /^error:/m, 'no crash of the whole build');
-  const failures = JSON.parse(r.stdout).failures as { host: string; file: string; message: string }[];
-  const sel = failures.filter((f) => f.file === 'Cfg/etc/sel/:test');
-  assert.equal(sel.map((f) => f.host), ['db1', 'db2']);
-  assert.ok(sel.every((f) => /the #! line names no interpreter/.test(f.message)), sel[0]?.message);
-  // The message is repeated for every host sharing the content (--json, manifest): it must stay short.
-  const loud = failures.filter((f) => f.file === 'Cfg/etc/shared/:test');
-  assert.is(loud.length, 6);
-  for (const f of loud) assert.ok(f.message.length < OUTPUT_CAP + 200, `message of ${f.message.length} characters`);
+  assert.not.match(r.stderr, /^error\[internal\]/m, 'no crash of the whole build');
+  const errors = JSON.parse(r.stdout).errors as { hosts: string[]; location: { file: string }; text: string }[];
+  const sel = errors.filter((m) => m.location.file === 'Cfg/etc/sel/:test');
+  assert.equal(sel.flatMap((m) => m.hosts), ['db1', 'db2']);
+  assert.ok(sel.every((m) => /the #! line names no interpreter/.test(m.text)), sel[0]?.text);
+  // One message per distinct failure, naming every host: the message must stay short.
+  const loud = errors.filter((m) => m.location.file === 'Cfg/etc/shared/:test');
+  assert.is(loud.flatMap((m) => m.hosts).length, 6);
+  for (const m of loud) assert.ok(m.text.length < OUTPUT_CAP + 200, `message of ${m.text.length} characters`);
   assert.ok(r.stdout.length < 64 * 1024, `--json output of ${r.stdout.length} bytes`);
 });
 

@@ -5,8 +5,9 @@ import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
 import { compileTemplate, type CompiledTemplate, type TemplateKind } from '../templates/index.js';
 import { decryptAny, type Passphrase } from '../secrets/index.js';
-import { authorizedKeys } from '../keys/index.js';
+import { authorizedKeys } from './generators/authorized-keys.js';
 import type { XmlElement } from '../xml/index.js';
+import type { PropertiesModel } from '../properties/index.js';
 import type { BindFailure, BoundFile, CfgFile, ClientMetadata, EntrySet, FileInfo, PathEntry } from '../types.js';
 import { applyCat, applyDiff, selectDeltas } from './deltas.js';
 import { defaultInfo, infoFromLegacy, infoFromXml, parseInfoXml } from './info.js';
@@ -24,6 +25,8 @@ export interface BindContext {
   readonly validating: boolean;
   /** Every encrypted generator, decrypted once per build by decryptAll(). */
   readonly decrypted: ReadonlyMap<string, Decrypted>;
+  /** Properties/, read and decrypted once per build, for templates. */
+  readonly properties: PropertiesModel;
   readonly clients: readonly ClientMetadata[];
   findClient(name: string): ClientMetadata | undefined;
   groupMetadata(group: string): ClientMetadata;
@@ -162,7 +165,7 @@ function generate(ctx: BindContext, set: EntrySet, gen: CfgFile, m: ClientMetada
   const tkind = TEMPLATE_KINDS[gen.kind];
   if (tkind) {
     const compiled = template(ctx, gen, tkind);
-    const data = withheld(gen, () => compiled.render({ metadata: m, allClients: ctx.clients, name: realname, sourcePath: gen.file.abs, repo: ctx.repo.root }));
+    const data = withheld(gen, () => compiled.render({ metadata: m, allClients: ctx.clients, name: realname, sourcePath: gen.file.abs, repo: ctx.repo.root, properties: ctx.properties }));
     return { data: Buffer.from(data, 'utf8'), deltas: [] };
   }
   if (gen.kind === 'authorized_keys.xml') {

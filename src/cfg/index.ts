@@ -2,3 +2,4 @@ export { bindEntry, newCaches, decryptAll, sha256, type BindContext, type BindCa
 export { selectBest, type Selection } from './select.js';
 export { selectDeltas, applyCat, applyDiff } from './deltas.js';
 export { defaultInfo } from './info.js';
+export { authorizedKeys, allowTargets, matchingAllows, parseAuthorizedKeys, type AllowContext, type AllowTarget, type AuthorizedKeysContext } from './generators/authorized-keys.js';

@@ -15,7 +15,8 @@ function withAttributes(base: FileInfo, attrs: Readonly<Record<string, string>>)
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'owner') owner = v;
     else if (k === 'group') group = v;
-    else if (k === 'mode' || k === 'perms') mode = v;
+    else if (k === 'mode') mode = v;
+    else if (k === 'perms') continue; // Bcfg2 1.3 and later ignore the pre-1.3 name (decision 18 (docs/decisions.md))
     else if (k === 'encoding') encoding = v;
     else extra[k] = v;
   }
@@ -36,7 +37,17 @@ export function infoFromXml(root: XmlElement, file: string, subject: MatchSubjec
   if (infos.length > 1) {
     warn({ code: 'info-ambiguous', message: `${infos.length} Info elements apply; the first (line ${infos[0]!.line}) wins`, file, line: infos[0]!.line, host, path: realname });
   }
+  warnPerms(root, file, warn);
   return withAttributes(defaults, infos[0]!.attrs);
+}
+
+/** One warning per info.xml that still says perms= (the first Info that does), whoever it applies to. */
+function warnPerms(root: XmlElement, file: string, warn: (d: Diagnostic) => void): void {
+  const find = (el: XmlElement): XmlElement | undefined => (el.name === 'Info' && el.attrs.perms !== undefined ? el : el.children.map(find).find(Boolean));
+  const el = find(root);
+  if (el) {
+    warn({ code: 'info-perms-ignored', message: `perms="${el.attrs.perms}" is ignored, as Bcfg2 1.3 and later ignore it: rename it to mode="${el.attrs.perms}" to apply it`, file, line: el.line });
+  }
 }
 
 /** Legacy `info` / `:info` files: `key: value` lines, no conditions. */
@@ -46,6 +57,10 @@ export function infoFromLegacy(text: string, file: string, defaults: FileInfo, w
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     const m = /^(\w+):\s*(\S+)/.exec(line);
+    if (m?.[1] === 'perms') {
+      warn({ code: 'info-perms-ignored', message: `"perms: ${m[2]}" is ignored, as Bcfg2 1.3 and later ignore it: rename it to "mode: ${m[2]}" to apply it`, file, line: i + 1 });
+      return;
+    }
     if (!m || !keys.includes(m[1]!)) {
       warn({ code: 'legacy-info-line', message: `unrecognised line ignored (expected one of ${keys.join(', ')} followed by ":")`, file, line: i + 1 });
       return;

@@ -35,7 +35,7 @@ export interface Progress {
  * Colour as the conventions say: FORCE_COLOR (not 0) forces it, NO_COLOR (non-empty) or
  * TERM=dumb turn it off, otherwise only on a TTY.
  */
-export function useColor(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }): boolean {
+function useColor(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }): boolean {
   const force = env.FORCE_COLOR;
   if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
   if ((env.NO_COLOR ?? '') !== '' || env.TERM === 'dumb') return false;

@@ -4,33 +4,31 @@ export type Paint = (style: 'red' | 'yellow' | 'cyan' | 'bold' | 'dim', s: strin
 
 const plain: Paint = (_style, s) => s;
 
-/** Hosts as a person reads them: a few names, then how many in all. */
+/** Hosts as a person reads them: a few names, then how many more (--json lists them all). */
 function hostList(hosts: readonly string[], shown: number): string {
   if (hosts.length === 1) return `host ${hosts[0]}`;
-  const named = hosts.slice(0, shown).join(', ');
-  return `${hosts.length} hosts (${named}${hosts.length > shown ? ', …' : ''})`;
+  return `hosts ${hosts.slice(0, shown).join(', ')}${hosts.length > shown ? ` and ${hosts.length - shown} more` : ''}`;
 }
 
 /**
- * A Message for a person: `error[code]: text`, where it is, a code frame when the line's text
- * is known (as liquidjs and rustc show them), then hint and notes.
+ * A Message for a person: one line that greps and that editors follow
+ * (`error[code]: file:line:col, host h, path p: text`), a code frame when the line's text is
+ * known (as liquidjs shows one), then hint and notes.
  *
- *   error[xml-malformed]: malformed XML: unclosed tag: Group
- *     --> Metadata/groups.xml:3:5
+ *   error[xml-malformed]: Metadata/groups.xml:3:5: malformed XML: unclosed tag: Group
  *      |
  *    3 | <Group name="web"
  *      |     ^
- *     = hint: fix the XML syntax at that line
+ *     hint: fix the XML syntax at that line
  */
 export function renderMessage(m: Message, paint: Paint = plain, shownHosts = 5): string {
   const label = m.severity === 'error' ? paint('red', 'error') : m.severity === 'warning' ? paint('yellow', 'warning') : paint('cyan', 'info');
-  const lines = [`${label}[${m.code}]: ${m.text}`];
   const loc = m.location;
   const where: string[] = [];
   if (loc) where.push(loc.file + (loc.line ? `:${loc.line}` + (loc.column ? `:${loc.column}` : '') : ''));
-  if (m.path) where.push(`path ${m.path}`);
   if (m.hosts?.length) where.push(hostList(m.hosts, shownHosts));
-  if (where.length) lines.push(`  --> ${where.join(', ')}`);
+  if (m.path) where.push(`path ${m.path}`);
+  const lines = [`${label}[${m.code}]: ${where.length ? where.join(', ') + ': ' : ''}${m.text}`];
   if (loc?.line && loc.lineText !== undefined) {
     const num = String(loc.line);
     const gutter = ' '.repeat(num.length);
@@ -38,7 +36,7 @@ export function renderMessage(m: Message, paint: Paint = plain, shownHosts = 5):
     lines.push(`  ${gutter} |`, `  ${paint('dim', num)} | ${text}`);
     if (loc.column && loc.column <= text.length + 1) lines.push(`  ${gutter} | ${' '.repeat(loc.column - 1)}${paint('red', '^')}`);
   }
-  if (m.hint) lines.push(`  = hint: ${m.hint}`);
-  for (const n of m.notes ?? []) lines.push(`  = note: ${n}`);
+  if (m.hint) lines.push(`  hint: ${m.hint}`);
+  for (const n of m.notes ?? []) lines.push(`  note: ${n}`);
   return lines.join('\n');
 }

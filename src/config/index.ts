@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { BinderyError } from '../errors.js';
 import type { AuthType } from '../types.js';
+import { parseIni } from './ini.js';
+
+export { parseIni } from './ini.js';
 
 /**
  * bcfg2.conf, the options bindery reads. Every option has a default so a
@@ -20,6 +23,8 @@ export interface Config {
     readonly passphrases: readonly { readonly name: string; readonly secret: string }[];
   };
   readonly sshkeys: { readonly category: string | null; readonly passphrase: string | null };
+  /** [properties] automatch: XMLMatch every Properties file unless its root says automatch="false". */
+  readonly properties: { readonly automatch: boolean };
   readonly communication: {
     readonly password: string | null;
     readonly authentication: AuthType;
@@ -33,42 +38,17 @@ export interface Config {
 
 export const DEFAULT_IGNORE_FILES = ['*~', '*#', '.#*', '*.swp', '*.swpx', '.*.swx', 'SCCS', '.svn', '4913', '.gitignore'];
 
-/** Parse the INI dialect of Python's ConfigParser: [section], key = value / key: value, continuation lines, # and ; comments. */
-export function parseIni(text: string, file: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let section: Record<string, string> | null = null;
-  let lastKey: string | null = null;
-  const lines = text.split(/\r?\n/);
-  lines.forEach((line, i) => {
-    if (/^\s*([#;].*)?$/.test(line)) return;
-    if (/^\s/.test(line) && section && lastKey) {
-      section[lastKey] += '\n' + line.trim();
-      return;
-    }
-    const sec = /^\[([^\]]+)\]\s*$/.exec(line);
-    if (sec) {
-      const name = sec[1]!.trim();
-      section = out[name] ??= {};
-      lastKey = null;
-      return;
-    }
-    const kv = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(line);
-    if (!kv || !section) {
-      throw new BinderyError('CONFIG', section ? `cannot parse line: expected "name = value"` : 'option outside of any [section]', { file, line: i + 1 }, 'bcfg2.conf uses INI syntax: [section] then name = value');
-    }
-    lastKey = kv[1]!.trim();
-    section[lastKey] = kv[2]!.trim();
-  });
-  return out;
-}
-
-function bool(v: string | undefined, dflt: boolean): boolean {
+/** ConfigParser.getboolean's words; anything else is an error naming the option. */
+function bool(v: string | undefined, dflt: boolean, option: string, file: string): boolean {
   if (v === undefined) return dflt;
   const s = v.trim().toLowerCase();
   if (['1', 'yes', 'true', 'on'].includes(s)) return true;
   if (['0', 'no', 'false', 'off'].includes(s)) return false;
-  return dflt;
+  throw new BinderyError('CONFIG', `${option} = ${v} is not a boolean`, { file }, 'use one of 1, yes, true, on or 0, no, false, off');
 }
+
+/** The sections bindery reads: a value there that does not interpolate is an error. */
+const READ_SECTIONS = new Set(['server', 'components', 'mdata', 'cfg', 'encryption', 'sshkeys', 'communication', 'properties']);
 
 const AUTH_TYPES: readonly AuthType[] = ['cert', 'cert+password', 'bootstrap'];
 const ENCRYPTION_OPTIONS = new Set(['algorithm', 'lax_decryption', 'decrypt']);
@@ -86,7 +66,7 @@ export function configFromIni(raw: Record<string, Record<string, string>>, file:
     throw new BinderyError('CONFIG', `[encryption] algorithm = ${algorithm} is not supported`, loc, 'bindery supports aes_256_cbc only (the Bcfg2 default, compatible with openssl enc)');
   }
   const lax = s('encryption', 'lax_decryption') !== undefined
-    ? bool(s('encryption', 'lax_decryption'), false)
+    ? bool(s('encryption', 'lax_decryption'), false, '[encryption] lax_decryption', loc.file)
     : s('encryption', 'decrypt') !== undefined && s('encryption', 'decrypt')!.trim() !== 'strict';
   const passphrases = Object.entries(raw.encryption ?? {})
     .filter(([k]) => !ENCRYPTION_OPTIONS.has(k))
@@ -103,13 +83,14 @@ export function configFromIni(raw: Record<string, Record<string, string>>, file:
     components: { encoding: s('components', 'encoding') ?? 'UTF-8' },
     mdata: { owner: s('mdata', 'owner') ?? 'root', group: s('mdata', 'group') ?? 'root', mode: s('mdata', 'mode') ?? '0644', extra: mdataExtra },
     cfg: {
-      validation: bool(s('cfg', 'validation'), true),
+      validation: bool(s('cfg', 'validation'), true, '[cfg] validation', loc.file),
       validationTimeoutSeconds: Number.isFinite(timeout) && timeout > 0 ? timeout : 30,
       category: s('cfg', 'category') ?? null,
       passphrase: s('cfg', 'passphrase') ?? null,
     },
     encryption: { algorithm, laxDecryption: lax, passphrases },
     sshkeys: { category: s('sshkeys', 'category') ?? null, passphrase: s('sshkeys', 'passphrase') ?? null },
+    properties: { automatch: bool(s('properties', 'automatch'), false, '[properties] automatch', loc.file) },
     communication: {
       password: s('communication', 'password') ?? null,
       authentication: auth as AuthType,
@@ -126,9 +107,13 @@ export function loadConfig(path: string | null): Config {
   if (path === null) return configFromIni({}, null);
   let text: string;
   try {
+    if (statSync(path).isDirectory()) {
+      throw new BinderyError('CONFIG', 'the config path is a directory, not a bcfg2.conf file', { file: path }, 'pass the bcfg2.conf file itself with --config');
+    }
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof BinderyError) throw e;
     throw new BinderyError('CONFIG', `cannot read config: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path }, 'check the --config path');
   }
-  return configFromIni(parseIni(text, path), path);
+  return configFromIni(parseIni(text, path, { needed: (section) => READ_SECTIONS.has(section) || section.startsWith('sslca') }), path);
 }

@@ -1,10 +1,12 @@
 /**
- * Durable small-file writes, shared by every stage that writes files (server state, CA,
- * crypt, migrate): a file must survive a crash or a power cut, and a reader must never see
- * half a file. Write a temporary file beside the target, fsync it, rename it over the
- * target, fsync the directory.
+ * The one durable small-file write, shared by every stage that writes files (keys, server
+ * state, CA, client, crypt, migrate): a file must survive a crash or a power cut, and a reader
+ * must never see half a file. Write a temporary file beside the target, fsync it, rename (or
+ * link) it into place, fsync the directory. Temporary names start with `.#`, which the
+ * default [server] ignore_files skips, so a build scanning the repository meanwhile never
+ * mistakes one for an entry.
  */
-import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -16,6 +18,10 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+function tempName(path: string): string {
+  return join(dirname(path), `.#${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
 }
 
 /** Write all of `data` to `fd` (writeSync may write less than asked). */
@@ -32,7 +38,7 @@ function writeAll(fd: number, data: string | Uint8Array): void {
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, prepare?: (fd: number) => void): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(path);
   // 'wx' is O_CREAT|O_EXCL: a symlink planted at the temporary name is never followed.
   const fd = openSync(tmp, 'wx', mode);
   try {
@@ -62,16 +68,26 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
  */
 export function createFileExclusive(path: string, data: string | Uint8Array, mode = 0o600): boolean {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(path);
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeAll(fd, data);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk or a file size limit: leave no empty or partial temporary file behind.
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   try {
-    linkSync(tmp, path);
+    try {
+      linkSync(tmp, path);
+    } catch (e) {
+      // File systems without hard links: an exclusive copy still lets only one writer win.
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      copyFileSync(tmp, path, constants.COPYFILE_EXCL);
+    }
     fsyncDir(dir);
     return true;
   } catch (e) {

@@ -1,3 +1,2 @@
 export { generateKeys, type KeyNeed, type KeyPhaseResult } from './phase.js';
-export { authorizedKeys, syntheticGroupMetadata, type AuthorizedKeysContext } from './authorized.js';
 export type { KeySpec, KeyType } from './spec.js';

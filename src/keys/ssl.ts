@@ -1,16 +1,13 @@
-import { createPrivateKey, generateKeyPair, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { BinderyError, asBinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
-import { matches, specificitySuffix, type RepoModel } from '../repo/index.js';
-import { encryptText, passphraseNamed, type Passphrase } from '../secrets/index.js';
+import { matches, type RepoModel } from '../repo/index.js';
+import type { Passphrase } from '../secrets/index.js';
 import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../xml/index.js';
 import type { CfgFile, ClientMetadata, EntrySet } from '../types.js';
-import { bestOf, type Origin } from './phase.js';
+import { bestOf, type Findings, type Origin } from './findings.js';
 import { POSITIVE_INT } from './spec.js';
-import { createExclusive, explainWriteError, readIfExists } from './write.js';
 
 /**
  * SSL keys and certificates from `sslkey.xml` / `sslcert.xml` (Bcfg2 1.4's SSLCA creators in
@@ -27,18 +24,12 @@ const DEFAULT_DAYS = 365;
 const DEFAULT_CA = 'default';
 const CERT_ATTRIBUTES = new Set(['key', 'ca', 'days']);
 
-/** What the phase lends the SSL creators: its findings, its written/adopted lists, its decryption cache. */
-export interface PhaseContext {
+/** What planning SSL keys and certificates reads, and where it reports. */
+export interface SslPlanContext {
   readonly repo: RepoModel;
   readonly config: Config;
   readonly passphrases: readonly Passphrase[];
-  warn(d: Diagnostic): void;
-  /** A key or certificate some client needs was not made (code key-not-generated). */
-  fail(origin: Origin, e: unknown): void;
-  wrote(rel: string): void;
-  /** A file another build wrote while this one ran, used as is. */
-  adopt(rel: string): void;
-  readPrivate(rel: string, data: Buffer, encrypted: boolean): Buffer;
+  readonly findings: Findings;
 }
 
 export interface SslPlanner {
@@ -46,12 +37,12 @@ export interface SslPlanner {
   requestKey(path: string, m: ClientMetadata): void;
   /** Client m gets the sslcert.xml entry at path. */
   requestCert(path: string, m: ClientMetadata): void;
-  /** One task per (key, client) to make or certify, in a stable order; each reports its own failures. */
-  tasks(): (() => Promise<void>)[];
+  /** One job per (key, client) to make or certify, in a stable order. */
+  jobs(): SslJob[];
 }
 
 /** A certificate to issue: the entry, the <Cert> asking for it, and its CA and validity. */
-interface CertRequest {
+export interface CertRequest {
   readonly set: EntrySet;
   readonly origin: Origin;
   readonly caDir: string;
@@ -59,7 +50,7 @@ interface CertRequest {
 }
 
 /** One client's key (the file it already gets, or one to make) and the certificates to issue for it. */
-interface Job {
+export interface SslJob {
   readonly host: string;
   readonly keySet: EntrySet;
   /** The key file the client already gets: it is certified as it is. */
@@ -73,16 +64,13 @@ interface Job {
   readonly blocks: BinderyError[];
 }
 
-const rsaKeyPair = promisify(generateKeyPair) as (type: 'rsa', options: { modulusLength: number }) => Promise<{ privateKey: KeyObject }>;
-
-/** Loaded only when a certificate is issued: bind workers import this stage and need no X.509 code. */
-const loadCa = () => import('../ca/index.js');
-
-export function planSsl(ctx: PhaseContext): SslPlanner {
+/** Plan the SSL keys and certificates clients need (no file is read or written but the CA's presence). */
+export function sslPlanner(ctx: SslPlanContext): SslPlanner {
+  const { warn, fail } = ctx.findings;
   const { repo, config } = ctx;
   const parsed = new Map<string, XmlElement | BinderyError>();
   const cas = new Map<string, string | BinderyError>();
-  const jobs = new Map<string, Job>();
+  const jobs = new Map<string, SslJob>();
   const confName = config.file ?? 'bcfg2.conf';
 
   /** sslkey.xml / sslcert.xml, parsed once; a broken file is a failure for every client asking. */
@@ -128,7 +116,7 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
   const existing = (set: EntrySet, m: ClientMetadata) => set.generators.filter((g) => matches(g.specificity, m));
 
   /** The job for client m's key from keySet: the key it gets already, or the size to make one (created on first use). */
-  const job = (keySet: EntrySet, m: ClientMetadata): Job => {
+  const job = (keySet: EntrySet, m: ClientMetadata): SslJob => {
     const id = `${keySet.name}\0${m.hostname}`;
     let j = jobs.get(id);
     if (!j) {
@@ -166,10 +154,10 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
     const present = existing(set, m)[0];
     let spec: ReturnType<typeof certSpec>;
     try {
-      spec = certSpec(root(creator, 'CertInfo'), m, rel, (d) => ctx.warn({ path, ...d }));
+      spec = certSpec(root(creator, 'CertInfo'), m, rel, (d) => warn({ path, ...d }));
     } catch (e) {
       // As with privkey.xml, the creator only matters when it has something to create.
-      if (!present) ctx.fail({ host: m.hostname, path, file: rel }, e);
+      if (!present) fail({ host: m.hostname, path, file: rel }, e);
       return;
     }
     const at = { file: rel, line: spec.line };
@@ -191,101 +179,18 @@ export function planSsl(ctx: PhaseContext): SslPlanner {
       job(keySet, m).certs.push(request);
     } catch (e) {
       // Only this certificate fails: the key is still made when the client gets it, and certified once this is fixed.
-      ctx.fail(origin, e);
+      fail(origin, e);
     }
-  };
-
-  /** `[sslca] passphrase`: the [encryption] passphrase generated private keys are stored under. */
-  const atRest = (): string | null => {
-    const name = config.raw.sslca?.passphrase?.trim();
-    return name ? passphraseNamed(ctx.passphrases, name, { file: confName }).secret : null;
-  };
-
-  /** The key a client already gets, as the CA certifies it; plain or .crypt files only. */
-  const presentKey = (f: CfgFile): KeyObject => {
-    if (f.kind !== 'plain' && f.kind !== 'crypt') {
-      throw new BinderyError('KEYS', `cannot certify a key from a ${f.kind} file`, { file: f.file.rel }, 'make the private key a plain or .crypt file');
-    }
-    return rsaPrivateKey(ctx.readPrivate(f.file.rel, f.file.data, f.kind === 'crypt'), f.file.rel);
-  };
-
-  /** A new key of the size sslkey.xml asks for, written once; when another build wrote it first, its key. */
-  const makeKey = async (j: Job, keyRel: string, secret: string | null): Promise<KeyObject> => {
-    const { privateKey } = await rsaKeyPair('rsa', { modulusLength: j.bits });
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const abs = join(repo.root, keyRel);
-    if (await createExclusive(abs, secret === null ? pem : encryptText(Buffer.from(pem), secret), 0o600)) {
-      ctx.wrote(keyRel);
-      return privateKey;
-    }
-    const theirs = await readIfExists(abs);
-    if (!theirs) throw new BinderyError('KEYS', 'the key file vanished while being written', { file: keyRel }, 'run the build again');
-    ctx.warn({ code: 'key-adopted', message: 'another build wrote this key first; using its key', file: keyRel });
-    ctx.adopt(keyRel);
-    return rsaPrivateKey(ctx.readPrivate(keyRel, theirs, secret !== null), keyRel);
-  };
-
-  /** Issue and write one certificate for key; when another build wrote it first, keep its certificate. */
-  const certify = async (j: Job, c: CertRequest, key: KeyObject, keyRel: string): Promise<void> => {
-    const certRel = `${c.set.dir}/${c.set.basename}${specificitySuffix({ kind: 'host', host: j.host })}`;
-    try {
-      const { certifyKey } = await loadCa();
-      let pem: string;
-      try {
-        pem = certifyKey(c.caDir, j.host, key, { days: c.days });
-      } catch (e) {
-        const err = asBinderyError(e, 'KEYS');
-        throw new BinderyError('KEYS', `cannot issue the certificate: ${err.message}`, { file: c.origin.file, line: c.origin.line }, err.hint);
-      }
-      const abs = join(repo.root, certRel);
-      if (await createExclusive(abs, pem, 0o644)) {
-        ctx.wrote(certRel);
-        return;
-      }
-      const theirs = await readIfExists(abs);
-      if (!theirs) throw new BinderyError('KEYS', 'the certificate file vanished while being written', { file: certRel }, 'run the build again');
-      if (!certifiesKey(theirs, key)) {
-        throw new BinderyError('KEYS', `the certificate ${certRel}, written by another build, does not belong to the key ${keyRel}`, { file: certRel }, 'remove the certificate so the key phase issues one for the key');
-      }
-      ctx.adopt(certRel);
-    } catch (e) {
-      ctx.fail(c.origin, explainWriteError(e, certRel));
-    }
-  };
-
-  const run = async (j: Job): Promise<void> => {
-    const origins = [...j.keyOrigins, ...j.certs.map((c) => c.origin)];
-    if (j.blocks.length > 0) {
-      for (const o of origins) for (const err of j.blocks) ctx.fail(o, err);
-      return;
-    }
-    let key: KeyObject;
-    let keyRel = j.present?.file.rel ?? '';
-    try {
-      if (j.present) {
-        key = presentKey(j.present);
-      } else {
-        const secret = atRest();
-        keyRel = `${j.keySet.dir}/${j.keySet.basename}${specificitySuffix({ kind: 'host', host: j.host })}${secret === null ? '' : '.crypt'}`;
-        key = await makeKey(j, keyRel, secret);
-      }
-    } catch (e) {
-      const err = explainWriteError(e, keyRel);
-      for (const o of origins) ctx.fail(o, err);
-      return;
-    }
-    // Each certificate on its own: one that cannot be issued leaves the key and the other certificates alone.
-    for (const c of j.certs) await certify(j, c, key, keyRel);
   };
 
   return {
     requestKey,
     requestCert,
-    tasks: () =>
+    jobs: () =>
       [...jobs.entries()]
         .filter(([, j]) => j.keyOrigins.length + j.certs.length > 0)
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([, j]) => () => run(j)),
+        .map(([, j]) => j),
   };
 }
 
@@ -327,31 +232,4 @@ function certDays(value: string | undefined, at: { file: string; line: number })
   const days = POSITIVE_INT.test(value) ? Number(value) : NaN;
   if (!(days <= 36500)) throw new BinderyError('KEYS', `days="${value}" is not a number of days`, at, 'use a whole number from 1 to 36500, e.g. days="365"');
   return days;
-}
-
-/** A private key the CA can certify: PEM (PKCS#8 or PKCS#1), RSA, not protected by a passphrase. */
-function rsaPrivateKey(pem: Buffer, rel: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch {
-    // Node reports a missing passphrase as a generic OpenSSL error; the PEM header tells.
-    const locked = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem.toString('latin1'));
-    throw locked
-      ? new BinderyError('KEYS', 'cannot read the private key: it is protected by a passphrase', { file: rel }, 'store it without one (openssl pkey -in <key> -out <plain key>); to keep it encrypted at rest, make it a .crypt file with bindery crypt')
-      : new BinderyError('KEYS', 'cannot read the private key: it is not a PEM private key (PKCS#8 or PKCS#1)', { file: rel }, 'key= in sslcert.xml must name a private key entry; convert the key with openssl pkey, or remove it so the key phase makes one');
-  }
-  if (key.asymmetricKeyType !== 'rsa') {
-    throw new BinderyError('KEYS', `cannot certify the private key: its type is ${key.asymmetricKeyType}, not RSA`, { file: rel }, "bindery's CA certifies RSA keys only: replace it with one (openssl genpkey -algorithm RSA), or remove it so the key phase makes one");
-  }
-  return key;
-}
-
-/** Does this PEM certificate certify this private key? */
-function certifiesKey(certPem: Buffer, key: KeyObject): boolean {
-  try {
-    return new X509Certificate(certPem).checkPrivateKey(key);
-  } catch {
-    return false;
-  }
 }

@@ -1,57 +1,24 @@
-import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { BinderyError } from '../errors.js';
+import { createFileExclusive, writeFileAtomic } from '../fsutil/index.js';
 
 /**
- * Writing keys into the repository. Data goes to a temporary sibling first (named `.#…`,
- * which the default ignore_files skips), is flushed, then linked into place: link() fails
- * with EEXIST when the name exists, so of two builds racing for one key exactly one wins.
+ * Writing keys into the repository, durably (src/fsutil): the data is written and flushed
+ * beside the target, then linked into place, and link() fails with EEXIST when the name
+ * exists, so of two builds racing for one key exactly one wins.
  */
-
-async function writeTemp(dest: string, data: Buffer | string, mode: number): Promise<string> {
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.#${basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}`);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return tmp;
-}
 
 /** Create `dest` with `data` unless it exists. Returns false when another writer got there first. */
 export async function createExclusive(dest: string, data: Buffer | string, mode: number): Promise<boolean> {
-  const tmp = await writeTemp(dest, data, mode);
-  try {
-    try {
-      await link(tmp, dest);
-    } catch (e) {
-      // File systems without hard links: an exclusive copy still lets only one writer win.
-      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-      await copyFile(tmp, dest, constants.COPYFILE_EXCL);
-    }
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await mkdir(dirname(dest), { recursive: true });
+  return createFileExclusive(dest, data, mode);
 }
 
 /** Put `data` at `dest` atomically, replacing what is there. */
 export async function replaceAtomic(dest: string, data: Buffer | string, mode: number): Promise<void> {
-  const tmp = await writeTemp(dest, data, mode);
-  try {
-    await rename(tmp, dest);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await mkdir(dirname(dest), { recursive: true });
+  writeFileAtomic(dest, data, mode);
 }
 
 export async function readIfExists(path: string): Promise<Buffer | null> {

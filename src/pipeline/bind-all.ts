@@ -2,8 +2,9 @@ import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
-import { findClient, groupMetadata, type MetadataModel } from '../metadata/index.js';
+import { findClient, groupStandIn, type MetadataModel } from '../metadata/index.js';
 import { bindEntry, newCaches, type BindContext, type Decrypted } from '../cfg/index.js';
+import type { PropertiesModel } from '../properties/index.js';
 import type { BindFailure, BoundFile, CfgFile, ClientMetadata, EntrySet, PathEntry, RepoFile } from '../types.js';
 
 /** Everything a binder needs; plain data, so it can be sent to a worker as it is. */
@@ -11,6 +12,7 @@ export interface BindInput {
   readonly repo: RepoModel;
   readonly config: Config;
   readonly decrypted: ReadonlyMap<string, Decrypted>;
+  readonly properties: PropertiesModel;
   readonly metadata: MetadataModel;
   readonly plans: ReadonlyMap<string, readonly PathEntry[]>;
   readonly validating: boolean;
@@ -29,10 +31,11 @@ export function bindContext(input: BindInput): BindContext {
     repo: input.repo,
     config: input.config,
     decrypted: input.decrypted,
+    properties: input.properties,
     validating: input.validating,
     clients: metadata.clients,
     findClient: (name) => findClient(metadata, name),
-    groupMetadata: (group) => groupMetadata(metadata, group),
+    groupMetadata: (group) => groupStandIn(group, metadata.clients),
     caches: newCaches(),
   };
 }

@@ -3,7 +3,7 @@ import { findClient } from '../metadata/index.js';
 import { bindEntry, type BindContext, type BindResult } from '../cfg/index.js';
 import { bindContext } from './bind-all.js';
 import type { ClientMetadata } from '../types.js';
-import { bindInput, load, plan, type Loaded, type LoadOptions } from './index.js';
+import { bindInput, load, plan, type Loaded, type LoadOptions } from './stages.js';
 
 interface InspectOptions extends LoadOptions {
   readonly host: string;

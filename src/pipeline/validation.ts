@@ -40,7 +40,7 @@ export async function validateAll(repo: RepoModel, config: Config, bound: Map<st
       const i = r.files.findIndex((f) => f.path === use.path);
       if (i < 0) continue;
       r.files.splice(i, 1);
-      r.failures.push({ host: use.host, path: use.path, file: o.validator, message: `validator failed: ${o.message ?? 'no output'}` });
+      r.failures.push({ host: use.host, path: use.path, file: o.validator, code: 'validator-failed', message: `validator failed: ${o.message ?? 'no output'}` });
     }
   }
   return { runs: outcomes.length, checked, failed };

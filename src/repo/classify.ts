@@ -41,6 +41,17 @@ const EXTENSIONS: readonly { ext: string; kind: CfgFileKind; role: CfgRole }[] =
 /** Template partials that live beside templates and are never entries themselves. */
 const IGNORED_SUFFIXES = ['.genshi_include', '.liquid_include', '.cheetah_include'];
 
+/** Template kinds Bcfg2 has and bindery does not render, with what to use instead. */
+const UNSUPPORTED_TEMPLATES: readonly { ext: RegExp; message: (liquid: string) => string }[] = [
+  { ext: /\.jinja2(\.crypt)?$|\.crypt\.jinja2$/, message: (liquid) => `Jinja2 templates are not supported, use .liquid: rewrite this file in Liquid as ${liquid} (bindery migrate converts Genshi and Cheetah, not Jinja2)` },
+];
+
+/** Why a file that looks like a template is not rendered, or null. */
+export function unsupportedTemplate(fileName: string): string | null {
+  const t = UNSUPPORTED_TEMPLATES.find((u) => u.ext.test(fileName));
+  return t ? t.message(fileName.split('/').pop()!.replace(t.ext, '.liquid')) : null;
+}
+
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `<base>`, `<base>.H_<host>`, `<base>.G<NN>_<group>`, then `.<ext>` when given. */
@@ -67,6 +78,8 @@ export function classifyFile(basename: string, fileName: string): Classification
     if (spec) return { kind: h.kind, role: h.role, specificity: spec };
   }
   if (IGNORED_SUFFIXES.some((s) => fileName.endsWith(s))) return 'ignored';
+  // motd.G50_web.jinja2 is a template Bcfg2 renders, not a plain file for a group "web.jinja2".
+  if (unsupportedTemplate(fileName)) return null;
   const plain = specificMatch(basename, fileName, null);
   if (plain) return { kind: 'plain', role: 'generator', specificity: plain };
   return null;

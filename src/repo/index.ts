@@ -1,4 +1,3 @@
-export { scanRepo, addFiles, ignoreMatcher, repoRelative, type RepoModel } from './scan.js';
-export { diskFs, MapFs, type RepoFs, type MapEntry } from './fs.js';
-export { classifyFile, type Classification } from './classify.js';
+export { scanRepo, addFiles, type RepoModel } from './scan.js';
+export type { RepoFs, FsEntry, EntryType } from './fs.js';
 export { matches, compareSpecificity, specificitySuffix, describeSpecificity, type MatchSubject } from './specificity.js';

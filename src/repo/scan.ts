@@ -1,10 +1,10 @@
 import { realpath } from 'node:fs/promises';
-import { join, relative, sep, posix, isAbsolute } from 'node:path';
+import { join, posix, isAbsolute } from 'node:path';
 import pLimit from 'p-limit';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { CfgFile, EntrySet, RepoFile } from '../types.js';
-import { classifyFile } from './classify.js';
+import { classifyFile, unsupportedTemplate } from './classify.js';
 import { diskFs, type RepoFs } from './fs.js';
 
 /** The whole repository as read once: every Cfg file classified into its entry set. */
@@ -28,7 +28,7 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export function ignoreMatcher(globs: readonly string[]): (relPath: string) => boolean {
+function ignoreMatcher(globs: readonly string[]): (relPath: string) => boolean {
   const res = globs.map(globToRegExp);
   return (relPath) => relPath.split('/').some((part) => res.some((r) => r.test(part)));
 }
@@ -76,7 +76,9 @@ function classify(files: Iterable<RepoFile>, diagnostics: Diagnostic[]): Map<str
       const c = classifyFile(basename, posix.basename(file.rel));
       if (c === 'ignored') continue;
       if (c === null) {
-        diagnostics.push({ code: 'unknown-cfg-file', message: `no handler owns this file name; ignored (expected ${basename}, ${basename}.G<NN>_<group>, ${basename}.H_<host>, a template/.crypt/.cat/.diff variant, :test, info.xml, …)`, file: file.rel });
+        const unsupported = unsupportedTemplate(file.rel);
+        if (unsupported) diagnostics.push({ code: 'unsupported-template', message: unsupported, file: file.rel });
+        else diagnostics.push({ code: 'unknown-cfg-file', message: `no handler owns this file name; ignored (expected ${basename}, ${basename}.G<NN>_<group>, ${basename}.H_<host>, a template/.crypt/.cat/.diff variant, :test, info.xml, …)`, file: file.rel });
         continue;
       }
       sets[c.role].push({ ...c, file });
@@ -141,9 +143,4 @@ export async function addFiles(repo: RepoModel, rels: readonly string[]): Promis
   // The touched directories' findings are replaced by the new classification's.
   const kept = repo.diagnostics.filter((d) => !d.file || !dirs.has(posix.dirname(d.file)));
   return { ...repo, files, entrySets: sorted, diagnostics: [...kept, ...diagnostics] };
-}
-
-/** A repo-relative POSIX path for messages, whatever the platform separator. */
-export function repoRelative(root: string, abs: string): string {
-  return relative(root, abs).split(sep).join('/');
 }

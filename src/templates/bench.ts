@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClientMetadata } from '../types.js';
-import { compileTemplate, type TemplateKind } from './index.js';
-import { entryName } from './migrate.js';
+import { compileTemplate } from './compile.js';
+import type { TemplateKind } from './types.js';
+import { entryName } from './migrate/index.js';
 
 export interface TemplateTiming {
   /** Repo-relative template file. */

@@ -7,7 +7,8 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import { Liquid, Tag, Value, type Context, type Emitter, type FS, type TagToken, type TopLevelToken, type Template } from 'liquidjs';
 import { BinderyError } from '../errors.js';
 import { liquidMetadata } from './metadata.js';
-import type { CompiledTemplate, TemplateVars } from './index.js';
+import { OUTPUT_LIMIT } from './render.js';
+import type { CompiledTemplate, TemplateVars } from './types.js';
 
 /** Thrown by {% raise %}; liquidjs wraps it, the message is recovered from originalError. */
 class LiquidRaise extends Error {}
@@ -100,6 +101,8 @@ function toBinderyError(e: unknown, file: string, repoRoot: string): BinderyErro
   }
   let message = (original?.message ?? err.message ?? String(e)).replace(/, (file:.*?, )?line:\d+, col:\d+$/s, '');
   message = message.split(repoRoot + sep).join('');
+  if (/memory alloc limit exceeded/.test(message)) message = `the template builds more than ${OUTPUT_LIMIT} items or characters (a huge range or string); it was stopped`;
+  if (/template render limit exceeded/.test(message)) message = 'the template took more than 10 s to render; it was stopped';
   const undef = /^undefined variable: (.*)$/.exec(message);
   if (undef) message = `undefined variable "${undef[1]}"`;
   return new BinderyError('TEMPLATE', message, { file: where, line, column }, undef ? 'strict variables: for a value some clients lack, test it with {% if … %} or give a default with | default: …' : undefined);
@@ -121,6 +124,8 @@ export function compileLiquid(source: string, file: string, repoRoot: string): C
     cache: true,
     fs: repoFs(repoRoot),
     renderLimit: 10_000,
+    // A range or string a template builds may not take more than this (a {% for %} over 1..100000000 fails at once).
+    memoryLimit: OUTPUT_LIMIT,
   });
   liquid.registerTag('raise', RaiseTag);
   let tpl: Template[];
@@ -132,7 +137,7 @@ export function compileLiquid(source: string, file: string, repoRoot: string): C
   return {
     render(vars: TemplateVars): string {
       const scope = {
-        metadata: liquidMetadata(vars.metadata),
+        metadata: liquidMetadata(vars.metadata, vars.properties),
         name: vars.name,
         path: vars.name,
         source_path: vars.sourcePath,

@@ -2,10 +2,14 @@
  * What templates see of a client: a Python object for Genshi and Cheetah, plain
  * data for Liquid. Sets keep the sorted order of ClientMetadata, so output is deterministic.
  */
+import { join } from 'node:path';
 import type { ClientMetadata } from '../types.js';
+import { match, xmlMatch, type PNode, type PropertiesModel, type PropertyFile } from '../properties/index.js';
+import type { MatchSubject } from '../xml/index.js';
 import { PyError } from './python/errors.js';
 import { arity } from './python/methods.js';
 import { PyDict, PyFunc, PyObject, PySet, iterate, str, type PyValue } from './python/values.js';
+import { elementList, rootElement } from './python/xdata.js';
 
 function method(name: string, min: number, max: number, body: (args: PyValue[]) => PyValue): PyFunc {
   return new PyFunc(name, (args, kwargs) => {
@@ -52,14 +56,76 @@ function query(all: readonly ClientMetadata[], view: (m: ClientMetadata) => PyOb
 
 /** Connector data Bcfg2 adds as metadata.<Plugin>, from plugins bindery does not have. */
 const UNAVAILABLE = new Map(
-  ['Probes', 'Properties', 'TemplateHelper', 'Ohai', 'AWSTags', 'Ldap'].map((p) => [
+  ['TemplateHelper', 'Ohai', 'AWSTags', 'Ldap'].map((p) => [
     p,
     `metadata.${p} is not available: bindery has no ${p} plugin (put the data in the template, or in groups and categories)`,
   ]),
 );
 
+/** What a template may read of a build beyond the client: the Properties files and the repository root. */
+export interface BuildData {
+  readonly properties: PropertiesModel;
+  readonly repo: string;
+}
+
+/** The client a Match()/XMLMatch() argument stands for (a metadata object). */
+function subjectOf(v: PyValue | undefined, name: string): MatchSubject {
+  const hostname = v instanceof PyObject ? v.attrs.get('hostname') : undefined;
+  const groups = v instanceof PyObject ? v.attrs.get('groups') : undefined;
+  if (typeof hostname !== 'string' || !(groups instanceof PySet)) throw new PyError('TypeError', `${name}() takes a client metadata object, e.g. ${name}(metadata)`);
+  return { hostname, groups: groups.items().map(str) };
+}
+
+/** Element attributes a template may wrongly ask of the file object instead of its xdata. */
+const ELEMENT_ONLY = ['find', 'findall', 'findtext', 'xpath', 'get', 'text', 'attrib', 'tag', 'iter'];
+
+/** A Properties file a template cannot use: every attribute raises the load error, naming its file and line. */
+function brokenFile(f: PropertyFile): PyObject {
+  const e = f.error!;
+  const where = `${e.location.file ?? f.file}${e.location.line ? `:${e.location.line}` : ''}`;
+  const message = `Properties file ${f.name} could not be loaded (${where}: ${e.message})${e.hint ? `; ${e.hint}` : ''}`;
+  return new PyObject('XMLPropertyFile', new Map(), new Map(['xdata', 'data', 'entries', 'name', 'Match', 'XMLMatch', 'find', 'findall', 'findtext', 'get', 'text', 'attrib', 'xpath'].map((a) => [a, message])));
+}
+
+/**
+ * metadata.Properties: file name → Bcfg2's XMLPropertyFile (`xdata`, `data`, `entries`, `name`,
+ * `Match()`, `XMLMatch()`), or, for an automatched file, the XMLMatch result for this client: an
+ * element itself, as in Bcfg2 (so `.xdata` is not there).
+ */
+function pyProperties(m: ClientMetadata, build: BuildData): PyDict {
+  const out = new PyDict();
+  for (const f of build.properties.files) {
+    if (f.root === null) {
+      out.set(f.name, brokenFile(f));
+      continue;
+    }
+    const root: PNode = f.root;
+    if (f.automatch) {
+      out.set(f.name, rootElement(xmlMatch(root, m)));
+      continue;
+    }
+    const xdata = rootElement(root);
+    out.set(
+      f.name,
+      new PyObject(
+        'XMLPropertyFile',
+        new Map<string, PyValue>([
+          ['xdata', xdata],
+          ['data', f.data],
+          ['name', join(build.repo, f.file)],
+          ['entries', iterate(xdata)],
+          ['Match', method('Match', 1, 1, (a) => elementList(match(root, subjectOf(a[0], 'Match'))))],
+          ['XMLMatch', method('XMLMatch', 1, 1, (a) => rootElement(xmlMatch(root, subjectOf(a[0], 'XMLMatch'))))],
+        ]),
+        new Map(ELEMENT_ONLY.map((a) => [a, `XMLPropertyFile has no attribute "${a}": the file's root element has it, as metadata.Properties['${f.name}'].xdata.${a} (or automatch the file)`])),
+      ),
+    );
+  }
+  return out;
+}
+
 /** The ClientMetadata object Genshi and Cheetah templates see. */
-export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[]): PyObject {
+export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[], build: BuildData): PyObject {
   return new PyObject(
     'ClientMetadata',
     new Map<string, PyValue>([
@@ -73,17 +139,33 @@ export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[]): P
       ['uuid', m.uuid],
       ['password', m.password],
       ['version', m.version],
-      ['connectors', []],
+      ['connectors', [...(m.probes ? ['Probes'] : []), ...(build.properties.files.length > 0 ? ['Properties'] : [])]],
+      ['Properties', pyProperties(m, build)],
+      ['Probes', new PyDict(Object.entries(m.probes ?? {}))],
       ['inGroup', method('inGroup', 1, 1, (a) => m.groups.includes(str(a[0]!)))],
       ['group_in_category', method('group_in_category', 1, 1, (a) => category(m, str(a[0]!)) ?? '')],
-      ['query', query(all, (c) => pyMetadata(c, all))],
+      ['query', query(all, (c) => pyMetadata(c, all, build))],
     ]),
     UNAVAILABLE,
   );
 }
 
-/** Plain data for Liquid: the same fields, groups etc. as sorted arrays. */
-export function liquidMetadata(m: ClientMetadata): Record<string, unknown> {
+/** An element as plain data for Liquid: tag, text, tail, attrib, children. */
+function plainElement(n: PNode): Record<string, unknown> {
+  return { tag: n.tag, text: n.text, tail: n.tail, attrib: { ...n.attrib }, children: n.children.map(plainElement) };
+}
+
+/**
+ * Plain data for Liquid: the same fields, groups etc. as sorted arrays; Properties[name] is
+ * { name, data, xdata } with xdata the root element (matched for this client under automatch),
+ * Probes[name] the probe's value.
+ */
+export function liquidMetadata(m: ClientMetadata, properties?: PropertiesModel): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  for (const f of properties?.files ?? []) {
+    if (f.root === null) continue;
+    props[f.name] = { name: f.name, data: f.data, xdata: plainElement(f.automatch ? xmlMatch(f.root, m) : f.root) };
+  }
   return {
     hostname: m.hostname,
     profile: m.profile,
@@ -95,5 +177,7 @@ export function liquidMetadata(m: ClientMetadata): Record<string, unknown> {
     uuid: m.uuid,
     password: m.password,
     version: m.version,
+    Properties: props,
+    Probes: { ...(m.probes ?? {}) },
   };
 }

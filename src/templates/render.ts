@@ -3,15 +3,43 @@
  * flattens iterables, Cheetah prints str()), and in scoping (a Genshi loop body is its own
  * frame; Cheetah loop variables are locals of the template).
  */
-import { PyError } from './python/errors.js';
+import { parseCheetah } from './cheetah.js';
+import { PyError, limitError } from './python/errors.js';
 import { Env, Interp } from './python/interp.js';
-import { PyDict, PyFunc, PySet, PyTuple, eq, iterate, str, truthy, type PyValue } from './python/values.js';
-import type { Dialect, ParsedTemplate, TNode } from './tree.js';
+import { MAX_SEQUENCE, PyDict, PyException, PyFunc, PySet, PyTuple, asInt, eq, iterate, str, truthy, type PyValue } from './python/values.js';
+import type { Dialect, Handler, Method, ParsedTemplate, TNode } from './tree.js';
 
-/** Finds, reads and parses a Genshi include (relative to the including file, inside the repo). */
-export type IncludeResolver = (path: string, from: string, line: number, col: number) => ParsedTemplate;
+/** How an included file is read: parsed in a template dialect, or taken as raw text. */
+export type IncludeMode = Dialect | 'raw';
+
+/** Finds, reads and parses an include (relative to the including file, inside the repo). */
+export type IncludeResolver = (path: string, from: string, line: number, col: number, mode: IncludeMode) => ParsedTemplate;
 
 const INCLUDE_DEPTH = 20;
+
+/** One render's output may not pass this many characters (a runaway loop fails fast instead of eating memory). */
+export const OUTPUT_LIMIT = 4 * MAX_SEQUENCE;
+
+/** Cheetah's #stop, and #return inside a #def. */
+class StopSignal {}
+class ReturnSignal {
+  constructor(readonly value: PyValue) {}
+}
+
+/** Python's exception classes above the ones templates raise, for #except. */
+const PARENT: Readonly<Record<string, string>> = {
+  KeyError: 'LookupError', IndexError: 'LookupError', NotFound: 'LookupError', ZeroDivisionError: 'ArithmeticError', OverflowError: 'ArithmeticError',
+};
+
+/** Does an #except naming `names` (null: a bare #except) catch e? */
+function catches(e: PyError, names: readonly string[] | null): boolean {
+  if (e.limit || e.outside) return false;
+  if (names === null) return true;
+  for (let t: string | undefined = e.notFound ? 'NotFound' : e.type; t; t = PARENT[t] ?? (t === 'Exception' ? undefined : 'Exception')) {
+    if (names.includes(t)) return true;
+  }
+  return false;
+}
 
 /** Genshi prints None as nothing, strings as they are, and an iterable as its items run together. */
 export function genshiText(v: PyValue): string {
@@ -38,6 +66,9 @@ interface Choice {
 export class Renderer {
   private readonly choices: Choice[] = [];
   private includeDepth = 0;
+  private size = 0;
+  /** Templates given as text to Cheetah's #include source=…, parsed once. */
+  private readonly sources = new Map<string, ParsedTemplate>();
 
   constructor(
     private readonly interp: Interp,
@@ -48,8 +79,116 @@ export class Renderer {
   render(tpl: ParsedTemplate, env: Env): string {
     const out: string[] = [];
     this.interp.reset();
-    this.within(tpl.file, () => this.nodes(tpl.nodes, env, out, tpl.file));
+    this.size = 0;
+    this.renderTemplate(tpl, env, out);
     return out.join('');
+  }
+
+  /** A whole template (or an included one): its methods first, then its text up to the end or #stop. */
+  private renderTemplate(tpl: ParsedTemplate, env: Env, out: string[]): void {
+    this.within(tpl.file, () => {
+      for (const m of tpl.methods ?? []) env.root().set(m.name, this.method(m, env.root(), tpl.file));
+      try {
+        this.nodes(tpl.nodes, env, out, tpl.file);
+      } catch (sig) {
+        if (!(sig instanceof StopSignal)) throw sig;
+      }
+    });
+  }
+
+  /** A Cheetah #def or #block: a method that sees the search list and globals, not the caller's locals. */
+  private method(m: Method, scope: Env, file: string): PyFunc {
+    const defaults = this.interp.defaults(m.params, scope);
+    return new PyFunc(
+      m.name,
+      (args, kwargs) => {
+        const local = scope.child();
+        this.interp.bind(m.name, m.params, defaults, args, kwargs, local);
+        const o: string[] = [];
+        try {
+          this.within(file, () => this.nodes(m.body, local, o, file));
+        } catch (sig) {
+          if (sig instanceof ReturnSignal) return sig.value;
+          if (!(sig instanceof StopSignal)) throw sig;
+        }
+        return o.join('');
+      },
+      undefined,
+      'function',
+    );
+  }
+
+  private emit(out: string[], s: string): void {
+    this.size += s.length;
+    if (this.size > OUTPUT_LIMIT) throw limitError('MemoryError', `the template's output passed ${OUTPUT_LIMIT} characters; it was stopped`);
+    out.push(s);
+  }
+
+  /** Run a loop body; false when it ran #break. */
+  private loopBody(body: readonly TNode[], env: Env, out: string[], file: string): boolean {
+    this.interp.tick();
+    try {
+      this.nodes(body, env, out, file);
+    } catch (sig) {
+      if (Interp.isBreak(sig)) return false;
+      if (Interp.isContinue(sig)) return true;
+      throw sig;
+    }
+    return true;
+  }
+
+  /** #try: the body's output so far stays when an #except takes over, as in Cheetah. */
+  private tryNode(n: Extract<TNode, { t: 'try' }>, env: Env, out: string[], file: string): void {
+    try {
+      try {
+        this.nodes(n.body, env, out, file);
+      } catch (e) {
+        if (!(e instanceof PyError)) throw e;
+        const handler = n.handlers.find((h) => catches(e, this.exceptNames(h, env)));
+        if (!handler) throw e;
+        if (handler.name) env.set(handler.name, new PyException(e.notFound ? 'NotFound' : e.type, e.message));
+        this.nodes(handler.body, env, out, file);
+        return;
+      }
+      if (n.orelse) this.nodes(n.orelse, env, out, file);
+    } finally {
+      if (n.final) this.nodes(n.final, env, out, file);
+    }
+  }
+
+  private exceptNames(h: Handler, env: Env): string[] | null {
+    if (!h.types) return null;
+    const v = this.interp.eval(h.types, env);
+    const list = v instanceof PyTuple ? v.items : [v];
+    return list.map((t) => {
+      if (!(t instanceof PyFunc) || t.kind !== 'exception') throw at(new PyError('TypeError', '#except needs exception classes (ValueError, KeyError, …)'), h);
+      return t.name;
+    });
+  }
+
+  /** Cheetah's #include: a file beside the template, or template text (source=…); raw prints it unparsed. */
+  private cheetahInclude(n: Extract<TNode, { t: 'cinclude' }>, env: Env, out: string[], file: string): void {
+    const v = str(this.interp.eval(n.e, env));
+    if (n.source && n.raw) return this.emit(out, v);
+    let tpl: ParsedTemplate;
+    if (n.source) {
+      tpl = this.sources.get(v) ?? parseCheetah(v, file);
+      this.sources.set(v, tpl);
+    } else {
+      if (!this.include) throw at(new PyError('TemplateError', '#include is not available here'), n);
+      tpl = this.include(v, file, n.line, n.col, n.raw ? 'raw' : 'cheetah');
+    }
+    this.nested(n, () => this.renderTemplate(tpl, env.root().child(), out));
+  }
+
+  private nested(n: { line: number; col: number }, f: () => void): void {
+    if (this.includeDepth >= INCLUDE_DEPTH) throw at(new PyError('TemplateError', `includes nest more than ${INCLUDE_DEPTH} deep (does a template include itself?)`), n);
+    this.includeDepth++;
+    try {
+      f();
+    } finally {
+      this.includeDepth--;
+    }
   }
 
   /** Attribute errors to the file whose nodes are being rendered. */
@@ -92,7 +231,7 @@ export class Renderer {
     const interp = this.interp;
     switch (n.t) {
       case 'text':
-        out.push(n.s);
+        this.emit(out, n.s);
         return;
       case 'out': {
         let v: PyValue;
@@ -102,7 +241,7 @@ export class Renderer {
           if (n.silent && e instanceof PyError && (e.type === 'NameError' || e.type === 'UndefinedError')) return;
           throw e;
         }
-        out.push(this.text(v));
+        this.emit(out, this.text(v));
         return;
       }
       case 'if':
@@ -120,18 +259,29 @@ export class Renderer {
         // are template locals.
         const scope = this.dialect === 'genshi' ? env.child() : env;
         for (const item of this.iterateFor(n, env)) {
-          interp.tick();
           interp.assign(n.target, item, scope);
-          try {
-            this.nodes(n.body, scope, out, file);
-          } catch (sig) {
-            if (Interp.isBreak(sig)) break;
-            if (Interp.isContinue(sig)) continue;
-            throw sig;
-          }
+          if (!this.loopBody(n.body, scope, out, file)) break;
         }
         return;
       }
+      case 'while':
+        while (truthy(interp.eval(n.test, env)) && this.loopBody(n.body, env, out, file));
+        return;
+      case 'repeat': {
+        const count = asInt(interp.eval(n.count, env), '#repeat needs an integer');
+        for (let i = 0n; i < count && this.loopBody(n.body, env, out, file); i++);
+        return;
+      }
+      case 'try':
+        this.tryNode(n, env, out, file);
+        return;
+      case 'stop':
+        throw new StopSignal();
+      case 'return':
+        throw new ReturnSignal(n.e ? interp.eval(n.e, env) : null);
+      case 'cinclude':
+        this.cheetahInclude(n, env, out, file);
+        return;
       case 'choose': {
         const choice: Choice = n.test ? { matched: false, hasValue: true, value: interp.eval(n.test, env) } : { matched: false, hasValue: false, value: null };
         this.choices.push(choice);
@@ -187,19 +337,14 @@ export class Renderer {
         const pathOut: string[] = [];
         this.nodes(n.path, env, pathOut, file);
         if (!this.include) throw at(new PyError('TemplateSyntaxError', 'include is not available here'), n);
-        if (this.includeDepth >= INCLUDE_DEPTH) throw at(new PyError('TemplateError', `includes nest more than ${INCLUDE_DEPTH} deep (does a template include itself?)`), n);
-        const tpl = this.include(pathOut.join(''), file, n.line, n.col);
-        this.includeDepth++;
-        try {
-          this.within(tpl.file, () => this.nodes(tpl.nodes, env, out, tpl.file));
-        } finally {
-          this.includeDepth--;
-        }
+        const tpl = this.include(pathOut.join(''), file, n.line, n.col, 'genshi');
+        this.nested(n, () => this.within(tpl.file, () => this.nodes(tpl.nodes, env, out, tpl.file)));
         return;
       }
       case 'exec':
         try {
-          interp.exec(n.stmts, env);
+          // Cheetah's #set global declares its names for this one statement only.
+          interp.exec(n.stmts, this.dialect === 'cheetah' && n.stmts[0]?.k === 'global' ? env.child() : env);
         } catch (sig) {
           if (sig instanceof PyError) throw sig;
           if (Interp.isBreak(sig) || Interp.isContinue(sig)) throw at(new PyError('SyntaxError', "'break' or 'continue' outside a loop of the same code block"), n);

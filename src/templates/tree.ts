@@ -29,7 +29,29 @@ export type TNode =
   | (Pos & { readonly t: 'include'; readonly path: readonly TNode[] })
   /** A {% python %} block, a Cheetah #set or #silent. */
   | (Pos & { readonly t: 'exec'; readonly stmts: readonly Stmt[] })
-  | (Pos & { readonly t: 'break' | 'continue' });
+  | (Pos & { readonly t: 'break' | 'continue' })
+  /** Cheetah #while, #repeat, #try, #stop, #return and #include. */
+  | (Pos & { readonly t: 'while'; readonly test: Expr; readonly body: readonly TNode[] })
+  | (Pos & { readonly t: 'repeat'; readonly count: Expr; readonly body: readonly TNode[] })
+  | (Pos & { readonly t: 'try'; readonly body: readonly TNode[]; readonly handlers: readonly Handler[]; readonly orelse: readonly TNode[] | null; readonly final: readonly TNode[] | null })
+  | (Pos & { readonly t: 'stop' })
+  | (Pos & { readonly t: 'return'; readonly e: Expr | null })
+  /** source: e is the template text itself; raw: printed as it is, not parsed. */
+  | (Pos & { readonly t: 'cinclude'; readonly e: Expr; readonly raw: boolean; readonly source: boolean });
+
+/** A Cheetah #except: the exception types (null: any) and the name the exception is bound to. */
+export interface Handler extends Pos {
+  readonly types: Expr | null;
+  readonly name: string | null;
+  readonly body: readonly TNode[];
+}
+
+/** A Cheetah #def or #block: a method of the template, callable anywhere in it. */
+export interface Method extends Pos {
+  readonly name: string;
+  readonly params: readonly Param[];
+  readonly body: readonly TNode[];
+}
 
 export type Dialect = 'genshi' | 'cheetah';
 
@@ -39,4 +61,6 @@ export interface ParsedTemplate {
   /** Repo-relative file name, for errors. */
   readonly file: string;
   readonly nodes: readonly TNode[];
+  /** Cheetah: the template's #def and #block methods. */
+  readonly methods?: readonly Method[];
 }

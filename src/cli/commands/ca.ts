@@ -22,7 +22,7 @@ export const caInitCommand: Command = {
     const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`created CA ${cert.subject.replaceAll('\n', ', ')} valid until ${cert.validTo}\n  ${paths.certPath} (give this to clients and to bindery serve --ca)\n  ${paths.keyPath} (keep secret)`);
-    ctx.io.result({ ...paths, ...cert });
+    ctx.io.result({ ok: true, ...paths, ...cert });
     return 0;
   },
 };
@@ -47,7 +47,7 @@ export const caIssueCommand: Command = {
     const paths = issueToFiles(dir, name, out, { server, days: intOption(ctx, 'days', undefined), altNames: Array.isArray(san) ? san : undefined });
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
-    ctx.io.result({ ...paths, ...cert, server });
+    ctx.io.result({ ok: true, ...paths, ...cert, server });
     return 0;
   },
 };

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../fsutil/index.js';
 import { availableParallelism } from 'node:os';
@@ -52,10 +52,11 @@ export function failureCounts(failures: readonly BindFailure[]): string {
   return [...(files.size ? [countOf(files.size, 'file')] : []), countOf(paths.size, 'path'), countOf(hosts.size, 'host')].join(', ');
 }
 
-/** The nearest directory at or above `dir` holding `name` (a file or folder), or null. */
-export function findUp(dir: string, name: string): string | null {
+/** The nearest directory at or above `dir` holding `name` (of that kind when given), or null. */
+export function findUp(dir: string, name: string, kind?: 'file' | 'directory'): string | null {
   for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, name))) return d;
+    const st = statSync(join(d, name), { throwIfNoEntry: false });
+    if (st && (kind === undefined || (kind === 'file' ? st.isFile() : st.isDirectory()))) return d;
     if (dirname(d) === d) return null;
   }
 }

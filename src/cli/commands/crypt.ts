@@ -56,7 +56,7 @@ export const cryptCommand: Command = {
     writeOutputFile(dest, out, action === 'decrypt' ? 0o600 : statSync(src).mode & 0o777, 'CRYPT');
     if (boolOpt(ctx, 'remove')) rmSync(src);
     ctx.io.info(`${action === 'encrypt' ? 'encrypted' : 'decrypted'} ${file} → ${dest} (passphrase: ${used})${boolOpt(ctx, 'remove') ? `, removed ${file}` : ''}`);
-    ctx.io.result({ action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
+    ctx.io.result({ ok: true, action, source: src, written: dest, passphrase: action === 'encrypt' ? used : chosen?.name ?? null, removed: boolOpt(ctx, 'remove') });
     return 0;
   },
 };
@@ -93,8 +93,13 @@ function plaintextName(src: string, shown: string): string {
   return join(dirname(src), m[1]! + (m[2] ?? ''));
 }
 
-/** The nearest bcfg2.conf in `dir` or its parents, so running inside a repository just works. */
+/**
+ * The bcfg2.conf for a file: the one at the root of its repository (the directory holding
+ * Metadata/), else the nearest one above. Only a file counts: a repository that manages
+ * /etc/bcfg2.conf has a directory Cfg/etc/bcfg2.conf/, whose files are not this configuration.
+ */
 function configAbove(dir: string): string | null {
-  const found = findUp(dir, 'bcfg2.conf');
+  const from = findUp(dir, 'Metadata', 'directory') ?? dir;
+  const found = findUp(from, 'bcfg2.conf', 'file');
   return found === null ? null : join(found, 'bcfg2.conf');
 }

@@ -8,7 +8,7 @@ import { readOptionFile } from './common.js';
 const USAGE =
   'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--host NAME] [--dry-run]';
 
-export const PASSWORD_ENV = 'BINDERY_PASSWORD';
+const PASSWORD_ENV = 'BINDERY_PASSWORD';
 
 
 export const fetchCommand: Command = {
@@ -72,6 +72,7 @@ export const fetchCommand: Command = {
     const built = `built ${result.builtAt}${result.revision ? ` from ${result.revision}` : ''}`;
     io.info(`${result.client}: ${dryRun ? 'dry run, nothing changed' : 'applied'} (${summary}${result.failed.length ? `, ${result.failed.length} failed` : ''}); config ${result.sha256.slice(0, 12)}, ${built}`);
     io.result({
+      ok: result.failed.length === 0,
       client: result.client,
       sha256: result.sha256,
       builtAt: result.builtAt,

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { BinderyError } from '../../errors.js';
-import { inspectClient, buildFile } from '../../pipeline/inspect.js';
+import { BinderyError, diagnosticMessage, failureMessages } from '../../errors.js';
+import { inspectClient, buildFile } from '../../pipeline/index.js';
 import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { positional } from './common.js';
 
@@ -21,7 +21,7 @@ export const infoClientCommand: Command = {
     const host = positional(ctx, 0, 'client name', CLIENT_USAGE);
     const info = await inspectClient({ repo: repoOf(ctx), configPath: stringOpt(ctx, 'config'), host, env: process.env });
     const { io } = ctx;
-    io.result(info);
+    io.result({ ok: info.paths.every((p) => p.ok), ...info });
     if (!io.json) {
       const m = info.metadata;
       const lines = [
@@ -58,15 +58,17 @@ export const infoBuildfileCommand: Command = {
     if (!path.startsWith('/')) throw new BinderyError('USAGE', `path must be absolute, like /etc/motd (got "${path}")`);
     const r = await buildFile({ repo: repoOf(ctx), configPath: stringOpt(ctx, 'config'), host, path, altsrc: stringOpt(ctx, 'altsrc'), env: process.env });
     const { io } = ctx;
-    r.diagnostics.forEach((d) => io.warn(d));
+    const warnings = r.diagnostics.map(diagnosticMessage);
+    warnings.forEach((m) => io.report(m));
     if (!r.ok) {
-      io.error(new BinderyError('BIND', r.failure.message, { file: r.failure.file, line: r.failure.line, column: r.failure.column, host: r.failure.host, path: r.failure.path }));
-      io.result({ ok: false, failure: r.failure });
+      const errors = failureMessages([r.failure]);
+      errors.forEach((m) => io.report(m));
+      io.result({ ok: false, errors, warnings });
       return 1;
     }
     const f = r.file;
     const base64 = f.info.encoding === 'base64';
-    io.result({ ok: true, path: f.path, owner: f.info.owner, group: f.info.group, mode: f.info.mode, encoding: f.info.encoding ?? null, source: f.source, deltas: f.deltas, content: f.data.toString(base64 ? 'base64' : 'utf8') });
+    io.result({ ok: true, warnings, path: f.path, owner: f.info.owner, group: f.info.group, mode: f.info.mode, encoding: f.info.encoding ?? null, source: f.source, deltas: f.deltas, content: f.data.toString(base64 ? 'base64' : 'utf8') });
     if (!io.json) io.out(base64 ? f.data.toString('base64') + '\n' : f.data.toString('utf8'));
     return 0;
   },

@@ -27,12 +27,14 @@ export const keysCommand: Command = {
     [...messages.warnings, ...messages.errors].forEach((m) => io.report(m));
     for (const f of ours) io.info(`wrote ${f}`);
     const seconds = (Date.now() - started) / 1000;
-    io.info(
-      (ours.length ? `wrote ${ours.length} key files` : 'every key clients need exists; nothing written') +
-        (result.adopted.length ? ` (${result.adopted.length} written meanwhile by another build)` : '') +
-        ` in ${seconds.toFixed(2)} s` +
-        (result.failed.length ? `; ${countOf(result.failed.length, 'key')} could not be generated` : ''),
-    );
+    const failed = result.failed.length;
+    // "Every key exists" only when none failed: a failed key is one that does not exist.
+    const summary = failed
+      ? `${countOf(failed, 'key')} clients need could not be generated${ours.length ? `; wrote ${ours.length} key files` : '; nothing written'}`
+      : ours.length
+        ? `wrote ${ours.length} key files`
+        : 'every key clients need exists; nothing written';
+    io.info(summary + (result.adopted.length ? ` (${result.adopted.length} written meanwhile by another build)` : '') + ` in ${seconds.toFixed(2)} s`);
     io.result({ ok: result.failed.length === 0, written: ours, adopted: result.adopted, ...messages, seconds });
     return result.failed.length > 0 ? 1 : 0;
   },

@@ -44,7 +44,7 @@ export const migrateCommand: Command = {
       ctx.io.info(`note: ${migration.failing.length} of them fail to bind with both templates (${migration.failing.slice(0, 3).join(', ')}${migration.failing.length > 3 ? ', …' : ''}), so their output was not compared`);
     }
     ctx.io.info(`${basename(rel)} is now shadowed by ${basename(migration.file)} (a warning at build time); remove it once you are happy`);
-    ctx.io.result({ source: rel, written: migration.file, clients: migration.clients, failing: migration.failing });
+    ctx.io.result({ ok: true, source: rel, written: migration.file, clients: migration.clients, failing: migration.failing });
     return 0;
   },
 };

@@ -17,7 +17,7 @@ const USAGE =
 const DEFAULT_LISTEN = '0.0.0.0:6789';
 
 /** host:port, [v6]:port or :port. */
-export function parseListen(text: string): { host: string; port: number } {
+function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new BinderyError('USAGE', `--listen ${text} is not host:port`, {}, 'for example --listen 0.0.0.0:6789 or --listen [::]:6789');
@@ -152,7 +152,7 @@ export const serveCommand: Command = {
     if (!existsSync(join(buildDir, 'current'))) {
       ctx.io.warn({ code: 'no-build', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
     }
-    ctx.io.result({ url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
+    ctx.io.result({ ok: true, url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
     await stopped;
     return 0;
   },

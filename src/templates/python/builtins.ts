@@ -1,5 +1,5 @@
 /** The built-in functions, types and exceptions templates may use. Nothing here reaches the host. */
-import { PyError, outsideSubset } from './errors.js';
+import { PyError, limitError, outsideSubset } from './errors.js';
 import { scaledRound } from './floats.js';
 import { formatSpec } from './ops.js';
 import { NO_KWARGS, arity, call, getAttribute, sortValues } from './methods.js';
@@ -83,7 +83,7 @@ function range(args: PyValue[]): bigint[] {
   const [start, stop, step] = args.length === 1 ? [0n, asInt(args[0]!), 1n] : [asInt(args[0]!), asInt(args[1]!), args[2] === undefined ? 1n : asInt(args[2])];
   if (step === 0n) throw new PyError('ValueError', 'range() step argument must not be zero');
   const count = step > 0n ? (stop - start + step - 1n) / step : (start - stop - step - 1n) / -step;
-  if (count > BigInt(MAX_RANGE)) throw new PyError('MemoryError', `range() of more than ${MAX_RANGE} numbers`);
+  if (count > BigInt(MAX_RANGE)) throw limitError('MemoryError', `range() of more than ${MAX_RANGE} numbers`);
   const out: bigint[] = [];
   for (let i = start; step > 0n ? i < stop : i > stop; i += step) out.push(i);
   return out;
@@ -138,7 +138,7 @@ export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set(
     'setattr slice staticmethod super type vars').split(' '),
 );
 
-export const EXCEPTIONS = ['TemplateError', 'UndefinedError', 'Exception', 'ValueError', 'KeyError', 'IndexError', 'TypeError', 'AttributeError', 'RuntimeError', 'AssertionError', 'NameError'];
+export const EXCEPTIONS = ['TemplateError', 'UndefinedError', 'Exception', 'LookupError', 'ArithmeticError', 'ZeroDivisionError', 'ValueError', 'KeyError', 'IndexError', 'TypeError', 'AttributeError', 'RuntimeError', 'AssertionError', 'NameError'];
 
 /** The builtins every template sees. */
 export function makeBuiltins(): ReadonlyMap<string, PyValue> {

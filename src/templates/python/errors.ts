@@ -29,6 +29,10 @@ export class PyError extends Error {
   file?: string;
   /** Set when the template is valid Python that bindery does not evaluate (found at render time). */
   outside = false;
+  /** Set when a bound of the evaluator stopped the render: no #except catches it. */
+  limit = false;
+  /** Set when a Cheetah name-mapper lookup failed (Cheetah's NotFound, a LookupError). */
+  notFound = false;
   constructor(
     readonly type: string,
     message: string,
@@ -42,6 +46,27 @@ export class PyError extends Error {
 export function outsideSubset(type: string, construct: string): PyError {
   const e = new PyError(type, `${construct} is outside the subset bindery evaluates`);
   e.outside = true;
+  return e;
+}
+
+/**
+ * The refusal for importing Bcfg2 server code (a TemplateHelper module, Bcfg2.Server.…), or null
+ * for any other module: such code runs inside a Bcfg2 server, which bindery is not.
+ */
+export function serverImport(module: string, line: number, col: number): SyntaxFault | null {
+  if (!/^Bcfg2(\.|$)|TemplateHelper/.test(module)) return null;
+  return new SyntaxFault(
+    `importing ${module}: TemplateHelper modules and other Bcfg2 server code are Python that bindery does not run; put what the helper computes in Properties/<name>.xml (metadata.Properties), groups or categories, or rewrite the template in Liquid`,
+    line,
+    col,
+    true,
+  );
+}
+
+/** A render stopped by one of the evaluator's bounds (steps, depth, size). */
+export function limitError(type: string, message: string): PyError {
+  const e = new PyError(type, message);
+  e.limit = true;
   return e;
 }
 

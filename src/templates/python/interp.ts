@@ -5,7 +5,7 @@
  */
 import type { Arg, Expr, Param, Stmt } from './ast.js';
 import { UNSUPPORTED_BUILTINS } from './builtins.js';
-import { PyError, TemplateRaise, outsideSubset } from './errors.js';
+import { PyError, TemplateRaise, limitError, outsideSubset } from './errors.js';
 import { SliceValue, call, delItem, extendList, getAttribute, getItem, setItem } from './methods.js';
 import { binary, compareOp, unary } from './ops.js';
 import {
@@ -81,7 +81,7 @@ export class Interp {
   }
 
   tick(): void {
-    if (++this.steps > STEP_LIMIT) throw new PyError('RuntimeError', `the template took more than ${STEP_LIMIT} loop iterations and calls; it was stopped`);
+    if (++this.steps > STEP_LIMIT) throw limitError('RuntimeError', `the template took more than ${STEP_LIMIT} loop iterations and calls; it was stopped`);
   }
 
   lookupName(name: string, env: Env): PyValue {
@@ -94,6 +94,16 @@ export class Interp {
     return v;
   }
 
+  /** A `$name`: as lookupName, failing as Cheetah's name mapper does (NotFound, a LookupError). */
+  private placeholderName(name: string, env: Env): PyValue {
+    try {
+      return this.lookupName(name, env);
+    } catch (err) {
+      if (err instanceof PyError) err.notFound = true;
+      throw err;
+    }
+  }
+
   eval(e: Expr, env: Env, noAutocall = false): PyValue {
     try {
       return this.evalInner(e, env, noAutocall);
@@ -103,7 +113,7 @@ export class Interp {
         err.col = e.col;
       } else if (err instanceof RangeError) {
         // The JS stack ran out, or a string or list grew past what JS allows.
-        const pe = /call stack/.test(err.message) ? new PyError('RecursionError', 'the template nests too deeply') : new PyError('MemoryError', 'result too large');
+        const pe = /call stack/.test(err.message) ? limitError('RecursionError', 'the template nests too deeply') : limitError('MemoryError', 'result too large');
         pe.line = e.line;
         pe.col = e.col;
         throw pe;
@@ -122,9 +132,10 @@ export class Interp {
     if (unavailable) throw new PyError(type, unavailable);
     const what = obj instanceof PyDict ? 'key or attribute' : 'attribute';
     const e = new PyError(type, `${typeName(obj)} value has no ${what} "${name}"`);
+    e.notFound = nameMapped;
     // A str, list, dict, … method Python has but bindery lacks reads like a typo: point at the list.
     if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException)) {
-      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in the README (Templates))`;
+      e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in docs/templates.md)`;
       e.outside = true;
     }
     throw e;
@@ -135,7 +146,7 @@ export class Interp {
       case 'const':
         return e.v;
       case 'name': {
-        const v = this.lookupName(e.id, env);
+        const v = e.dollar ? this.placeholderName(e.id, env) : this.lookupName(e.id, env);
         return e.dollar && !noAutocall && autocallable(v) ? this.invoke(v, [], new Map(), env) : v;
       }
       case 'attr': {
@@ -246,7 +257,7 @@ export class Interp {
     this.tick();
     if (++this.depth > DEPTH_LIMIT) {
       this.depth = 0;
-      throw new PyError('RecursionError', 'maximum recursion depth exceeded');
+      throw limitError('RecursionError', 'maximum recursion depth exceeded');
     }
     try {
       const ctx: CallContext = { env };

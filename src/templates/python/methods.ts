@@ -527,6 +527,7 @@ export function getAttribute(obj: PyValue, name: string): PyValue | undefined {
 
 /** obj[key] for sequences, strings and dicts (slices included). */
 export function getItem(obj: PyValue, key: PyValue | SliceValue): PyValue {
+  if (obj instanceof PyObject && obj.sequence) return getItem([...obj.sequence()], key);
   if (key instanceof SliceValue) {
     if (!(Array.isArray(obj) || obj instanceof PyTuple || typeof obj === 'string')) throw new PyError('TypeError', `'${typeName(obj)}' object cannot be sliced`);
     const items = typeof obj === 'string' ? [...obj] : Array.isArray(obj) ? obj : obj.items;

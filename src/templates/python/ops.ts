@@ -1,24 +1,22 @@
 /** Python operators and string formatting (`%` and str.format) over bindery's values. */
-import { PyError } from './errors.js';
+import { PyError, limitError } from './errors.js';
 import { floatStr, formatFloat } from './floats.js';
 import {
-  PyDict, PySet, PyTuple, asInt, compare, contains, eq, isNumber, numeric, repr, str, toFloat, typeName, type PyValue,
+  MAX_SEQUENCE, PyDict, PySet, PyTuple, asInt, compare, contains, eq, isNumber, numeric, repr, str, toFloat, typeName, type PyValue,
 } from './values.js';
 
-/** Sequences and strings may not grow past this (a template cannot exhaust memory by `'x' * 10**12`). */
-export const MAX_SEQUENCE = 10_000_000;
 
 /** A field width or precision of `%` and format(): far past what a configuration file needs. */
 const MAX_FIELD = 100_000;
 
 function field(n: number): number {
-  if (n > MAX_FIELD) throw new PyError('MemoryError', `a field width or precision of ${n} is too large`);
+  if (n > MAX_FIELD) throw limitError('MemoryError', `a field width or precision of ${n} is too large`);
   return n;
 }
 
 /** The length of a sequence about to be built, refused past MAX_SEQUENCE. */
 export function sized(n: number): number {
-  if (n > MAX_SEQUENCE) throw new PyError('MemoryError', 'result too large');
+  if (n > MAX_SEQUENCE) throw limitError('MemoryError', 'result too large');
   return n;
 }
 
@@ -40,7 +38,7 @@ function bits(x: bigint): number {
 }
 
 function bounded(estimate: number): void {
-  if (estimate > MAX_INT_BITS) throw new PyError('MemoryError', 'integer result too large');
+  if (estimate > MAX_INT_BITS) throw limitError('MemoryError', 'integer result too large');
 }
 
 function floorDiv(x: bigint, y: bigint): bigint {

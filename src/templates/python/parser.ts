@@ -4,7 +4,7 @@
  * time, with the construct named: nothing unknown is ever evaluated.
  */
 import type { Arg, Comprehension, Expr, Loc, Param, Stmt } from './ast.js';
-import { SyntaxFault, unsupported } from './errors.js';
+import { SyntaxFault, serverImport, unsupported } from './errors.js';
 import { Lexer, type LexOptions, type Token } from './lexer.js';
 
 const KEYWORDS = new Set([
@@ -653,9 +653,11 @@ export class Parser {
     const loc = this.loc(t);
     if (t.value === 'import') {
       const module = this.dottedName();
-      throw unsupported(`import ${module} (templates may only import TemplateError from genshi.template)`, t.line, t.col);
+      throw serverImport(module, t.line, t.col) ?? unsupported(`import ${module} (templates may only import TemplateError from genshi.template)`, t.line, t.col);
     }
     const module = this.dottedName();
+    const server = serverImport(module, t.line, t.col);
+    if (server) throw server;
     this.expectKw('import');
     const allowed = ALLOWED_IMPORTS[module];
     const paren = this.acceptOp('(');

@@ -7,10 +7,13 @@
  * Where Python 2 and 3 differ, Python 2 wins (Bcfg2 1.3 runs templates on Python 2): integer
  * `/` floors, sets print as set([...]), dict.keys() returns a list.
  */
-import { PyError } from './errors.js';
+import { PyError, limitError } from './errors.js';
 import { floatRepr, floatStr } from './floats.js';
 
 export type PyValue = null | boolean | bigint | number | string | PyValue[] | PyTuple | PyDict | PySet | PyFunc | PyObject | PyException;
+
+/** Sequences and strings may not grow past this (a template cannot exhaust memory by `'x' * 10**12`). */
+export const MAX_SEQUENCE = 10_000_000;
 
 export class PyTuple {
   constructor(readonly items: readonly PyValue[]) {}
@@ -111,6 +114,8 @@ export class PyObject {
     readonly attrs: ReadonlyMap<string, PyValue>,
     /** Attributes the Bcfg2 object has and bindery does not, with the message that says so. */
     readonly unavailable?: ReadonlyMap<string, string>,
+    /** Set for objects that are also sequences (an XML element of its children): iteration, len(), [i], truth. */
+    readonly sequence?: () => readonly PyValue[],
   ) {}
 }
 
@@ -157,6 +162,7 @@ export function truthy(v: PyValue): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof PyTuple) return v.items.length > 0;
   if (v instanceof PyDict || v instanceof PySet) return v.size > 0;
+  if (v instanceof PyObject && v.sequence) return v.sequence().length > 0;
   return true;
 }
 
@@ -251,15 +257,53 @@ export function strRepr(s: string): string {
   return out + quote;
 }
 
+/**
+ * repr() within MAX_SEQUENCE characters: a list that holds itself twice over (a = [a, a], …)
+ * doubles its repr at every level, so the text is built piece by piece and stopped early.
+ */
 export function repr(v: PyValue): string {
-  if (typeof v === 'string') return strRepr(v);
-  if (typeof v === 'number') return floatRepr(v);
-  if (Array.isArray(v)) return '[' + v.map(repr).join(', ') + ']';
-  if (v instanceof PyTuple) return '(' + v.items.map(repr).join(', ') + (v.items.length === 1 ? ',)' : ')');
-  if (v instanceof PyDict) return '{' + v.entries().map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ') + '}';
-  if (v instanceof PySet) return 'set([' + v.items().map(repr).join(', ') + '])';
-  if (v instanceof PyException) return `${v.type}(${strRepr(v.message)})`;
-  return str(v);
+  const w = new ReprWriter();
+  w.value(v);
+  return w.text;
+}
+
+class ReprWriter {
+  text = '';
+
+  private put(s: string): void {
+    this.text += s;
+    if (this.text.length > MAX_SEQUENCE) throw limitError('MemoryError', `the text of a value passed ${MAX_SEQUENCE} characters (does a list or dict contain itself, or the same list many times?)`);
+  }
+
+  private items(open: string, list: readonly PyValue[], close: string): void {
+    this.put(open);
+    for (let i = 0; i < list.length; i++) {
+      if (i) this.put(', ');
+      this.value(list[i]!);
+    }
+    this.put(close);
+  }
+
+  value(v: PyValue): void {
+    if (typeof v === 'string') this.put(strRepr(v));
+    else if (typeof v === 'number') this.put(floatRepr(v));
+    else if (Array.isArray(v)) this.items('[', v, ']');
+    else if (v instanceof PyTuple) this.items('(', v.items, v.items.length === 1 ? ',)' : ')');
+    else if (v instanceof PySet) this.items('set([', v.items(), '])');
+    else if (v instanceof PyDict) {
+      this.put('{');
+      let first = true;
+      for (const [k, x] of v.map.values()) {
+        if (!first) this.put(', ');
+        first = false;
+        this.value(k);
+        this.put(': ');
+        this.value(x);
+      }
+      this.put('}');
+    } else if (v instanceof PyException) this.put(`${v.type}(${strRepr(v.message)})`);
+    else this.put(str(v));
+  }
 }
 
 export function str(v: PyValue): string {
@@ -287,6 +331,7 @@ export function iterate(v: PyValue): PyValue[] {
   if (typeof v === 'string') return [...v];
   if (v instanceof PyDict) return v.keys();
   if (v instanceof PySet) return v.items();
+  if (v instanceof PyObject && v.sequence) return v.sequence().slice();
   throw new PyError('TypeError', `'${typeName(v)}' object is not iterable`);
 }
 
@@ -295,6 +340,7 @@ export function length(v: PyValue): number {
   if (Array.isArray(v)) return v.length;
   if (v instanceof PyTuple) return v.items.length;
   if (v instanceof PyDict || v instanceof PySet) return v.size;
+  if (v instanceof PyObject && v.sequence) return v.sequence().length;
   throw new PyError('TypeError', `object of type '${typeName(v)}' has no len()`);
 }
 

@@ -1,8 +1,12 @@
+/**
+ * Cfg's authorized_keys.xml generator: an authorized_keys file assembled from Allow elements,
+ * each the public key another client (or group) gets, or a literal key.
+ */
 import sshpk from 'sshpk';
-import { BinderyError, type Diagnostic } from '../errors.js';
-import type { Config } from '../config/index.js';
-import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../xml/index.js';
-import type { CfgFile, ClientMetadata } from '../types.js';
+import { BinderyError, type Diagnostic } from '../../errors.js';
+import type { Config } from '../../config/index.js';
+import { clientConditions, parseXml, xmlMatch, type XmlElement } from '../../xml/index.js';
+import type { CfgFile, ClientMetadata } from '../../types.js';
 
 /** What an Allow needs to know about the other clients. */
 export interface AllowContext {
@@ -23,16 +27,6 @@ export interface AllowTarget {
   readonly as: ClientMetadata;
   /** `as` is the stand-in metadata of a group (group= without members="all"). */
   readonly synthetic: boolean;
-}
-
-/**
- * The stand-in client of `<Allow group="g">`: hostname "dummy", profile and only
- * group g, and g's category when some client shows one, so a group-specific key of g matches.
- */
-export function syntheticGroupMetadata(group: string, clients: readonly ClientMetadata[]): ClientMetadata {
-  const categories: Record<string, string> = {};
-  for (const c of clients) for (const [cat, g] of Object.entries(c.categories)) if (g === group) categories[cat] = g;
-  return { hostname: 'dummy', profile: group, groups: [group], bundles: [], categories, aliases: [], addresses: [], uuid: null, password: null, version: null };
 }
 
 export function parseAuthorizedKeys(file: CfgFile): XmlElement {
