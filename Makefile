@@ -1,8 +1,12 @@
 # make test: type check, compile, then every uvu suite; ends with "N passed, N failed".
-.PHONY: build test typecheck bench demo clean
+.PHONY: build client test typecheck bench demo clean
 
 build:
 	npx tsc -p tsconfig.json
+
+# dist/bindery-fetch.mjs: `fetch` alone in one file, for hosts without the compiler (docs/client.md).
+client:
+	node scripts/bundle-client.mjs
 
 typecheck:
 	npx tsc -p tsconfig.test.json

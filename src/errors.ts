@@ -61,6 +61,7 @@ const CODES = {
   'decryption-failed': c('a .crypt file could not be decrypted with any passphrase'),
   'delta-on-generated': c('a .cat/.diff delta applies to generated content'),
   'duplicate-client': c('a client is listed twice in clients.xml'),
+  'fetch-unordered-build': c('a signed host record states neither serial nor build time, so fetch cannot refuse an older build'),
   'duplicate-group': c('a group is declared twice in groups.xml'),
   'glob-no-match': c('a bundle <Path glob=…> matches no entry'),
   'ignored-bundle': c('a bundle file is ignored'),

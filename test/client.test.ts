@@ -6,9 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
-import { expectedClientName, fetchAndApply, readTarball, type FetchOptions } from '../src/client/index.ts';
+import { expectedClientName, fetchAndApply, type FetchOptions } from '../src/client/index.ts';
 import { startServer, type RunningServer } from '../src/server/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { SigningKey } from '../src/emit/index.ts';
@@ -41,6 +39,7 @@ const base = (root: string, over: Partial<FetchOptions> = {}): FetchOptions => (
   root,
   localAddress: '127.0.0.2',
   chown: false,
+  stateDir: null,
   ...over,
 });
 
@@ -94,8 +93,8 @@ test('a dry run shows a unified diff, hides unreadable files\' content, and chan
   assert.match(r.diff!, /--- a\/etc\/motd\n\+\+\+ b\/etc\/motd/);
   assert.match(r.diff!, /-first line\n\+second line/);
   assert.match(r.diff!, /--- \/dev\/null\n\+\+\+ b\/usr\/local\/bin\/tool\n@@ -0,0 \+1,2 @@\n\+#!\/bin\/sh/);
-  assert.match(r.diff!, /b\/etc\/app\/app\.conf\n# content differs \(not shown/, 'mode 0640: not shown');
-  assert.match(r.diff!, /b\/etc\/app\/secret\.key\n# content differs \(not shown/);
+  assert.match(r.diff!, /b\/etc\/app\/app\.conf\n# created, mode 0640 \(not shown/, 'mode 0640: not shown');
+  assert.match(r.diff!, /b\/etc\/app\/secret\.key\n# created, mode 0600 \(not shown/);
   assert.not.ok(r.diff!.includes('TOP SECRET'));
   assert.not.ok(r.reportPosted);
   assert.equal(listFiles(root), ['etc/motd']);
@@ -152,7 +151,7 @@ test('a signature from another key is refused before anything touches disk', asy
   } catch (e) {
     assert.instance(e, BinderyError);
     assert.is((e as BinderyError).code, 'FETCH');
-    assert.match((e as BinderyError).message, /signature does not verify/);
+    assert.match((e as BinderyError).message, /signed record does not verify with the trusted key/);
   }
   assert.equal(readdirSync(root), []);
 });
@@ -240,7 +239,7 @@ test('a server handing this host another host\'s validly signed tarball and meta
 test('another host\'s tarball with this host\'s own meta is refused: the sha256 does not match', async () => {
   const s = await tamperedServer('replay-tarball', (h) => replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig']));
   const root = newRoot('replay-tarball');
-  await refused(fetchAndApply(base(root, { server: s.url })), /^the configuration \(sha256 [0-9a-f]{64}\) is not the one its signed meta describes \([0-9a-f]{64}\): nothing was applied$/);
+  await refused(fetchAndApply(base(root, { server: s.url })), /^the configuration \(sha256 [0-9a-f]{64}\) is not the one its signed record describes \([0-9a-f]{64}\): nothing was applied$/);
   assert.equal(readdirSync(root), []);
 });
 
@@ -252,7 +251,7 @@ test('a tampered meta (another host name, same signature) is refused', async () 
     replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig', '.meta.json', '.meta.json.sig']);
   });
   const root = newRoot('tampered-meta');
-  await refused(fetchAndApply(base(root, { server: s.url })), /signed meta does not verify with the trusted key: nothing was applied/);
+  await refused(fetchAndApply(base(root, { server: s.url })), /signed record does not verify with the trusted key: nothing was applied/);
   assert.equal(readdirSync(root), []);
 });
 
@@ -265,8 +264,7 @@ test('a build without meta files (from an older bindery) is refused: nothing sho
     writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
   });
   const root = newRoot('no-meta');
-  const e = await refused(fetchAndApply(base(root, { server: s.url })), /sent no signed meta \(bindery-meta\) with the configuration/);
-  assert.match(e.hint!, /older bindery: upgrade it and run bindery build again/);
+  await refused(fetchAndApply(base(root, { server: s.url })), /^the server answered 404 for the host record: .*older bindery.*run bindery build again$/);
   assert.equal(readdirSync(root), []);
 });
 
@@ -320,7 +318,7 @@ test('a symlinked directory leading outside the root is not followed', async () 
   symlinkSync(outside, join(root, 'etc', 'app'));
   const r = await fetchAndApply(base(root));
   assert.equal(r.failed.map((f) => f.path).sort(), ['/etc/app/app.conf', '/etc/app/secret.key']);
-  assert.match(r.failed[0]!.reason, /outside the root/);
+  assert.match(r.failed[0]!.reason, /outside the root/, r.failed[0]!.reason);
   assert.equal(readdirSync(outside), []);
   assert.ok(existsSync(join(root, 'etc/motd')), 'the other files are applied');
 });
@@ -378,31 +376,6 @@ test('owners are applied when asked to (as root)', async () => {
   assert.is(statSync(join(root, 'etc/owned')).uid, Number(nobody));
   assert.equal(r.failed, [{ path: '/etc/ghost', reason: 'unknown user no-such-user on this host' }]);
   assert.not.ok(existsSync(join(root, 'etc/ghost')));
-});
-
-async function tarOf(entries: { name: string; type?: 'file' | 'symlink'; data?: string }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const e of entries) {
-    if (e.type === 'symlink') pack.entry({ name: e.name, type: 'symlink', linkname: '/etc/shadow' });
-    else pack.entry({ name: e.name }, e.data ?? '');
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
-
-test('the tarball reader refuses member names that climb out, absolute names, and non-files', async () => {
-  for (const bad of [[{ name: '../evil' }], [{ name: 'etc/../../evil' }], [{ name: '/etc/passwd' }], [{ name: 'etc/link', type: 'symlink' as const }]]) {
-    try {
-      await readTarball(await tarOf(bad));
-      assert.unreachable(`accepted ${bad[0]!.name}`);
-    } catch (e) {
-      assert.instance(e, BinderyError);
-    }
-  }
-  const ok = await readTarball(await tarOf([{ name: 'etc/motd', data: 'hi' }]));
-  assert.equal(ok.map((f) => [f.path, f.data.toString()]), [['/etc/motd', 'hi']]);
 });
 
 test.run();

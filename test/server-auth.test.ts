@@ -46,8 +46,13 @@ test('root from 1.2.3.1 is client1; from 1.2.3.2 (client2 and client4) it must b
   denied(auth({ address: '1.2.3.1', basic: basic('root', 'password2') }), /certificate is required/);
 });
 
-test('an address nobody lists is a failure: bindery does no reverse DNS', () => {
-  denied(auth({ address: '9.9.9.9', basic: basic('root', 'password1') }), /no reverse DNS/);
+test('root from an address nobody lists asks for its DNS names; no name, or a name that is no client, is a failure', () => {
+  const first = auth({ address: '9.9.9.9', basic: basic('root', 'password1') });
+  assert.is(first.ok === false && first.needsNames, true, 'the caller must resolve the address');
+  denied(auth({ address: '9.9.9.9', names: [], basic: basic('root', 'password1') }), /no forward-confirmed DNS name/);
+  denied(auth({ address: '9.9.9.9', names: ['stranger.example'], basic: basic('root', 'password1') }), /is no client/);
+  okAs(auth({ address: '9.9.9.9', names: ['client5'], basic: basic('root', 'password1') }), 'client5', 'address');
+  okAs(auth({ address: '9.9.9.9', names: ['alias1'], basic: basic('root', 'password1') }), 'client3', 'address');
 });
 
 test('floating client1 with its certificate from anywhere', () => {
@@ -57,17 +62,21 @@ test('floating client1 with its certificate from anywhere', () => {
 test('client2 from 1.2.3.2 passes the address check, from 1.2.3.8 it does not', () => {
   const c2 = indexClients([clientAuth('client2', { addresses: ['1.2.3.2'], password: 'own' })]);
   okAs(auth({ address: '1.2.3.2', basic: basic('client2', 'own') }, c2), 'client2');
-  denied(auth({ address: '1.2.3.8', basic: basic('client2', 'own') }, c2), /address is not the client's/);
+  denied(auth({ address: '1.2.3.8', names: [], basic: basic('client2', 'own') }, c2), /no forward-confirmed DNS name/);
+  denied(auth({ address: '1.2.3.8', names: ['other.example'], basic: basic('client2', 'own') }, c2), /resolves to other.example, not to this client/);
+  okAs(auth({ address: '1.2.3.8', names: ['client2'], basic: basic('client2', 'own') }, c2), 'client2');
 });
 
 test('client4 from its alias address 1.2.3.2 passes; from 1.2.3.7 (reverse DNS in Bcfg2) it does not', () => {
   okAs(auth({ address: '1.2.3.2', basic: basic('client4', 'password1') }), 'client4', 'name');
   okAs(auth({ address: '1.2.3.2', basic: basic('ALIAS2', 'password1') }), 'client4', 'name');
-  denied(auth({ address: '1.2.3.7', basic: basic('client4', 'password1') }));
+  denied(auth({ address: '1.2.3.7', names: [], basic: basic('client4', 'password1') }));
+  okAs(auth({ address: '1.2.3.7', names: ['alias3'], basic: basic('client4', 'password1') }), 'client4', 'name');
 });
 
-test('client5 from 1.2.3.5 (client8\'s address) fails; with no address at all it must float', () => {
-  denied(auth({ address: '1.2.3.5', basic: basic('client5', 'password1') }), /no address in clients.xml and is not floating/);
+test('client5 from 1.2.3.5 (client8\'s address) fails whatever its DNS says; a floating client needs no address', () => {
+  denied(auth({ address: '1.2.3.5', basic: basic('client5', 'password1') }), /another client's/);
+  denied(auth({ address: '1.2.3.5', names: ['client5'], basic: basic('client5', 'password1') }), /another client's/);
   okAs(auth({ address: '1.2.3.99', basic: basic('client10', 'password1') }), 'client10');
 });
 
@@ -98,8 +107,9 @@ test('client3 with its own password2 is in; client5 with client3\'s password is 
 });
 
 test('secure client9 takes password3 and refuses the global password1', () => {
-  // In the fixture client9 has no address; bindery (no reverse DNS) refuses it before any password.
-  denied(auth({ address: '1.2.3.9', basic: basic('client9', 'password3') }), /no address/);
+  // In the fixture client9 has no address: its DNS name decides.
+  denied(auth({ address: '1.2.3.9', names: [], basic: basic('client9', 'password3') }), /no forward-confirmed DNS name/);
+  okAs(auth({ address: '1.2.3.9', names: ['client9'], basic: basic('client9', 'password3') }), 'client9');
   const c9 = indexClients([clientAuth('client9', { secure: true, password: 'password3', addresses: ['1.2.3.9'] })]);
   okAs(auth({ address: '1.2.3.9', basic: basic('client9', 'password3') }, c9), 'client9');
   denied(auth({ address: '1.2.3.9', basic: basic('client9', 'password1') }, c9), /secure: only the client's own password/);

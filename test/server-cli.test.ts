@@ -21,7 +21,7 @@ const at = (...p: string[]) => join(tmp.dir, ...p);
 
 /** Start `bindery serve` and wait for its "listening on" line. */
 function startServe(): Promise<void> {
-  const args = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--build', at('out'), '--repo', repo.dir, '--tls-cert', at('ca/issued/server.test.crt'), '--tls-key', at('ca/issued/server.test.key'), '--ca', at('ca'), '--listen', '127.0.0.1:0', '--state', at('state'), '--log', at('decisions.jsonl')];
+  const args = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--build', at('out'), '--repo', repo.dir, '--tls-cert', at('ca/issued/server.test.crt'), '--tls-key', at('ca/issued/server.test.key'), '--ca', at('ca'), '--listen', '127.0.0.1:0', '--state', at('state'), '--log', at('decisions.jsonl'), '--resolver', '127.0.0.1:9'];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   serveProcess = child;
   return new Promise((resolve, reject) => {
@@ -131,7 +131,7 @@ test('curl: /v1/config.meta is the signed meta naming the client, its signature 
 test('bindery fetch --dry-run prints a unified diff and writes nothing; a real run applies; the next changes nothing', async () => {
   const root = at('root-web1');
   mkdirSync(root);
-  const common = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--root', root, '--cert', at('ca/issued/web1.example.com.crt'), '--key', at('ca/issued/web1.example.com.key'), '--local-address', '127.0.0.2'];
+  const common = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--state', at('fetch-state'), '--root', root, '--cert', at('ca/issued/web1.example.com.crt'), '--key', at('ca/issued/web1.example.com.key'), '--local-address', '127.0.0.2'];
   const env = { BINDERY_PASSWORD: 'global-secret' };
   const dry = await bindery([...common, '--dry-run'], { env });
   assert.is(dry.code, 0, dry.stderr);
@@ -150,7 +150,7 @@ test('bindery fetch --dry-run prints a unified diff and writes nothing; a real r
 });
 
 test('bindery fetch as user root or a uuid needs --host; a uuid taken for a name is refused, never applied', async () => {
-  const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--json'];
+  const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--state', at('fetch-state'), '--json'];
   for (const r of ['root-by-address', 'root-node1']) mkdirSync(at(r));
   const byAddress = [...base, '--user', 'root', '--password', 'global-secret', '--local-address', '127.0.0.2', '--root', at('root-by-address')];
   const noHost = await bindery(byAddress);
@@ -174,7 +174,7 @@ test('bindery fetch as user root or a uuid needs --host; a uuid taken for a name
 });
 
 test('bootstrap through the CLI: the password run works once; after it, and across a server restart, only the certificate', async () => {
-  const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--local-address', '127.0.0.4'];
+  const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', pub, '--state', at('fetch-state'), '--local-address', '127.0.0.4'];
   const pw = ['--user', 'new1.example.com', '--password-file', at('new1.pw')];
   writeFileSync(at('new1.pw'), 'new1-secret\n', { mode: 0o600 });
   for (const r of ['root-new1', 'root-new1b', 'root-new1c']) mkdirSync(at(r));

@@ -184,7 +184,7 @@ test('a bootstrap client gets its certificate in its password run, then authenti
   const { url, child } = await serve();
   try {
     writeFileSync(at('new1.pw'), 'new1-secret\n', { mode: 0o600 });
-    const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', at('signing-pub.pem'), '--local-address', '127.0.0.4', '--json'];
+    const base = ['fetch', '--server', url, '--ca', at('ca'), '--trust', at('signing-pub.pem'), '--state', at('fetch-state'), '--local-address', '127.0.0.4', '--json'];
     await openssl(['pkey', '-in', at('signing.pem'), '-pubout', '-out', at('signing-pub.pem')]);
     for (const d of ['first', 'second', 'third']) mkdirSync(at('root-new1', d), { recursive: true });
 

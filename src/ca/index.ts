@@ -4,7 +4,9 @@
  * node-forge lays out the X.509 structures, which Node cannot. RSA 2048 because forge encodes RSA
  * public keys only.
  *
- * Layout of a CA directory: `ca.key` (PKCS#8 PEM, mode 0600) and `ca.crt` (PEM).
+ * Layout of a CA directory: `ca.key` (PKCS#8 PEM, mode 0600) and `ca.crt` (PEM); once a
+ * certificate is revoked, `revoked.json` (what was revoked, the source of truth) and `ca.crl`
+ * (the revocation list made from it, which `bindery serve` reads).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -16,6 +18,8 @@ import { writeFileAtomic } from '../fsutil/index.js';
 
 export const CA_KEY = 'ca.key';
 export const CA_CERT = 'ca.crt';
+export const CA_CRL = 'ca.crl';
+const REVOKED = 'revoked.json';
 
 export interface IssueOptions {
   /** A server certificate (serverAuth, with subjectAltName) rather than a client one (clientAuth). */
@@ -216,4 +220,103 @@ export function caCertPath(pathOrDir: string): string {
 export function describeCertificate(certPem: string): { subject: string; issuer: string; validFrom: string; validTo: string; subjectAltName: string | null } {
   const c = new X509Certificate(certPem);
   return { subject: c.subject, issuer: c.issuer, validFrom: c.validFrom, validTo: c.validTo, subjectAltName: c.subjectAltName ?? null };
+}
+
+interface Revoked {
+  /** Upper-case hex, as OpenSSL prints it. */
+  readonly serial: string;
+  readonly name: string;
+  readonly revokedAt: string;
+}
+
+function readRevoked(caDir: string): Revoked[] {
+  const file = join(caDir, REVOKED);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new BinderyError('CONFIG', `cannot read the revocation record: ${(e as NodeJS.ErrnoException).code}`, { file });
+  }
+  try {
+    const list = JSON.parse(text) as Revoked[];
+    if (Array.isArray(list) && list.every((r) => typeof r.serial === 'string' && /^[0-9A-F]+$/.test(r.serial) && typeof r.revokedAt === 'string')) return list;
+  } catch {
+    // reported below
+  }
+  throw new BinderyError('CONFIG', 'the revocation record is damaged', { file }, 'restore revoked.json from a backup: without it, revoked certificates would be trusted again');
+}
+
+const asn1 = forge.asn1;
+const der = (type: number, value: string | forge.asn1.Asn1[], constructed = Array.isArray(value)) => asn1.create(asn1.Class.UNIVERSAL, type, constructed, value);
+const seq = (items: forge.asn1.Asn1[]) => der(asn1.Type.SEQUENCE, items);
+/** A positive INTEGER from hex, minimally encoded. */
+function integer(hex: string): forge.asn1.Asn1 {
+  let h = hex.replace(/^(00)+(?=..)/, '');
+  if (h.length % 2) h = '0' + h;
+  if (parseInt(h.slice(0, 2), 16) >= 0x80) h = '00' + h;
+  return der(asn1.Type.INTEGER, forge.util.hexToBytes(h));
+}
+/** UTCTime before 2050, GeneralizedTime from then on (RFC 5280). */
+const time = (d: Date) => (d.getUTCFullYear() < 2050 ? der(asn1.Type.UTCTIME, asn1.dateToUtcTime(d)) : der(asn1.Type.GENERALIZEDTIME, asn1.dateToGeneralizedTime(d)));
+const oid = (id: string) => der(asn1.Type.OID, asn1.oidToDer(id).getBytes());
+const octets = (value: forge.asn1.Asn1) => der(asn1.Type.OCTETSTRING, asn1.toDer(value).getBytes(), false);
+
+/**
+ * The CA's certificate revocation list (X.509 v2, RFC 5280) of `revoked`, as PEM: next update at
+ * the CA's own end of validity (the list is rewritten on every revocation, not on a schedule),
+ * CRL number = count of revocations, signed with the CA key.
+ */
+function makeCrl(ca: { cert: forge.pki.Certificate; keyPem: string }, revoked: readonly Revoked[], now: Date): string {
+  const sigAlg = seq([oid(forge.pki.oids.sha256WithRSAEncryption!), der(asn1.Type.NULL, '')]);
+  const extensions = asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
+    seq([
+      seq([oid('2.5.29.35'), octets(seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, ca.cert.generateSubjectKeyIdentifier().getBytes())]))]),
+      seq([oid('2.5.29.20'), octets(integer(revoked.length.toString(16)))]),
+    ]),
+  ]);
+  const tbs = seq([
+    integer('01'),
+    sigAlg,
+    forge.pki.distinguishedNameToAsn1(ca.cert.subject),
+    time(now),
+    time(ca.cert.validity.notAfter),
+    ...(revoked.length ? [seq(revoked.map((r) => seq([integer(r.serial), time(new Date(r.revokedAt))])))] : []),
+    extensions,
+  ]);
+  const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
+  const signature = sign('sha256', tbsDer, ca.keyPem);
+  const crl = seq([tbs, sigAlg, der(asn1.Type.BITSTRING, '\x00' + signature.toString('binary'), false)]);
+  const body = Buffer.from(asn1.toDer(crl).getBytes(), 'binary').toString('base64').replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN X509 CRL-----\n${body}${body.endsWith('\n') ? '' : '\n'}-----END X509 CRL-----\n`;
+}
+
+/**
+ * Revoke a certificate this CA issued: `which` is a certificate file, or a name whose
+ * certificate `ca issue` wrote to `<dir>/issued/<name>.crt`. Records it in revoked.json and
+ * rewrites ca.crl, which a running `bindery serve` picks up by itself.
+ */
+export function revokeCertificate(caDir: string, which: string, now = new Date()): { serial: string; name: string; crlPath: string; alreadyRevoked: boolean } {
+  const ca = readCa(caDir);
+  const file = existsSync(which) && statSync(which).isFile() ? which : join(caDir, 'issued', `${which}.crt`);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readFileSync(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BinderyError('USAGE', code === 'ENOENT' ? `no certificate issued for "${which}"` : 'not a PEM certificate', { file }, 'name a certificate file, or a name `bindery ca issue` issued into this CA\'s issued/ directory');
+  }
+  const caCert = new X509Certificate(forge.pki.certificateToPem(ca.cert));
+  if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) {
+    throw new BinderyError('USAGE', 'this certificate was not issued by this CA', { file }, `give the CA directory that issued it (its issuer is ${cert.issuer.replaceAll('\n', ', ')})`);
+  }
+  const serial = cert.serialNumber.toUpperCase().replace(/^(00)+(?=.)/, '');
+  const name = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? which;
+  const revoked = readRevoked(caDir);
+  const alreadyRevoked = revoked.some((r) => r.serial === serial);
+  const list = alreadyRevoked ? revoked : [...revoked, { serial, name, revokedAt: now.toISOString() }];
+  writeFileAtomic(join(caDir, REVOKED), JSON.stringify(list, null, 2) + '\n', 0o644);
+  const crlPath = join(caDir, CA_CRL);
+  writeFileAtomic(crlPath, makeCrl(ca, list, now), 0o644);
+  return { serial, name, crlPath, alreadyRevoked };
 }

@@ -6,6 +6,7 @@ import type { MetadataModel } from '../metadata/index.js';
 import { bindAll, type ParallelOptions } from './bind-all.js';
 import type { BindFailure, BoundFile } from '../types.js';
 import { repoChecks } from './checks.js';
+import { clientHazards } from '../server/index.js';
 import { validateAll, type ValidationSummary } from './validation.js';
 import { sourceLine } from './source.js';
 import { bindInput, keys, load, plan, type LoadOptions, type Phase, type Skipped } from './stages.js';
@@ -84,7 +85,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     keysWritten = k.result.written;
   }
   const { repo, config, metadata } = loaded;
-  warnings.push(...repoChecks(repo, metadata));
+  warnings.push(...repoChecks(repo, metadata), ...clientHazards(metadata.auth, config.communication.authentication));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const bar = phase('binding', plans.plans.size);

@@ -3,7 +3,8 @@
  * as a pure function, with the departures in decision 13 (docs/decisions.md)–15:
  *  - a uuid client's source address is checked too (unless floating);
  *  - a certificate-only client needs no Authorization header;
- *  - no reverse DNS: an address must be listed in clients.xml (client or Alias), or the client floats;
+ *  - an address clients.xml does not list is checked by reverse DNS, forward-confirmed (the
+ *    name must resolve back to the address; Bcfg2 trusts the PTR record alone);
  *  - only clients listed in clients.xml authenticate (decision 8 (docs/decisions.md));
  *  - bootstrap state comes from the server's own store (the caller passes bootstrapDone).
  * The reason in a failure is for the server's log only; the client sees a bare 401.
@@ -25,6 +26,11 @@ export interface Credentials {
   readonly basic: { readonly user: string; readonly password: string } | null;
   /** Source IP address of the connection. */
   readonly address: string;
+  /**
+   * The address's DNS names, forward-confirmed (each resolves back to the address); undefined
+   * while not looked up. Needed only for an address clients.xml does not list.
+   */
+  readonly names?: readonly string[];
 }
 
 export interface AuthPolicy {
@@ -43,7 +49,14 @@ export type AuthDecision =
       /** A bootstrap client that used its password: this run is the one bootstrap run. */
       readonly bootstrapRun: boolean;
     }
-  | { readonly ok: false; readonly client: string | null; readonly method: AuthMethod | null; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly client: string | null;
+      readonly method: AuthMethod | null;
+      readonly reason: string;
+      /** Set when the decision needs the address's DNS names (Credentials.names): look them up and ask again. */
+      readonly needsNames?: true;
+    };
 
 /** Lookup tables over the clients' auth records; build once per inventory. */
 export interface AuthIndex {
@@ -104,11 +117,32 @@ export function parseBasic(header: string | undefined): { user: string; password
 /** An empty password (`password=""`, `password =`) is no password: it never authenticates anyone. */
 const isSet = (password: string | null): password is string => password !== null && password !== '';
 
-function passwordMatches(client: ClientAuth, given: string, policy: AuthPolicy): boolean {
-  // Evaluate both comparisons so the time taken does not say which password was tried.
-  const own = isSet(client.password) && secretEquals(given, client.password);
-  const global = isSet(policy.globalPassword) && secretEquals(given, policy.globalPassword);
-  return client.secure ? own : own || global;
+/** Compared against when there is nothing to compare with, so that path costs what the others do. */
+const NO_PASSWORD = '\u0000bindery: no password\u0000';
+
+/**
+ * Every decision compares the given password exactly twice (the client's own, the global one),
+ * whatever step it ends at: an unknown user, a wrong address and a wrong password take the same
+ * time, so timing does not tell an attacker which names exist or where they are.
+ */
+function passwordChecker(given: string) {
+  let compared = 0;
+  const equals = (expected: string | null) => {
+    compared++;
+    const same = secretEquals(given, isSet(expected) ? expected : NO_PASSWORD);
+    return same && isSet(expected);
+  };
+  return {
+    matches(client: ClientAuth, policy: AuthPolicy): boolean {
+      const own = equals(client.password);
+      const global = equals(policy.globalPassword);
+      return client.secure ? own : own || global;
+    },
+    /** Do the comparisons this decision has not done yet. */
+    pad(): void {
+      while (compared < 2) equals(null);
+    },
+  };
 }
 
 export function authenticate(
@@ -118,9 +152,17 @@ export function authenticate(
   bootstrapDone: (client: string) => boolean,
 ): AuthDecision {
   const address = normalizeAddress(creds.address);
+  const passwords = passwordChecker(creds.basic?.password ?? '');
   let method: AuthMethod;
   let client: ClientAuth | undefined;
-  const fail = (reason: string): AuthDecision => ({ ok: false, client: client?.hostname ?? null, method: method ?? null, reason });
+  const fail = (reason: string): Extract<AuthDecision, { ok: false }> => {
+    passwords.pad();
+    return { ok: false, client: client?.hostname ?? null, method: method ?? null, reason };
+  };
+  /** The source address's forward-confirmed DNS names are needed: the caller resolves them and asks again. */
+  const lookUp = (): AuthDecision => ({ ...fail('the source address must be resolved (reverse DNS)'), needsNames: true });
+  /** The clients the source address's DNS names stand for (a name or an alias's name). */
+  const resolvedClients = (names: readonly string[]) => [...new Set(names.map((n) => index.byName.get(n.toLowerCase())).filter((c) => c !== undefined))];
 
   // 1. Identify the client.
   if (creds.cert) {
@@ -139,9 +181,15 @@ export function authenticate(
   } else if (creds.basic.user === 'root') {
     method = 'address';
     const owners = index.byAddress.get(address) ?? [];
-    if (owners.length === 0) return fail('no client listed at this address (bindery does no reverse DNS)');
     if (owners.length > 1) return fail('several clients share this address; they must use a uuid');
-    client = owners[0];
+    if (owners.length === 1) client = owners[0];
+    else {
+      if (!creds.names) return lookUp();
+      const named = resolvedClients(creds.names);
+      if (named.length === 0) return fail(creds.names.length ? `no client listed at this address, and its DNS name (${creds.names.join(', ')}) is no client` : 'no client listed at this address, and it has no forward-confirmed DNS name');
+      if (named.length > 1) return fail('the address\'s DNS names stand for several clients; they must use a uuid');
+      client = named[0];
+    }
   } else {
     client = index.byUuid.get(creds.basic.user);
     method = client ? 'uuid' : 'name';
@@ -157,9 +205,14 @@ export function authenticate(
     return fail('auth="bootstrap": the password run is used up; a certificate is required');
   }
 
-  // 4. The source address, for every method (decision 13 (docs/decisions.md)).
+  // 4. The source address, for every method (decision 13 (docs/decisions.md)). An address listed
+  // in clients.xml belongs to its clients only; an unlisted one must resolve to the client's name.
   if (!c.floating && !c.addresses.some((a) => normalizeAddress(a) === address)) {
-    return fail(c.addresses.length ? 'address is not the client\'s (nor an alias\'s) and the client is not floating' : 'client has no address in clients.xml and is not floating (bindery does no reverse DNS)');
+    if (index.byAddress.has(address)) return fail('address is another client\'s, not this one\'s (nor an alias\'s), and the client is not floating');
+    if (!creds.names) return lookUp();
+    if (!resolvedClients(creds.names).includes(c)) {
+      return fail(creds.names.length ? `address resolves to ${creds.names.join(', ')}, not to this client (nor an alias), and the client is not floating` : 'address is not the client\'s and has no forward-confirmed DNS name, and the client is not floating');
+    }
   }
 
   // 5. A certificate suffices for cert and bootstrap.
@@ -168,6 +221,6 @@ export function authenticate(
   // 6. The password.
   if (c.secure && !isSet(c.password)) return fail('secure client has no password of its own');
   if (!creds.basic) return fail(method === 'cert' ? 'auth="cert+password": the password must be given with the certificate' : 'no password');
-  if (!passwordMatches(c, creds.basic.password, policy)) return fail(c.secure ? 'wrong password (secure: only the client\'s own password)' : 'wrong password');
+  if (!passwords.matches(c, policy)) return fail(c.secure ? 'wrong password (secure: only the client\'s own password)' : 'wrong password');
   return { ok: true, client: c.hostname, method, authType, bootstrapRun: authType === 'bootstrap' && method !== 'cert' };
 }

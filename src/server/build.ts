@@ -1,10 +1,12 @@
 /**
- * The build being served. `<build>/current` is re-read on every request (one readlink): the
- * emit stage publishes by swapping that symlink atomically, so a request sees either the old
- * build or the new one, never half of one, and no restart is needed. A published build
- * directory never changes, so what was read from it is cached until the link moves.
+ * The build being served. The emit stage publishes by swapping the `<build>/current` symlink
+ * atomically, so a request sees either the old build or the new one, never half of one, and no
+ * restart is needed. The link is read again only when the output directory changes (watched)
+ * or a second has passed (in case a change went unseen); a published build directory never
+ * changes, so what was read from it is cached until the link moves.
  */
-import { readFile, readlink } from 'node:fs/promises';
+import { readlinkSync, watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readCurrentBuild } from '../emit/index.js';
 
@@ -32,7 +34,12 @@ export interface ServedBuild {
 export interface BuildSource {
   /** The current build, or null before the first publish. */
   current(): Promise<ServedBuild | null>;
+  /** Stop watching the output directory. */
+  close(): void;
 }
+
+/** Read `current` again at least this often, even when no change was seen. */
+const RECHECK_MS = 1000;
 
 /** Cache at most this many tarball bytes per build. */
 const CACHE_BYTES = 64 * 1024 * 1024;
@@ -80,21 +87,47 @@ function openBuild(dir: string, manifest: { hosts: Record<string, { tarball: str
 
 export function buildSource(outDir: string): BuildSource {
   let cached: { link: string; build: ServedBuild } | null = null;
+  let checkedAt = 0;
+  let watcher: FSWatcher | null = null;
+  const stale = () => {
+    checkedAt = 0;
+  };
+  const startWatching = () => {
+    try {
+      watcher = watch(outDir, { persistent: false }, stale);
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = null;
+        stale();
+      });
+    } catch {
+      watcher = null; // no directory yet: look every time until there is one
+    }
+  };
   return {
     async current() {
+      const now = Date.now();
+      if (cached && watcher && now - checkedAt < RECHECK_MS) return cached.build;
+      if (!watcher) startWatching();
       let link: string;
       try {
-        link = resolve(outDir, await readlink(join(outDir, 'current')));
+        link = resolve(outDir, readlinkSync(join(outDir, 'current')));
       } catch {
+        cached = null;
         return null;
       }
+      checkedAt = now;
       if (cached?.link === link) return cached.build;
       const read = readCurrentBuild(outDir);
       if (!read) return null;
       const build = openBuild(read.dir, read.manifest);
-      // Keyed by what the link said; if it moved in between, the next request reloads.
+      // Keyed by what the link said; if it moved in between, the next look reloads.
       cached = { link, build };
       return build;
+    },
+    close() {
+      watcher?.close();
+      watcher = null;
     },
   };
 }

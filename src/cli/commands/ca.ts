@@ -1,13 +1,13 @@
 import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BinderyError } from '../../errors.js';
-import { describeCertificate, initCa, issueToFiles } from '../../ca/index.js';
+import { describeCertificate, initCa, issueToFiles, revokeCertificate } from '../../ca/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { intOption, positional } from './common.js';
 
 const INIT_USAGE = 'ca init <dir> [--days N] [--cn NAME]';
 const ISSUE_USAGE = 'ca issue <dir> <name> [--server] [--days N] [--san NAME]... [--out DIR]';
-
+const REVOKE_USAGE = 'ca revoke <dir> <name | certificate file>';
 
 export const caInitCommand: Command = {
   name: 'ca init',
@@ -48,6 +48,21 @@ export const caIssueCommand: Command = {
     const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ok: true, ...paths, ...cert, server });
+    return 0;
+  },
+};
+
+export const caRevokeCommand: Command = {
+  name: 'ca revoke',
+  summary: 'revoke a certificate: rewrite the CA\'s revocation list (ca.crl), which bindery serve reloads by itself',
+  usage: REVOKE_USAGE,
+  options: {},
+  async run(ctx) {
+    const dir = resolve(positional(ctx, 0, 'CA directory', REVOKE_USAGE));
+    const which = positional(ctx, 1, 'certificate name (as given to ca issue) or certificate file', REVOKE_USAGE);
+    const r = revokeCertificate(dir, which);
+    ctx.io.info(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.name} (serial ${r.serial})\n  ${r.crlPath} (bindery serve --ca ${dir} reads it; new connections with this certificate are refused)`);
+    ctx.io.result(r);
     return 0;
   },
 };

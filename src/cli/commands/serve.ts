@@ -1,23 +1,23 @@
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BinderyError, isBinderyError } from '../../errors.js';
+import { BinderyError, isBinderyError, type Diagnostic } from '../../errors.js';
 import { renderMessage } from '../render.js';
-import { caCertPath } from '../../ca/index.js';
+import { CA_CRL, caCertPath } from '../../ca/index.js';
 import { load } from '../../pipeline/index.js';
 import { loadMetadata } from '../../metadata/index.js';
-import { startServer, type AuthPolicy, type ServedBuild } from '../../server/index.js';
+import { announceListening, clientHazards, isWorker, leavePool, openLineSink, startServer, startWorkers, workerLimiter, type AuthPolicy, type ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
-import { stringOpt, type Command } from '../command.js';
+import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
 import { isStoreUrl, mirrorStore, openStore, parseStoreUrl, type StoreMirror } from '../../publish/index.js';
 
 const USAGE =
-  'serve --build <dir>|s3://bucket/prefix|file:///dir --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S] [--trust-key pub.pem] [--poll S] [--endpoint URL] [--path-style]';
+  'serve --build <dir>|s3://bucket/prefix|file:///dir --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S] [--resolver host[:port]]... [--crl ca.crl] [--workers N] [--trust-key pub.pem] [--poll S] [--endpoint URL] [--path-style]';
 
 const DEFAULT_LISTEN = '0.0.0.0:6789';
 
 /** host:port, [v6]:port or :port. */
-function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new BinderyError('USAGE', `--listen ${text} is not host:port`, {}, 'for example --listen 0.0.0.0:6789 or --listen [::]:6789');
@@ -41,6 +41,9 @@ export const serveCommand: Command = {
     log: { type: 'string', valueName: 'file', description: 'append one JSON line per authentication decision here', default: 'stderr' },
     'max-failures': { type: 'string', valueName: 'n', description: 'failed authentications per address before it is refused for a while', default: '20' },
     'failure-window': { type: 'string', valueName: 'seconds', description: 'the window --max-failures counts in', default: '60' },
+    resolver: { type: 'string', multiple: true, valueName: 'ip[:port]', description: 'DNS server for the reverse lookup of clients without a listed address (repeatable)', default: 'the system resolver' },
+    crl: { type: 'string', valueName: 'file', description: 'certificate revocation list, reloaded when it changes', default: 'ca.crl beside the CA certificate' },
+    workers: { type: 'string', valueName: 'n', description: 'server processes sharing the port, bootstrap state and rate limits', default: '1' },
     'trust-key': { type: 'string', valueName: 'file', description: 'with --build from a store: the public key (PEM) every manifest must be signed by', default: 'the key of the first build fetched, pinned in --state' },
     poll: { type: 'string', valueName: 'seconds', description: 'with --build from a store: how often the store\'s current pointer is checked', default: '5' },
     endpoint: { type: 'string', valueName: 'url', description: 'an S3-compatible endpoint, e.g. http://127.0.0.1:7480', default: 'AWS, or $AWS_ENDPOINT_URL' },
@@ -71,23 +74,25 @@ export const serveCommand: Command = {
       cert: readOptionFile(files.cert, 'server certificate', 'CONFIG', hint),
       key: readOptionFile(files.key, 'server key', 'CONFIG', hint),
       ca: readOptionFile(files.ca, 'CA certificate', 'CONFIG', hint),
+      // bindery ca revoke writes ca.crl next to ca.crt; watched, so it may appear later.
+      crlFile: resolve(stringOpt(ctx, 'crl') ?? join(dirname(files.ca), CA_CRL)),
       files,
     };
     const { host, port } = parseListen(stringOpt(ctx, 'listen') ?? DEFAULT_LISTEN);
     const stateDir = resolve(stringOpt(ctx, 'state') ?? join(dirname(buildDir), `${basename(buildDir)}.state`));
     const rateLimit = { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 };
-    const logFile = stringOpt(ctx, 'log');
-    let logFd: number | null = null;
-    if (logFile) {
-      try {
-        logFd = openSync(logFile, 'a', 0o600);
-      } catch (e) {
-        throw new BinderyError('CONFIG', `cannot open the decision log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: logFile }, 'give --log a file in a directory that exists and the server can write');
-      }
-    }
-    // Written at once (the file synchronously), so no decision is lost when the process is stopped.
-    const log = (line: string) => void (logFd === null ? process.stderr.write(line + '\n') : writeSync(logFd, line + '\n'));
+    const workers = intOption(ctx, 'workers', 1);
+    if (workers < 1 || workers > 64) throw new BinderyError('USAGE', `--workers ${workers} is not from 1 to 64`, {}, 'one process per core is usually right');
+    // Each worker would mirror the store into the one cache on its own.
+    if (fromStore && workers > 1) throw new BinderyError('USAGE', '--workers with --build from a store is not supported yet', {}, 'serve from a store with one process, or mirror it into a directory and serve that with --workers');
+    const resolverOpt = ctx.values.resolver;
+    const resolver = { servers: Array.isArray(resolverOpt) ? resolverOpt.map(String) : [] };
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
+
+    const hazards = clientHazards(loaded.metadata.auth, policy.defaultAuth);
+    if (workers > 1 && !isWorker()) return runPool(ctx, workers, rateLimit, { buildDir, stateDir }, hazards);
+    const sink = openLineSink(stringOpt(ctx, 'log') ?? null);
+    const log = (line: string) => sink.write(line);
 
     // clients.xml is read again whenever a new build is published (or on SIGHUP); if it cannot
     // be read, the previous inventory stays in force.
@@ -128,6 +133,8 @@ export const serveCommand: Command = {
       port,
       log,
       rateLimit,
+      resolver,
+      ...(isWorker() ? { limiter: workerLimiter() } : {}),
     });
     // Handlers first: a supervisor may signal as soon as it reads the "listening" line.
     const stopped = new Promise<void>((done) => {
@@ -140,7 +147,8 @@ export const serveCommand: Command = {
         stopping = true;
         mirror?.close();
         void server.close().then(() => {
-          if (logFd !== null) closeSync(logFd);
+          sink.close();
+          leavePool();
           done();
         });
       };
@@ -148,12 +156,49 @@ export const serveCommand: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGHUP', hup);
     });
-    ctx.io.info(`listening on ${server.url} (build ${buildDir}, state ${stateDir})`);
-    if (!existsSync(join(buildDir, 'current'))) {
-      ctx.io.warn({ code: 'no-build', file: buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${buildDir} runs` });
+    if (isWorker()) {
+      announceListening(server.url);
+    } else {
+      announce(ctx, server.url, { buildDir, stateDir }, hazards, 1);
     }
-    ctx.io.result({ ok: true, url: server.url, host: server.host, port: server.port, build: buildDir, state: stateDir });
     await stopped;
     return 0;
   },
 };
+
+/** The start-up lines: where it listens, warnings, and the JSON result. */
+function announce(ctx: CommandContext, url: string, where: { buildDir: string; stateDir: string }, hazards: readonly Diagnostic[], workers: number): void {
+  const { host, port } = new URL(url);
+  ctx.io.info(`listening on ${url} (build ${where.buildDir}, state ${where.stateDir}${workers > 1 ? `, ${workers} workers` : ''})`);
+  for (const h of hazards) ctx.io.warn(h);
+  if (!existsSync(join(where.buildDir, 'current'))) {
+    ctx.io.warn({ code: 'no-build', file: where.buildDir, message: `nothing is published here yet; clients get 503 until bindery build --out ${where.buildDir} runs` });
+  }
+  ctx.io.result({ ok: true, url, host: host.replace(/^\[|\]$/g, ''), port: Number(port), build: where.buildDir, state: where.stateDir, workers, warnings: hazards });
+}
+
+/** The primary of --workers N: start the workers (each runs this command), pass signals on, stop them together. */
+async function runPool(ctx: CommandContext, n: number, rateLimit: { maxFailures: number; windowMs: number }, where: { buildDir: string; stateDir: string }, hazards: readonly Diagnostic[]): Promise<number> {
+  const pool = startWorkers(n, rateLimit);
+  let stopping = false;
+  const stopped = new Promise<number>((done) => {
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void pool.stop().then(() => done(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGHUP', () => pool.signal('SIGHUP'));
+    void pool.died.then((code) => {
+      if (stopping) return;
+      stopping = true;
+      ctx.io.warn({ code: 'WORKER_DIED', message: `a server worker exited (code ${code}); stopping the others` });
+      void pool.stop().then(() => done(code === 2 ? 2 : 70));
+    });
+  });
+  const first = await Promise.race([pool.listening, stopped]);
+  if (typeof first === 'number') return first;
+  announce(ctx, first, where, hazards, n);
+  return stopped;
+}

@@ -1,0 +1,264 @@
+/**
+ * Verification: nothing the server sends is believed before it checks out. The signed host
+ * record (today's hosts/<host>.meta.json) is verified first, from the response headers, with the
+ * key the trust chain leads to; it names the host, the tarball's sha256 and, when the build
+ * states them, the tarball's size, its files and the paths the server could not bind. The body
+ * is then held to those figures, and the build to the last one this host applied.
+ */
+import { createGunzip } from 'node:zlib';
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { BinderyError, type Diagnostic } from '../errors.js';
+import { verifyBytes } from '../emit/index.js';
+import { followRotations } from '../protocol/rotation.js';
+import type { AppliedBuild } from './state.js';
+
+function fail(message: string, hint?: string): never {
+  throw new BinderyError('FETCH', message, {}, hint);
+}
+
+/** One file the record says the tarball holds. */
+export interface RecordFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number | null;
+  /** Mode (four octal digits), owner and group, when stated. */
+  readonly mode: string | null;
+  readonly owner: string | null;
+  readonly group: string | null;
+}
+
+/** What the client knows from the signed host record, checked. */
+export interface HostRecord {
+  readonly host: string;
+  readonly sha256: string;
+  /** Size of the tarball in bytes, when stated. */
+  readonly size: number | null;
+  readonly builtAt: string | null;
+  readonly revision: string | null;
+  /** The build's serial, which only grows, when stated. */
+  readonly serial: number | null;
+  /** The tarball's files, when stated: each must be there with that content, and no other. */
+  readonly files: readonly RecordFile[] | null;
+  /** Paths the server could not bind for this host (they are not in the tarball). */
+  readonly failed: readonly string[];
+}
+
+type Unchecked = Record<string, unknown>;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const optional = <T>(v: unknown, ok: (v: unknown) => v is T, what: string): T | null => {
+  if (v === undefined || v === null) return null;
+  if (!ok(v)) fail(`the configuration's signed record has a malformed ${what}: nothing was applied`, 'run bindery build again on the server with a bindery as new as this one');
+  return v;
+};
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+function parseFiles(v: unknown): RecordFile[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v)) fail('the configuration\'s signed record has a malformed file list: nothing was applied');
+  return v.map((f: Unchecked) => {
+    if (!f || typeof f.path !== 'string' || typeof f.sha256 !== 'string') fail('the configuration\'s signed record has a file without path or sha256: nothing was applied');
+    const text = (v: unknown, what: string) => optional(v, isString, `${what} for ${f.path}`);
+    return { path: f.path, sha256: f.sha256, size: optional(f.size, isCount, `size for ${f.path}`), mode: text(f.mode, 'mode'), owner: text(f.owner, 'owner'), group: text(f.group, 'group') };
+  });
+}
+
+/** Failed paths: plain strings, or objects with a path (and perhaps why). */
+function parseFailed(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail('the configuration\'s signed record has a malformed list of failed paths: nothing was applied');
+  return v.map((f: unknown) => {
+    const path = typeof f === 'string' ? f : (f as Unchecked | null)?.path;
+    if (typeof path !== 'string') fail('the configuration\'s signed record lists a failed entry without a path: nothing was applied');
+    return path;
+  });
+}
+
+function parseRecord(json: Buffer): { record: HostRecord; chain: unknown } {
+  let m: Unchecked | null = null;
+  try {
+    m = JSON.parse(json.toString('utf8')) as Unchecked | null;
+  } catch {
+    // reported below
+  }
+  // Version 1 is the meta of hosts/<host>.meta.json; version 2 the host record of output format v2,
+  // whose tarball's sha256 and size sit in `tarball`.
+  if (m && typeof m === 'object' && m.version === 2 && m.tarball && typeof m.tarball === 'object') {
+    const t = m.tarball as Unchecked;
+    m = { ...m, sha256: t.sha256, size: t.size };
+  }
+  if (!m || typeof m !== 'object' || (m.version !== 1 && m.version !== 2)) {
+    fail(`the configuration's signed record is ${m && typeof m === 'object' ? `of version ${String(m.version)}` : 'not a JSON object'}, which this bindery does not read: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
+  }
+  const { host, sha256, revision } = m;
+  if (typeof host !== 'string' || typeof sha256 !== 'string' || !(revision === undefined || revision === null || typeof revision === 'string')) {
+    fail('the configuration\'s signed record lacks host, sha256 or revision: nothing was applied', 'run bindery build again on the server');
+  }
+  const record: HostRecord = {
+    host,
+    sha256,
+    size: optional(m.size, isCount, 'size'),
+    builtAt: optional(m.builtAt, isString, 'builtAt'),
+    revision: (revision as string | null | undefined) ?? null,
+    serial: optional(m.serial, isCount, 'serial'),
+    files: parseFiles(m.files),
+    failed: parseFailed(m.failed),
+  };
+  return { record, chain: m.keyChain };
+}
+
+/** The record and its signature as they came in the response headers. */
+export interface SignedRecord {
+  readonly json: Buffer;
+  readonly signature: Buffer;
+}
+
+/**
+ * The record, verified with the key the rotation chain leads to from `trusted`, and for `name`.
+ * The tarball's own signature covers its bytes only, so a compromised server (or whoever holds
+ * its TLS key) could hand this host another host's validly signed tarball: the record names the
+ * host and the tarball's sha256, and both must match. `signingKey` is the key that signed it.
+ */
+export function verifyRecord(signed: SignedRecord | null, trusted: string, name: string, source: string): { record: HostRecord; signingKey: string; rotated: number } {
+  if (!signed) {
+    fail(`the server sent no signed record (${source}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
+  }
+  // The chain is read before the signature is checked: it is what says which key to check with,
+  // and each of its links is verified from the trusted key on.
+  let unverified: { record: HostRecord; chain: unknown } | null = null;
+  try {
+    unverified = parseRecord(signed.json);
+  } catch (e) {
+    if (!verifyBytes(signed.json, signed.signature, trusted)) fail('the configuration\'s signed record does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
+    throw e;
+  }
+  const { key, followed } = followRotations(trusted, unverified.chain);
+  if (!verifyBytes(signed.json, signed.signature, key)) {
+    fail(
+      `the configuration's signed record does not verify with the ${followed ? 'signing key the rotation chain leads to' : 'trusted key'}: nothing was applied`,
+      'check --trust is the build\'s signing public key (or the first key of its rotation chain); if it is, the download was tampered with or signed by a key this host was never led to',
+    );
+  }
+  const { record } = unverified;
+  if (record.host.toLowerCase() !== name.toLowerCase()) {
+    fail(`the server sent the configuration of another host (${record.host}), not of ${name}: nothing was applied`, `the server or the connection to it may be compromised; if ${name} is not this host's name in clients.xml, pass --host NAME, this host's name in clients.xml`);
+  }
+  return { record, signingKey: key, rotated: followed };
+}
+
+/**
+ * Against rollback (an older, validly signed build replayed) and freeze (a server that keeps
+ * handing out one old build): the build must not be older than the last applied, unless
+ * `allowDowngrade`; and not older than `maxAgeMs` when given.
+ */
+export function checkFreshness(record: HostRecord, last: AppliedBuild | null, opts: { allowDowngrade?: boolean; maxAgeMs?: number; now: number }): Diagnostic[] {
+  if (opts.maxAgeMs !== undefined) {
+    if (record.builtAt === null) fail('--max-age is set but the configuration\'s signed record states no build time: nothing was applied', 'drop --max-age, or build with a bindery that records the build time');
+    const age = opts.now - Date.parse(record.builtAt);
+    if (!(age <= opts.maxAgeMs)) {
+      fail(`the configuration was built ${record.builtAt}, longer ago than --max-age allows: nothing was applied`, 'the server may be handing out an old build on purpose (a freeze attack), or builds have stopped: run bindery build on the server, or raise --max-age');
+    }
+  }
+  if (!last || opts.allowDowngrade) return [];
+  if (record.serial === null && record.builtAt === null) {
+    return [{ code: 'fetch-unordered-build', severity: 'warning', message: 'the signed host record states neither a serial nor a build time, so this run cannot tell an older build from a newer one: rollback protection is off', hint: 'build with a bindery whose host records carry the build serial' }];
+  }
+  const older =
+    record.serial !== null && last.serial !== null
+      ? record.serial < last.serial || (record.serial === last.serial && record.sha256 !== last.sha256)
+      : record.builtAt !== null && last.builtAt !== null && Date.parse(record.builtAt) < Date.parse(last.builtAt);
+  if (older) {
+    const what = (b: { serial: number | null; builtAt: string | null; revision: string | null }) =>
+      [b.serial !== null ? `serial ${b.serial}` : null, b.builtAt ? `built ${b.builtAt}` : null, b.revision ? `from ${b.revision}` : null].filter(Boolean).join(', ');
+    fail(
+      `the server sent an older build (${what(record)}) than the one this host applied last (${what(last)}): nothing was applied`,
+      'a rollback by whoever holds the server or its TLS key looks like this; to roll back on purpose, run fetch with --allow-downgrade',
+    );
+  }
+  return [];
+}
+
+/** A regular file of the tarball. */
+export interface ConfigFile {
+  /** Absolute client-side path, e.g. /etc/motd. */
+  readonly path: string;
+  readonly data: Buffer;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+}
+
+/** Tar's own bytes around each member (header, a long-name header, padding) and at the end, at most. */
+const TAR_PER_FILE = 3 * 512;
+const TAR_END = 20 * 512;
+
+/** The most a tarball of these files can unpack to: the gunzip output cap. */
+export function unpackedLimit(record: HostRecord, fallback: number): number {
+  if (!record.files || record.files.some((f) => f.size === null)) return fallback;
+  return record.files.reduce((n, f) => n + Math.ceil(f.size! / 512) * 512 + TAR_PER_FILE, TAR_END);
+}
+
+/** Stops the stream once more than `limit` bytes went through. */
+function byteLimit(limit: number, what: () => BinderyError): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit) return done(what());
+      done(null, chunk);
+    },
+  });
+}
+
+/**
+ * The tarball's files, unpacked from `file` with at most `limit` bytes of gunzip output:
+ * regular files with clean relative names only, each as the record states it when it does.
+ */
+export async function readTarball(file: string, limit: number, record: HostRecord | null): Promise<ConfigFile[]> {
+  const files: ConfigFile[] = [];
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
+    stream.on('end', () => {
+      const name = header.name.replace(/^\.\//, '');
+      const parts = name.split('/');
+      if (header.type !== 'file') return next(new BinderyError('FETCH', `the tarball holds a ${header.type} (${name}); only regular files are applied`));
+      if (name.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || name.includes('\0')) {
+        return next(new BinderyError('FETCH', `the tarball holds an unsafe member name "${name}"`));
+      }
+      files.push({ path: '/' + name, data: Buffer.concat(chunks), mode: (header.mode ?? 0o644) & 0o7777, owner: header.uname || 'root', group: header.gname || 'root' });
+      next();
+    });
+    stream.on('error', next);
+  });
+  const tooBig = () => new BinderyError('FETCH', `the configuration unpacks to more than ${limit} bytes${record?.files ? ', more than its signed record states' : ''}: nothing was applied`, {}, record?.files ? 'the tarball is not the one the record describes (a gzip bomb looks like this)' : 'raise --max-size if the configuration really is this large');
+  try {
+    await pipeline(createReadStream(file), createGunzip(), byteLimit(limit, tooBig), extract);
+  } catch (e) {
+    if (e instanceof BinderyError) throw e;
+    fail(`the configuration is not a readable gzip tarball (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): nothing was applied`);
+  }
+  if (record?.files) checkFiles(files, record.files);
+  return files;
+}
+
+/** Each file as the record states it, and no other. */
+function checkFiles(files: readonly ConfigFile[], stated: readonly RecordFile[]): void {
+  const want = new Map(stated.map((f) => [f.path, f]));
+  for (const f of files) {
+    const s = want.get(f.path);
+    if (!s) fail(`the tarball holds ${f.path}, which its signed record does not list: nothing was applied`);
+    if (createHash('sha256').update(f.data).digest('hex') !== s.sha256) fail(`${f.path} in the tarball is not the content its signed record states: nothing was applied`);
+    const mode = f.mode.toString(8).padStart(4, '0');
+    if ((s.mode !== null && s.mode !== mode) || (s.owner !== null && s.owner !== f.owner) || (s.group !== null && s.group !== f.group)) {
+      fail(`${f.path} in the tarball has mode ${mode} ${f.owner}:${f.group}, not the ${s.mode ?? mode} ${s.owner ?? f.owner}:${s.group ?? f.group} its signed record states: nothing was applied`);
+    }
+    want.delete(f.path);
+  }
+  if (want.size) fail(`the tarball lacks ${[...want.keys()].join(', ')}, which its signed record lists: nothing was applied`);
+}
