@@ -44,10 +44,10 @@ for _ in $(seq 50); do curl -sf --cacert "$work/ca/ca.crt" "https://localhost:$p
 step "5. fetch devbox's configuration: look first, then apply"
 # A scratch root stands in for the host: owners come from its own etc/passwd and etc/group.
 mkdir -p "$work/root/etc"
-printf 'root:x:0:0::/root:/bin/sh\ndeploy:x:1000:1000::/home/deploy:/bin/sh\nwww-data:x:33:33::/var/www:/bin/sh\n' > "$work/root/etc/passwd"
-printf 'root:x:0:\ndeploy:x:1000:\nwww-data:x:33:\n' > "$work/root/etc/group"
+printf 'root:x:0:0::/root:/bin/sh\ndeploy:x:1000:1000::/home/deploy:/bin/sh\nwww-data:x:33:33::/var/www:/bin/sh\nntp:x:107:107::/nonexistent:/bin/false\n' > "$work/root/etc/passwd"
+printf 'root:x:0:\ndeploy:x:1000:\nwww-data:x:33:\nntp:x:107:\n' > "$work/root/etc/group"
 fetch=(fetch --server "https://localhost:$port" --ca "$work/ca/ca.crt" --trust "$work/signing-pub.pem"
-  --user devbox.example.com --password devbox-pw --root "$work/root")
+  --user devbox.example.com --password devbox-pw --root "$work/root" --state "$work/fetch-state")
 bindery "${fetch[@]}" --dry-run
 bindery "${fetch[@]}"
 cat "$work/root/etc/motd"

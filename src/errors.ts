@@ -61,6 +61,7 @@ const CODES = {
   'decryption-failed': c('a .crypt file could not be decrypted with any passphrase'),
   'delta-on-generated': c('a .cat/.diff delta applies to generated content'),
   'duplicate-client': c('a client is listed twice in clients.xml'),
+  'floating-bootstrap': c('a bootstrap client that floats and is not secure takes the global password from anywhere for its one run'),
   'fetch-unordered-build': c('a signed host record states neither serial nor build time, so fetch cannot refuse an older build'),
   'duplicate-group': c('a group is declared twice in groups.xml'),
   'glob-no-match': c('a bundle <Path glob=…> matches no entry'),
@@ -95,7 +96,9 @@ const CODES = {
   'unknown-host': c('a host-specific file names a host that is not a client'),
   'unsupported-bundle-template': c('a bundle is a Genshi template, not rendered'),
   'unsupported-template': c('a template kind bindery does not render (Jinja2)'),
+  'uuid-shadows-name': c('a client\'s uuid is another client\'s name, so that name logs in as the uuid client'),
   'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
+  'worker-died': c('serve: a worker process exited on its own; the others are stopped'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
 } as const satisfies Record<string, CodeInfo>;

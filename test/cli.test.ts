@@ -62,8 +62,9 @@ test('exit 2: usage and configuration errors, each a single JSON document with -
     [['build', basic, '--out', join(work.dir, 'o'), '--json'], 'config', /no signing key/],
     [['build', basic, '--out', join(work.dir, 'o'), '--signing-key', key, '--config', join(work.dir, 'none.conf'), '--json'], 'config', /ENOENT/],
   ];
-  for (const [args, code, text] of cases) {
-    const r = await bindery(args, { env: { BINDERY_SIGNING_KEY: '' } });
+  const runs = await Promise.all(cases.map(([args]) => bindery(args, { env: { BINDERY_SIGNING_KEY: '' } })));
+  for (const [i, [args, code, text]] of cases.entries()) {
+    const r = runs[i]!;
     assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const doc = oneDocument(r.stdout) as { ok: boolean; errors: { code: string; text: string }[] };
     assert.is(doc.ok, false);
@@ -107,8 +108,9 @@ test('every option of every command has a description; info and ca alone list th
   const top = await bindery(['--help']);
   const names = [...top.stdout.matchAll(/^ {2}([a-z]+)(?: \[options\])? {2,}/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
   assert.ok(names.includes('build') && names.includes('fetch'), top.stdout);
-  for (const name of names) {
-    const h = await bindery(['help', name]);
+  const helps = await Promise.all(names.map((name) => bindery(['help', name])));
+  for (const [i, name] of names.entries()) {
+    const h = helps[i]!;
     assert.is(h.code, 0, name);
     const options = h.stdout.split('Options:\n')[1]?.split('\n\n')[0] ?? '';
     for (const line of options.split('\n').filter((l) => /^ {2}-/.test(l))) {

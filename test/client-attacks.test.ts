@@ -16,6 +16,7 @@ import { fetchAndApply, type FetchOptions } from '../src/client/index.ts';
 import { keyFingerprint, signRotation, type SignedRotation } from '../src/protocol/rotation.ts';
 import { signBytes, type SigningKey } from '../src/emit/index.ts';
 import { BinderyError } from '../src/errors.ts';
+import { reportProblem } from '../src/server/report.ts';
 import { ROOT, run, tempDir } from './helpers.ts';
 import { makePki, makeSigningKey, type Pki } from './fixtures/server-kit/index.ts';
 
@@ -126,8 +127,12 @@ test.before(async () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        reports.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        res.writeHead(200, { 'content-type': 'application/json' });
+        const report = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        // Held to the shape bindery serve accepts.
+        const problem = reportProblem(report);
+        res.writeHead(problem ? 400 : 200, { 'content-type': 'application/json' });
+        if (problem) return void res.end(JSON.stringify({ error: problem }));
+        reports.push(report);
         res.end('{"accepted":true}');
       });
       return;
@@ -267,6 +272,24 @@ test('a root-owned symlink in a root-owned directory (as /lib -> usr/lib) is fol
     // The test user owns the link, so it is not trusted, though fetch runs as that user.
     assert.match(r.failed[0]!.reason, /is a symlink owned by uid \d+, not root/);
   }
+});
+
+test('a root-owned symlink is resolved component by component too: a user\'s link on its way is not followed', async () => {
+  const root = newDir('link-chain');
+  mkdirSync(join(root, 'etc/sudoers.d'), { recursive: true });
+  mkdirSync(join(root, 'home/deploy'), { recursive: true });
+  symlinkSync('home/deploy/lib', join(root, 'lib'));
+  symlinkSync('../../etc/sudoers.d', join(root, 'home/deploy/lib'));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    lchownSync(join(root, 'home/deploy'), 65534, 65534);
+    lchownSync(join(root, 'home/deploy/lib'), 65534, 65534);
+  }
+  serve(await build({ '/lib/evil': 'deploy ALL=(ALL) NOPASSWD: ALL\n' }));
+  const r = await fetchAndApply(opts(root));
+  const uid = asRoot ? 65534 : process.getuid!();
+  assert.equal(r.failed, [{ path: '/lib/evil', reason: asRoot ? `/home/deploy/lib is a symlink owned by uid ${uid}, not root: not followed` : `/lib is a symlink owned by uid ${uid}, not root: not followed` }]);
+  assert.equal(readdirSync(join(root, 'etc/sudoers.d')), []);
 });
 
 test('a symlink or FIFO at the target itself is replaced, never followed or read', async () => {
@@ -418,7 +441,7 @@ test('bindery signing-key rotate writes the chain beside the new key, and fetch 
   const r = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(next), '--json');
   assert.is(r.code, 0, r.stderr);
   const chain = `${keyFile(next)}.chain.json`;
-  assert.equal(JSON.parse(r.stdout), { chain, rotations: 1, previousKey: keyFingerprint(old.publicKeyPem), newKey: keyFingerprint(next.publicKeyPem) }, 'written beside the new key');
+  assert.equal(JSON.parse(r.stdout), { ok: true, chain, rotations: 1, previousKey: keyFingerprint(old.publicKeyPem), newKey: keyFingerprint(next.publicKeyPem) }, 'written beside the new key');
   // That chain ends at `next`: extending it from `old` would fork it.
   const forked = await bindery('signing-key', 'rotate', '--signing-key', keyFile(old), '--new-key', keyFile(third), '--chain', chain);
   assert.is(forked.code, 2, forked.stderr);
@@ -510,7 +533,8 @@ test('paths the server could not bind are reported and left untouched, in the re
   assert.equal(r.failed, []);
   assert.is(readFileSync(join(root, 'etc/ganglia.conf'), 'utf8'), 'local, kept\n');
   assert.is(motd(root), 'bound\n');
-  assert.equal(reports.at(-1)!.serverFailed, ['/etc/ganglia.conf']);
+  assert.equal(reports.at(-1)!.failed, [{ path: '/etc/ganglia.conf', reason: 'the server could not bind it; left untouched', unbound: true }]);
+  assert.is(reports.at(-1)!.ok, true);
   assert.equal((reports.at(-1)!.files as { path: string }[]).map((f) => f.path), ['/etc/motd']);
 });
 

@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
-import { hostTarball, loadSigningKey, publishBuild, readCurrentBuild, signBytes, stableStringify, verifyBytes, type BuildInput, type SigningKey } from '../src/emit/index.ts';
+import { abortPublish, beginPublish, emitHost, finishPublish, hostTarball, keyId, loadSigningKey, readCurrentBuild, signBytes, stableStringify, verifyBytes, type BuildSummary, type EmittedHost, type SigningKey } from '../src/emit/index.ts';
+import { layout, parseHostRecord, type Manifest } from '../src/protocol/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import { renderMessage } from '../src/cli/render.ts';
-import type { BoundFile } from '../src/types.ts';
+import type { BindFailure, BoundFile } from '../src/types.ts';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from './helpers.ts';
 
@@ -57,8 +58,17 @@ const web = [
 ];
 const db = [file('/etc/motd', 'welcome to db1\n'), { ...file('/etc/my.cnf', '[mysqld]\n'), deltas: ['Cfg/etc/my.cnf/my.cnf.cat'] }];
 
-function input(hosts: BuildInput['hosts'], extra: Partial<BuildInput> = {}): BuildInput {
-  return { hosts, failures: [], skipped: [], warnings: [], revision: null, ...extra };
+interface Host {
+  readonly host: string;
+  readonly files: readonly BoundFile[];
+  readonly failures?: readonly BindFailure[];
+}
+
+/** Every object and signature in an output directory's store (relative to it), sorted. */
+function objects(out: string): string[] {
+  const dir = join(out, 'objects');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((n) => `objects/${sub}/${n}`)).sort();
 }
 
 /** Every regular file under dir, by relative path. */
@@ -67,8 +77,9 @@ function tree(dir: string): Record<string, string> {
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
-      if (lstatSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p).toString('base64');
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else out[relative(dir, p)] = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p).toString('base64');
     }
   };
   walk(dir);
@@ -85,32 +96,22 @@ function thrown(fn: () => unknown): BinderyError {
   throw new Error('expected a BinderyError');
 }
 
-async function rejected(p: Promise<unknown>): Promise<BinderyError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, BinderyError);
-    return e as BinderyError;
-  }
-  throw new Error('expected a BinderyError');
-}
-
 test('the same files give byte-identical tarballs, whatever order they come in', async () => {
-  const a = await hostTarball(web);
-  const b = await hostTarball([...web].reverse());
+  const a = hostTarball(web);
+  const b = hostTarball([...web].reverse());
   assert.ok(a.equals(b));
-  assert.not.ok(a.equals(await hostTarball(web, { mtime: 1 })), 'the mtime is part of the bytes');
+  assert.not.ok(a.equals(hostTarball(web, { mtime: 1 })), 'the mtime is part of the bytes');
 });
 
 test('the gzip header is fixed: no mtime, no name, no level flag, Unix as the OS', async () => {
-  const gz = await hostTarball(web);
+  const gz = hostTarball(web);
   assert.equal([...gz.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
 });
 
 test('real tar lists the entries sorted, with their modes, owner names and the fixed mtime', async () => {
   const dir = join(tmp.dir, 'list');
   mkdirSync(dir);
-  writeFileSync(join(dir, 'web.tar.gz'), await hostTarball(web, { mtime: Number(EPOCH) }));
+  writeFileSync(join(dir, 'web.tar.gz'), hostTarball(web, { mtime: Number(EPOCH) }));
   const r = run('tar', ['--full-time', '-tvzf', 'web.tar.gz'], { cwd: dir, env: { TZ: 'UTC', LC_ALL: 'C' } });
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => l.split(/\s+/));
@@ -122,7 +123,7 @@ test('real tar lists the entries sorted, with their modes, owner names and the f
 test('real tar extracts the contents; parent directories are not entries', async () => {
   const dir = join(tmp.dir, 'extract');
   mkdirSync(dir);
-  writeFileSync(join(dir, 'db.tar.gz'), await hostTarball(db));
+  writeFileSync(join(dir, 'db.tar.gz'), hostTarball(db));
   const list = run('tar', ['-tzf', 'db.tar.gz'], { cwd: dir });
   assert.equal(list.stdout.trim().split('\n'), ['etc/motd', 'etc/my.cnf']);
   const r = run('tar', ['-xzf', 'db.tar.gz', '--no-same-owner'], { cwd: dir });
@@ -131,62 +132,91 @@ test('real tar extracts the contents; parent directories are not entries', async
   assert.is(readFileSync(join(dir, 'etc/my.cnf'), 'utf8'), '[mysqld]\n');
 });
 
-test('an invalid mode is an EMIT error naming the path, and publish adds the host', async () => {
+/** Publish hosts the way `bindery build` does: begin, emit each host into the store, finish. */
+function publish(out: string, hosts: readonly Host[], extra: Partial<BuildSummary> = {}, env: NodeJS.ProcessEnv = {}): Manifest {
+  const pub = beginPublish(out, key, { env });
+  const hashes = new WeakMap();
+  const emitted: EmittedHost[] = [];
+  try {
+    for (const h of hosts) emitted.push(emitHost(pub.target, h.host, h.files, h.failures ?? [], hashes));
+  } catch (e) {
+    abortPublish(pub, emitted.flatMap((h) => h.created));
+    throw e;
+  }
+  return finishPublish(pub, { hosts: emitted, failures: hosts.flatMap((h) => h.failures ?? []), skipped: [], warnings: [], revision: null, ...extra });
+}
+
+const record = (out: string, m: Manifest, host: string) => readFileSync(join(out, layout.objectPath(m.hosts[host]!.record)));
+const recordSig = (out: string, m: Manifest, host: string) => join(out, layout.signaturePath(m.hosts[host]!.record, keyId(key)));
+
+test('an invalid mode is an EMIT error naming the path, and the host when emitted', () => {
   const bad = [file('/etc/motd', 'x', 'rw-r--r--')];
-  const e1 = await rejected(hostTarball(bad));
+  const e1 = thrown(() => hostTarball(bad));
   assert.is(e1.code, 'EMIT');
   assert.is(e1.location.path, '/etc/motd');
   const out = join(tmp.dir, 'out-badmode');
-  const e2 = await rejected(publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: bad }]), key, { env: {} }));
+  const e2 = thrown(() => publish(out, [{ host: 'web1', files: web }, { host: 'db1', files: bad }]));
   assert.is(e2.code, 'EMIT');
   assert.equal([e2.location.host, e2.location.path], ['db1', '/etc/motd']);
   assert.match(e2.message, /invalid mode 'rw-r--r--'/);
   assert.is(readCurrentBuild(out), null, 'nothing is published');
+  assert.equal(objects(out), [], 'what the aborted build stored is removed');
 });
 
-test('a path that is not clean and absolute, and a long owner name, are refused', async () => {
+test('a path that is not clean and absolute, and a long owner name, are refused', () => {
   for (const p of ['etc/motd', '/etc/../motd', '/etc//motd', '/etc/motd/']) {
-    assert.is((await rejected(hostTarball([file(p, 'x')]))).location.path, p);
+    assert.is(thrown(() => hostTarball([file(p, 'x')])).location.path, p);
   }
-  assert.match((await rejected(hostTarball([file('/x', 'x', '0644', 'u'.repeat(33))]))).message, /invalid owner/);
+  assert.match(thrown(() => hostTarball([file('/x', 'x', '0644', 'u'.repeat(33))])).message, /invalid owner/);
 });
 
-test('publish writes hosts/<host>.tar.gz and its signature, which real openssl verifies', async () => {
+test('a name too long for ustar gets a pax header, which real tar reads', () => {
+  const long = '/srv/' + 'deep/'.repeat(40) + 'file.conf';
+  const dir = join(tmp.dir, 'pax');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'p.tar.gz'), hostTarball([file(long, 'x\n'), file('/etc/ünïcode', 'u\n')]));
+  const r = run('tar', ['-tzf', 'p.tar.gz'], { cwd: dir, env: { LC_ALL: 'C.UTF-8' } });
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n'), ['etc/ünïcode', long.slice(1)]);
+});
+
+test('publish writes hosts/<host>.tar.gz and its signature (links into objects/), which real openssl verifies', () => {
   const out = join(tmp.dir, 'out-openssl');
-  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }]), key, { env: {} });
+  const m = publish(out, [{ host: 'web1', files: web }, { host: 'db1', files: db }]);
   for (const host of ['web1', 'db1']) {
+    assert.is(realpathSync(join(out, 'hosts', `${host}.tar.gz`)), join(realpathSync(out), layout.objectPath(m.hosts[host]!.tarball)));
     const r = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'hosts', `${host}.tar.gz`), '-sigfile', join(out, 'hosts', `${host}.tar.gz.sig`)]);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /Signature Verified Successfully/);
   }
-  const m = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'manifest.json'), '-sigfile', join(out, 'manifest.json.sig')]);
-  assert.is(m.code, 0, m.stdout + m.stderr);
+  const v = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'manifest.json'), '-sigfile', join(out, 'manifest.json.sig')]);
+  assert.is(v.code, 0, v.stdout + v.stderr);
 });
 
-test('each host gets hosts/<host>.meta.json naming it and its tarball\'s sha256, signed, which real openssl verifies', async () => {
-  const out = join(tmp.dir, 'out-meta');
-  const manifest = await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }], { revision: 'abc123' }), key, { env: { SOURCE_DATE_EPOCH: EPOCH } });
-  for (const host of ['web1', 'db1']) {
-    assert.is(manifest.hosts[host]!.meta, `hosts/${host}.meta.json`);
-    const text = readFileSync(join(out, 'hosts', `${host}.meta.json`), 'utf8');
-    const sha256 = run('sha256sum', [join(out, 'hosts', `${host}.tar.gz`)]).stdout.split(' ')[0];
-    assert.is(text, `{\n  "builtAt": "2023-11-14T22:13:20.000Z",\n  "host": "${host}",\n  "revision": "abc123",\n  "sha256": "${sha256}",\n  "version": 1\n}\n`);
-    const r = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'hosts', `${host}.meta.json`), '-sigfile', join(out, 'hosts', `${host}.meta.json.sig`)]);
-    assert.is(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /Signature Verified Successfully/);
-  }
-  // Another host's meta with this host's signature (or a changed byte) does not verify.
-  const other = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, 'hosts', 'db1.meta.json'), '-sigfile', join(out, 'hosts', 'web1.meta.json.sig')]);
-  assert.is.not(other.code, 0);
-  const unsetRevision = await publishBuild(join(tmp.dir, 'out-meta-norev'), input([{ host: 'db1', files: db }]), key, { env: {} });
-  const meta = JSON.parse(readFileSync(join(tmp.dir, 'out-meta-norev', 'hosts', 'db1.meta.json'), 'utf8'));
-  assert.equal(meta, { builtAt: unsetRevision.builtAt, host: 'db1', revision: null, sha256: unsetRevision.hosts.db1!.sha256, version: 1 });
+test('each host has a signed record naming it, its tarball\'s sha256 and size, and every file; real openssl verifies it', () => {
+  const out = join(tmp.dir, 'out-record');
+  const failures = [{ host: 'db1', path: '/etc/broken', file: 'Cfg/etc/broken/broken.genshi', line: 3, message: 'boom' }];
+  const m = publish(out, [{ host: 'web1', files: web }, { host: 'db1', files: db, failures }]);
+  const bytes = record(out, m, 'db1');
+  const sha256 = run('sha256sum', [join(out, 'hosts', 'db1.tar.gz')]).stdout.split(' ')[0];
+  assert.is(createHash('sha256').update(bytes).digest('hex'), m.hosts.db1!.record, 'the record is named by its sha256');
+  const r = parseHostRecord(bytes);
+  assert.equal(r.tarball, { sha256, size: statSync(join(out, 'hosts', 'db1.tar.gz')).size });
+  assert.is(r.host, 'db1');
+  assert.equal(r.files[1], { path: '/etc/my.cnf', sha256: createHash('sha256').update('[mysqld]\n').digest('hex'), size: 9, mode: '0644', owner: 'root', group: 'root', source: 'Cfg/etc/my.cnf/my.cnf', deltas: ['Cfg/etc/my.cnf/my.cnf.cat'] });
+  assert.equal(r.failed, [{ path: '/etc/broken', file: 'Cfg/etc/broken/broken.genshi', line: 3, message: 'boom' }]);
+  assert.not.ok(/builtAt|revision/.test(bytes.toString()), 'no build time or revision in a record');
+  assert.is(bytes.toString(), stableStringify(r, { compact: true }), 'compact stable JSON');
+  const ok = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, layout.objectPath(m.hosts.db1!.record)), '-sigfile', recordSig(out, m, 'db1')]);
+  assert.is(ok.code, 0, ok.stdout + ok.stderr);
+  const other = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pubPath, '-rawin', '-in', join(out, layout.objectPath(m.hosts.db1!.record)), '-sigfile', recordSig(out, m, 'web1')]);
+  assert.is.not(other.code, 0, 'another host\'s record signature does not verify');
 });
 
-test('a tampered tarball fails verification, in openssl and in verifyBytes', async () => {
+test('a tampered tarball fails verification, in openssl and in verifyBytes', () => {
   const dir = join(tmp.dir, 'tamper');
   mkdirSync(dir);
-  const gz = await hostTarball(web);
+  const gz = hostTarball(web);
   const sig = signBytes(gz, key);
   assert.is(sig.length, 64);
   assert.ok(verifyBytes(gz, sig, key.publicKeyPem));
@@ -199,58 +229,80 @@ test('a tampered tarball fails verification, in openssl and in verifyBytes', asy
   assert.is.not(r.code, 0);
 });
 
-test('the manifest is stable JSON describing every host and file, signed by the published key', async () => {
+test('the manifest is stable JSON of O(hosts): per host its record and tarball hashes, with failures, warnings and a serial; signed', () => {
   const out = join(tmp.dir, 'out-manifest');
   const failures = [{ host: 'db1', path: '/etc/broken', file: 'Cfg/etc/broken/broken.genshi', line: 3, message: 'boom' }];
-  const manifest = await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }], { failures, skipped: ['x'], warnings: [{ code: 'W', message: 'w' }], revision: 'abc123' }), key, { env: { SOURCE_DATE_EPOCH: EPOCH } });
+  const m = publish(out, [{ host: 'web1', files: web }, { host: 'db1', files: db, failures }], { skipped: ['x'], warnings: [{ code: 'W', message: 'w' }], revision: 'abc123' }, { SOURCE_DATE_EPOCH: EPOCH });
   const text = readFileSync(join(out, 'manifest.json'), 'utf8');
-  assert.is(text, stableStringify(manifest));
-  assert.equal(JSON.parse(text), JSON.parse(JSON.stringify(manifest)));
-  assert.ok(verifyBytes(Buffer.from(text), readFileSync(join(out, 'manifest.json.sig')), manifest.signingKey));
-  assert.is(manifest.signingKey, readFileSync(pubPath, 'utf8'));
-  assert.is(manifest.builtAt, '2023-11-14T22:13:20.000Z');
-  assert.is(manifest.revision, 'abc123');
-  assert.equal(manifest.failures, failures);
-  assert.equal(Object.keys(manifest.hosts), ['db1', 'web1']);
-  const dbHost = manifest.hosts.db1;
-  assert.is(dbHost.tarball, 'hosts/db1.tar.gz');
-  assert.is(dbHost.sha256, run('sha256sum', [join(out, 'hosts/db1.tar.gz')]).stdout.split(' ')[0]);
-  assert.equal(dbHost.files[1], { path: '/etc/my.cnf', sha256: createHash('sha256').update('[mysqld]\n').digest('hex'), size: 9, mode: '0644', owner: 'root', group: 'root', source: 'Cfg/etc/my.cnf/my.cnf', deltas: ['Cfg/etc/my.cnf/my.cnf.cat'] });
-  assert.is(manifest.hosts.web1.files.find((f) => f.path === '/var/www/index.html')!.mode, '0640');
+  assert.is(text, stableStringify(m));
+  assert.ok(verifyBytes(Buffer.from(text), readFileSync(join(out, 'manifest.json.sig')), m.signingKey));
+  assert.is(m.signingKey, readFileSync(pubPath, 'utf8'));
+  assert.equal([m.version, m.builtAt, m.revision, m.serial], [2, '2023-11-14T22:13:20.000Z', 'abc123', Number(EPOCH)]);
+  assert.equal(m.failures, failures);
+  assert.equal(Object.keys(m.hosts), ['db1', 'web1']);
+  assert.equal(Object.keys(m.hosts.db1!), ['record', 'tarball']);
+  assert.is(m.hosts.db1!.tarball, run('sha256sum', [join(out, 'hosts/db1.tar.gz')]).stdout.split(' ')[0]);
 });
 
-test('two builds of the same input with SOURCE_DATE_EPOCH are byte-identical, signatures included', async () => {
+test('the serial grows with every build, even when the clock says otherwise', () => {
+  const out = join(tmp.dir, 'out-serial');
+  const a = publish(out, [{ host: 'web1', files: web }], {}, { SOURCE_DATE_EPOCH: EPOCH });
+  const b = publish(out, [{ host: 'web1', files: web }], {}, { SOURCE_DATE_EPOCH: EPOCH });
+  const c = publish(out, [{ host: 'web1', files: web }], {}, { SOURCE_DATE_EPOCH: '1000' });
+  assert.equal([a.serial, b.serial, c.serial], [Number(EPOCH), Number(EPOCH) + 1, Number(EPOCH) + 2]);
+  assert.ok(publish(out, [{ host: 'web1', files: web }]).serial >= Math.floor(Date.now() / 1000) - 5, 'without SOURCE_DATE_EPOCH: at least the time in seconds');
+});
+
+test('two builds of the same input with SOURCE_DATE_EPOCH are byte-identical, signatures included', () => {
   const env = { SOURCE_DATE_EPOCH: EPOCH };
   const hosts = [{ host: 'web1', files: web }, { host: 'db1', files: db }];
-  await publishBuild(join(tmp.dir, 'out-a'), input(hosts), key, { env });
-  await publishBuild(join(tmp.dir, 'out-b'), input([...hosts].reverse()), key, { env, concurrency: 1 });
+  publish(join(tmp.dir, 'out-a'), hosts, {}, env);
+  publish(join(tmp.dir, 'out-b'), [...hosts].reverse(), {}, env);
   const a = tree(readCurrentBuild(join(tmp.dir, 'out-a'))!.dir);
   const b = tree(readCurrentBuild(join(tmp.dir, 'out-b'))!.dir);
-  assert.equal(Object.keys(a), ['hosts/db1.meta.json', 'hosts/db1.meta.json.sig', 'hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.meta.json', 'hosts/web1.meta.json.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
+  assert.equal(Object.keys(a), ['hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
   assert.equal(a, b);
+  assert.equal(tree(join(tmp.dir, 'out-a', 'objects')), tree(join(tmp.dir, 'out-b', 'objects')));
 });
 
-test('publish switches `current` in one step, keeps the previous build and removes older ones', async () => {
+test('identical hosts share one tarball object; objects are written once and never rewritten', () => {
+  const out = join(tmp.dir, 'out-share');
+  const m1 = publish(out, [{ host: 'web1', files: web }, { host: 'web2', files: web }, { host: 'db1', files: db }]);
+  assert.is(m1.hosts.web1!.tarball, m1.hosts.web2!.tarball);
+  assert.is.not(m1.hosts.web1!.record, m1.hosts.web2!.record, 'each host has its own record');
+  assert.is(objects(out).filter((n) => !n.endsWith('.sig')).length, 2 + 3, 'two tarballs, three records');
+  const stamp = (rel: string) => statSync(join(out, rel)).mtimeMs + ':' + statSync(join(out, rel)).ino;
+  const before = Object.fromEntries(objects(out).map((n) => [n, stamp(n)]));
+  const m2 = publish(out, [{ host: 'web1', files: web }, { host: 'web2', files: web }, { host: 'db1', files: [file('/etc/motd', 'changed\n')] }], { revision: 'r2' });
+  assert.is(m2.hosts.web1!.record, m1.hosts.web1!.record, 'an unchanged host\'s record is byte-identical, whatever the build time and revision');
+  for (const host of ['web1', 'web2']) {
+    for (const rel of [layout.objectPath(m2.hosts[host]!.tarball), layout.objectPath(m2.hosts[host]!.record), layout.signaturePath(m2.hosts[host]!.record, keyId(key))]) {
+      assert.is(stamp(rel), before[rel], `${rel} was not rewritten`);
+    }
+  }
+  assert.is.not(m2.hosts.db1!.tarball, m1.hosts.db1!.tarball);
+});
+
+test('publish switches `current` in one step, keeps the previous build and removes older builds and their objects', () => {
   const out = join(tmp.dir, 'out-switch');
   const v = (n: number) => [{ host: 'web1', files: [file('/etc/motd', `version ${n}\n`)] }];
-  await publishBuild(out, input(v(1)), key, { env: {} });
+  publish(out, v(1));
   const first = readCurrentBuild(out)!;
   const held = openSync(join(first.dir, 'hosts/web1.tar.gz'), 'r');
   const firstBytes = readFileSync(join(first.dir, 'hosts/web1.tar.gz'));
 
-  await publishBuild(out, input(v(2)), key, { env: {} });
+  publish(out, v(2));
   const second = readCurrentBuild(out)!;
   assert.is.not(second.dir, first.dir);
   assert.is(readlinkSync(join(out, 'current')), `.builds/${second.dir.split('/').pop()}`);
   assert.ok(readFileSync(join(out, 'hosts/web1.tar.gz')).equals(readFileSync(join(second.dir, 'hosts/web1.tar.gz'))), '<dir>/hosts follows current');
-  assert.ok(existsSync(first.dir), 'the previous build is kept');
   assert.ok(readFileSync(join(first.dir, 'hosts/web1.tar.gz')).equals(firstBytes), 'a reader holding the old dir still reads the old build');
-  assert.is.not(first.manifest.hosts.web1.sha256, second.manifest.hosts.web1.sha256);
 
-  await publishBuild(out, input(v(3)), key, { env: {} });
+  publish(out, v(3));
   const third = readCurrentBuild(out)!;
   assert.not.ok(existsSync(first.dir), 'builds older than the previous one are removed');
-  assert.ok(existsSync(second.dir));
+  assert.not.ok(existsSync(join(out, layout.objectPath(first.manifest.hosts.web1!.tarball))), 'and objects no kept build refers to');
+  assert.ok(existsSync(join(out, layout.objectPath(second.manifest.hosts.web1!.tarball))));
   assert.equal(readdirSync(join(out, '.builds')).sort(), [second.dir, third.dir].map((d) => d.split('/').pop()).sort());
   const buf = Buffer.alloc(firstBytes.length);
   assert.is(readSync(held, buf, 0, buf.length, 0), firstBytes.length);
@@ -258,58 +310,37 @@ test('publish switches `current` in one step, keeps the previous build and remov
   assert.ok(buf.equals(firstBytes), 'an open file of a removed build still reads whole');
 });
 
-test('a build that fails half-way leaves the current build untouched and no partial build behind', async () => {
+test('a build that fails half-way leaves the output directory exactly as it was', () => {
   const out = join(tmp.dir, 'out-fail');
-  await publishBuild(out, input([{ host: 'web1', files: web }]), key, { env: {} });
-  const before = readCurrentBuild(out)!;
-  const snapshot = tree(before.dir);
-  let written = 0;
-  const onHost = () => {
-    if (++written === 2) throw new Error('disk full (simulated)');
-  };
-  const hosts = ['a', 'b', 'c', 'd'].map((h) => ({ host: h, files: db }));
-  const e = await rejected(publishBuild(out, input(hosts), key, { env: {}, concurrency: 1, onHost }));
+  publish(out, [{ host: 'web1', files: web }]);
+  const snapshot = tree(out);
+  const hosts = [{ host: 'a', files: db }, { host: 'b', files: [file('/etc/x', 'new content\n')] }, { host: 'c', files: [file('/etc/x', 'y', 'bad')] }];
+  const e = thrown(() => publish(out, hosts));
   assert.is(e.code, 'EMIT');
-  assert.is(e.location.host, 'b');
-  assert.is(readCurrentBuild(out)!.dir, before.dir);
-  assert.equal(tree(before.dir), snapshot);
-  assert.equal(readdirSync(join(out, '.builds')), [before.dir.split('/').pop()], 'no partial build and no lock left');
+  assert.is(e.location.host, 'c');
+  assert.equal(tree(out), snapshot, 'same files, same bytes: the aborted build\'s objects are gone, no partial build and no lock left');
 });
 
-test('a host name that cannot be a file name is refused before anything is written', async () => {
+test('a host name that cannot be a file name is refused before anything of it is written', () => {
   const out = join(tmp.dir, 'out-evil');
-  const e = await rejected(publishBuild(out, input([{ host: '../evil', files: web }]), key, { env: {} }));
+  const e = thrown(() => publish(out, [{ host: '../evil', files: web }]));
   assert.is(e.code, 'EMIT');
   assert.is(e.location.host, '../evil');
-  assert.not.ok(existsSync(out));
+  assert.equal(objects(out), []);
+  assert.is(readCurrentBuild(out), null);
 });
 
-test('a malformed SOURCE_DATE_EPOCH is a CONFIG error', async () => {
-  const e = await rejected(publishBuild(join(tmp.dir, 'out-sde'), input([]), key, { env: { SOURCE_DATE_EPOCH: 'yesterday' } }));
+test('a malformed SOURCE_DATE_EPOCH is a CONFIG error', () => {
+  const e = thrown(() => publish(join(tmp.dir, 'out-sde'), [], {}, { SOURCE_DATE_EPOCH: 'yesterday' }));
   assert.is(e.code, 'CONFIG');
   assert.match(e.message, /SOURCE_DATE_EPOCH/);
 });
 
-test('identical tarballs are hard-linked from the previous build, changed ones are written; every meta is fresh', async () => {
-  const out = join(tmp.dir, 'out-reuse');
-  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: db }], { revision: 'r1' }), key, { env: {} });
-  const first = readCurrentBuild(out)!;
-  await publishBuild(out, input([{ host: 'web1', files: web }, { host: 'db1', files: [file('/etc/motd', 'changed\n')] }], { revision: 'r2' }), key, { env: {} });
-  const second = readCurrentBuild(out)!;
-  const ino = (d: string, name: string) => statSync(join(d, 'hosts', name)).ino;
-  assert.is(ino(second.dir, 'web1.tar.gz'), ino(first.dir, 'web1.tar.gz'));
-  assert.is.not(ino(second.dir, 'db1.tar.gz'), ino(first.dir, 'db1.tar.gz'));
-  assert.is.not(ino(second.dir, 'web1.meta.json'), ino(first.dir, 'web1.meta.json'), 'the meta of a reused tarball is written, not linked');
-  const meta = JSON.parse(readFileSync(join(second.dir, 'hosts', 'web1.meta.json'), 'utf8'));
-  assert.equal([meta.builtAt, meta.revision, meta.sha256], [second.manifest.builtAt, 'r2', first.manifest.hosts.web1!.sha256]);
-  assert.ok(verifyBytes(readFileSync(join(second.dir, 'hosts', 'web1.meta.json')), readFileSync(join(second.dir, 'hosts', 'web1.meta.json.sig')), key.publicKeyPem));
-});
-
-test('publish refuses a directory that is not a bindery output, and touches nothing in it', async () => {
+test('publish refuses a directory that is not a bindery output, and touches nothing in it', () => {
   const out = join(tmp.dir, 'out-user');
   mkdirSync(out);
   writeFileSync(join(out, 'notes.txt'), 'mine');
-  const e = await rejected(publishBuild(out, input([{ host: 'web1', files: web }]), key, { env: {} }));
+  const e = thrown(() => publish(out, [{ host: 'web1', files: web }]));
   assert.is(e.code, 'EMIT');
   assert.is(e.location.file, out);
   assert.match(e.message, /not a bindery output directory/);
@@ -317,19 +348,19 @@ test('publish refuses a directory that is not a bindery output, and touches noth
 
   const out2 = join(tmp.dir, 'out-user2');
   mkdirSync(join(out2, 'current'), { recursive: true });
-  assert.match((await rejected(publishBuild(out2, input([]), key, { env: {} }))).message, /'current' is not bindery's link/);
+  assert.match(thrown(() => publish(out2, [])).message, /'current' is not bindery's link/);
 });
 
-test('a second publisher to the same directory is refused while the first holds the lock; a dead one\'s lock is taken over', async () => {
+test('a second publisher to the same directory is refused while the first holds the lock; a dead one\'s lock is taken over', () => {
   const out = join(tmp.dir, 'out-lock');
-  await publishBuild(out, input([{ host: 'web1', files: web }]), key, { env: {} });
+  publish(out, [{ host: 'web1', files: web }]);
   const lock = join(out, '.builds', '.lock');
   writeFileSync(lock, `${process.pid}\n`);
-  const e = await rejected(publishBuild(out, input([{ host: 'web1', files: web }]), key, { env: {} }));
+  const e = thrown(() => publish(out, [{ host: 'web1', files: web }]));
   assert.match(e.message, new RegExp(`another bindery build \\(pid ${process.pid}\\)`));
   const dead = run(process.execPath, ['-e', '']);
   writeFileSync(lock, `${dead.pid}\n`);
-  await publishBuild(out, input([{ host: 'web1', files: web }]), key, { env: {} });
+  publish(out, [{ host: 'web1', files: web }]);
   assert.not.ok(existsSync(lock), 'the lock is released');
 });
 

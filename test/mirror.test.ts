@@ -70,7 +70,10 @@ test('the mirror lays the store\'s build out like a build directory, every file 
   const local = JSON.parse(readFileSync(at('out/manifest.json'), 'utf8'));
   const cached = JSON.parse(readFileSync(at('c-ok/current/manifest.json'), 'utf8'));
   assert.equal(cached, local);
-  for (const h of Object.values(local.hosts) as { tarball: string; sha256: string }[]) assert.is(sha(readFileSync(at('c-ok/current', h.tarball))), h.sha256);
+  for (const [host, h] of Object.entries(local.hosts) as [string, { tarball: string }][]) {
+    assert.is(sha(readFileSync(at('c-ok/current/hosts', `${host}.tar.gz`))), h.tarball);
+    assert.is(sha(readFileSync(at('c-ok/objects', h.tarball.slice(0, 2), h.tarball))), h.tarball);
+  }
   assert.is(m.health().serial, 1);
   assert.is(m.health().reachable, true);
 });

@@ -41,9 +41,8 @@ async function build(repo: string, out: string): Promise<void> {
   assert.is(r.code, 0, r.stderr);
 }
 
-/** sha256 of every file of an output directory's current build. */
+/** sha256 of every file a reader of the output's current build needs: the build directory's, and each host's record and tarball objects with their signatures. */
 function buildShas(out: string): Set<string> {
-  const dir = join(out, 'current');
   const shas = new Set<string>();
   const walk = (d: string) => {
     for (const n of readdirSync(d)) {
@@ -52,7 +51,14 @@ function buildShas(out: string): Set<string> {
       else shas.add(sha(readFileSync(p)));
     }
   };
-  walk(dir);
+  walk(join(out, 'current'));
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  for (const h of Object.values(manifest.hosts) as { record: string; tarball: string }[]) {
+    for (const s of [h.record, h.tarball]) {
+      const dir = join(out, 'objects', s.slice(0, 2));
+      for (const n of readdirSync(dir)) if (n.startsWith(s)) shas.add(sha(readFileSync(join(dir, n))));
+    }
+  }
   return shas;
 }
 
@@ -129,7 +135,7 @@ test('after a one-file change only the changed objects are uploaded, and the buc
   await build(repo, out);
   const newShas = buildShas(out);
   const changed = [...newShas].filter((s) => !oldShas.has(s));
-  // host3's tarball, its signature, its meta and the meta's signature; the manifest and its signature.
+  // host3's tarball, its signature, its record and the record's signature; the manifest and its signature.
   assert.is(changed.length, 6);
   const r = await publish(out, url);
   assert.is(r.code, 0, r.stderr);

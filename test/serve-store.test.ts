@@ -75,7 +75,7 @@ async function buildAndPublish(key = at('signing.pem')): Promise<void> {
   assert.is(b.code, 0, b.stderr);
 }
 
-const manifestSha = (host: string) => JSON.parse(readFileSync(at('out/manifest.json'), 'utf8')).hosts[host].sha256 as string;
+const manifestSha = (host: string) => JSON.parse(readFileSync(at('out/manifest.json'), 'utf8')).hosts[host].tarball as string;
 
 function startServe(endpoint: string): Promise<void> {
   const args = [join(ROOT, 'bin/bindery.js'), 'serve', '--build', storeUrl, '--endpoint', endpoint, '--poll', '1', '--repo', repo.dir, '--tls-cert', at('ca/issued/server.test.crt'), '--tls-key', at('ca/issued/server.test.key'), '--ca', at('ca'), '--listen', '127.0.0.1:0', '--state', at('state'), '--log', at('decisions.jsonl')];

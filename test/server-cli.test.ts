@@ -81,7 +81,7 @@ test('curl with a client certificate (and the global password, cert+password) ge
   const out = at('web1.tar.gz');
   const r = await curl(['--interface', '127.0.0.2', '--cert', at('ca/issued/web1.example.com.crt'), '--key', at('ca/issued/web1.example.com.key'), '-u', 'root:global-secret', '-o', out, '-w', '%{http_code}', `${url}/v1/config`]);
   assert.is(r.stdout, '200', r.stderr);
-  assert.is(sha(readFileSync(out)), manifest().hosts['web1.example.com'].sha256);
+  assert.is(sha(readFileSync(out)), manifest().hosts['web1.example.com'].tarball);
   const listing = await run('tar', ['tzf', out]);
   assert.equal(listing.stdout.trim().split('\n'), ['etc/app.conf', 'etc/motd']);
 });
@@ -115,7 +115,7 @@ test('curl: /v1/signing-key is the build\'s public key, and /v1/config.sig verif
   assert.is(v.code, 0, v.stdout + v.stderr);
 });
 
-test('curl: /v1/config.meta is the signed meta naming the client, its signature in a header verifies with openssl', async () => {
+test('curl: /v1/config.meta is the signed host record naming the client, its signature in a header verifies with openssl', async () => {
   const cred = ['--interface', '127.0.0.3', '--cert', at('ca/issued/db1.example.com.crt'), '--key', at('ca/issued/db1.example.com.key')];
   const r = await curl([...cred, '-D', at('meta.headers'), '-o', at('db1.meta.json'), `${url}/v1/config.meta`]);
   assert.is(r.code, 0, r.stderr);
@@ -124,8 +124,8 @@ test('curl: /v1/config.meta is the signed meta naming the client, its signature 
   writeFileSync(at('db1.meta.json.sig'), Buffer.from(header![1]!, 'base64'));
   const v = await run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', at('db1.meta.json'), '-sigfile', at('db1.meta.json.sig')]);
   assert.is(v.code, 0, v.stdout + v.stderr);
-  const meta = JSON.parse(readFileSync(at('db1.meta.json'), 'utf8'));
-  assert.equal([meta.host, meta.sha256, meta.builtAt], ['db1.example.com', manifest().hosts['db1.example.com'].sha256, manifest().builtAt]);
+  const record = JSON.parse(readFileSync(at('db1.meta.json'), 'utf8'));
+  assert.equal([record.host, record.tarball.sha256], ['db1.example.com', manifest().hosts['db1.example.com'].tarball]);
 });
 
 test('bindery fetch --dry-run prints a unified diff and writes nothing; a real run applies; the next changes nothing', async () => {
@@ -159,7 +159,7 @@ test('bindery fetch as user root or a uuid needs --host; a uuid taken for a name
   const withHost = await bindery([...byAddress, '--host', 'web1.example.com']);
   assert.is(withHost.code, 0, withHost.stderr);
   const result = JSON.parse(withHost.stdout);
-  assert.equal([result.client, result.builtAt, result.revision], ['web1.example.com', manifest().builtAt, manifest().revision]);
+  assert.equal([result.client, result.sha256], ['web1.example.com', manifest().hosts['web1.example.com'].tarball]);
 
   // 0d6f0a4e-node1 is not a standard uuid, so fetch takes it for the host's name: refused, nothing written.
   const byUuid = [...base, '--user', '0d6f0a4e-node1', '--password', 'node1-secret', '--local-address', '127.0.0.5', '--root', at('root-node1')];

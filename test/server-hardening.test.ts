@@ -86,7 +86,8 @@ test('run reports must have the shape fetch sends; a good one is stored as compa
     ['{"ok":"yes"}', /needs "ok"/],
     ['{"ok":true,"files":{"path":"/etc/motd"}}', /"files" must be a list/],
     ['{"ok":true,"files":[{"path":1,"action":"create"}]}', /needs a string "path"/],
-    ['{"ok":true,"note":{"a":1}}', /"note" must be a string, number, boolean or null/],
+    ['{"ok":true,"note":{"a":1}}', /"note" must be a string, number, boolean, null or a list of them/],
+    ['{"ok":true,"note":[[1]]}', /"note" must be a string, number, boolean, null or a list of them/],
     ['{"ok":true,', /not JSON/],
   ] as const) {
     const r = await get(s, '/v1/report', { ...solo, method: 'POST', body });
@@ -95,7 +96,7 @@ test('run reports must have the shape fetch sends; a good one is stored as compa
   }
   assert.equal(readdirSync(reports), []);
   const files = Array.from({ length: 5000 }, (_, i) => ({ path: `/etc/file${i}`, action: 'create' }));
-  const body = JSON.stringify({ ok: true, client: 'solo', started: 'x', files, failed: [] }, null, 2);
+  const body = JSON.stringify({ ok: true, client: 'solo', started: 'x', files, failed: [{ path: '/etc/x', reason: 'EACCES' }], serverFailed: ['/etc/y'] }, null, 2);
   const r = await get(s, '/v1/report', { ...solo, method: 'POST', body });
   assert.is(r.status, 200);
   const stored = readFileSync(join(reports, 'client-solo.json'), 'utf8');
@@ -163,17 +164,17 @@ test('an unknown user costs what a known user with a wrong password does (no tim
   const known = creds('known.example.com');
   const time = (c: Credentials) => {
     const t0 = performance.now();
-    for (let i = 0; i < 5000; i++) authenticate(c, index, policy, () => false);
+    for (let i = 0; i < 2000; i++) authenticate(c, index, policy, () => false);
     return performance.now() - t0;
   };
   // Interleaved rounds, the fastest of each: the least disturbed by other load on the machine.
   let u = Infinity;
   let k = Infinity;
-  for (let round = 0; round < 12; round++) {
+  for (let round = 0; round < 30; round++) {
     u = Math.min(u, time(unknown));
     k = Math.min(k, time(known));
   }
-  assert.ok(u / k > 0.7, `unknown user ${(u / 5).toFixed(2)} µs, known user ${(k / 5).toFixed(2)} µs per decision`);
+  assert.ok(u / k > 0.7, `unknown user ${(u / 2).toFixed(2)} µs, known user ${(k / 2).toFixed(2)} µs per decision`);
 });
 
 const handshake = (port: number, args: string[]) =>

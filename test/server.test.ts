@@ -6,13 +6,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes, verify as verifySignature } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { request } from 'node:https';
 import { startServer, type RunningServer, type ServerOptions } from '../src/server/index.ts';
 import { BinderyError } from '../src/errors.ts';
-import type { Manifest, SigningKey } from '../src/emit/index.ts';
+import type { SigningKey } from '../src/emit/index.ts';
+import { keyId } from '../src/emit/index.ts';
+import { layout, parseHostRecord, type Manifest } from '../src/protocol/index.ts';
 import type { ClientAuth } from '../src/types.ts';
 import { tempDir } from './helpers.ts';
 import { ask, clientAuth, makePki, makeSigningKey, publish, type Ask, type HostFiles, type Pki, type Reply } from './fixtures/server-kit/index.ts';
@@ -89,7 +91,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 function assertServed(r: Reply, host: string, what = ''): void {
   assert.is(r.status, 200, `${what}: expected 200 for ${host}, got ${r.status}`);
   assert.is(r.headers['bindery-client'], host, what);
-  assert.is(sha(r.body), manifest.hosts[host]!.sha256, `${what}: the body is ${host}'s tarball`);
+  assert.is(sha(r.body), manifest.hosts[host]!.tarball, `${what}: the body is ${host}'s tarball`);
 }
 
 function assertRefused(r: Reply, what = '', head = false): void {
@@ -231,7 +233,7 @@ test('a certificate with another client\'s CN gets that client\'s address check,
 
 test('a client can never obtain another host\'s tarball: no URL names a client, and paths do not escape', async () => {
   const mine = { from: '127.0.0.7', user: 'root', password: GLOBAL };
-  const other = manifest.hosts['m-cert']!.sha256;
+  const other = manifest.hosts['m-cert']!.tarball;
   const paths = [
     '/v1/config?host=m-cert',
     '/v1/config?client=m-cert&name=m-cert',
@@ -260,7 +262,7 @@ test('ETag is the tarball\'s sha256; If-None-Match gives 304; the signature veri
   const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
   const r = await get('/v1/config', a);
   assertServed(r, 'solo');
-  assert.is(r.headers.etag, `"${manifest.hosts.solo!.sha256}"`);
+  assert.is(r.headers.etag, `"${manifest.hosts.solo!.tarball}"`);
   const again = await get('/v1/config', { ...a, headers: { 'if-none-match': r.headers.etag as string } });
   assert.is(again.status, 304);
   assert.is(again.body.length, 0);
@@ -275,49 +277,27 @@ test('ETag is the tarball\'s sha256; If-None-Match gives 304; the signature veri
   assert.equal(sig.body, readFileSync(join(outDir, 'hosts', 'solo.tar.gz.sig')));
 });
 
-test('/v1/config carries the signed meta of the same build; /v1/config.meta is the meta with its signature in a header', async () => {
+test('/v1/config.meta is the host\'s signed record (naming it and its tarball), its signature in a header; /v1/config carries no record', async () => {
   const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
-  const metaFile = readFileSync(join(outDir, 'hosts', 'solo.meta.json'));
+  const recordFile = readFileSync(join(outDir, layout.objectPath(manifest.hosts.solo!.record)));
+  const recordSig = readFileSync(join(outDir, layout.signaturePath(manifest.hosts.solo!.record, keyId(key))));
   const r = await get('/v1/config', a);
   assertServed(r, 'solo');
-  const meta = Buffer.from(String(r.headers['bindery-meta']), 'base64');
-  const metaSig = Buffer.from(String(r.headers['bindery-meta-signature']), 'base64');
-  assert.equal(meta, metaFile);
-  assert.equal(metaSig, readFileSync(join(outDir, 'hosts', 'solo.meta.json.sig')));
-  assert.ok(verifySignature(null, meta, key.publicKeyPem, metaSig), 'the meta signature verifies with the build key');
-  assert.equal(JSON.parse(meta.toString()), { builtAt: manifest.builtAt, host: 'solo', revision: null, sha256: sha(r.body), version: 1 });
-
+  assert.is(r.headers['bindery-meta'], undefined, 'a record can outgrow header limits: it has its own route');
   const m = await get('/v1/config.meta', a);
   assert.is(m.status, 200);
   assert.is(m.headers['content-type'], 'application/json');
-  assert.is(m.headers.etag, r.headers.etag, 'the meta names the tarball it belongs to');
-  assert.equal(m.body, metaFile);
-  assert.equal(Buffer.from(String(m.headers['bindery-meta-signature']), 'base64'), metaSig);
+  assert.is(m.headers.etag, r.headers.etag, 'the record names the tarball it belongs to');
+  assert.equal(m.body, recordFile);
+  const metaSig = Buffer.from(String(m.headers['bindery-meta-signature']), 'base64');
+  assert.equal(metaSig, recordSig);
+  assert.ok(verifySignature(null, m.body, key.publicKeyPem, metaSig), 'the record signature verifies with the build key');
+  const record = parseHostRecord(m.body);
+  assert.equal([record.host, record.tarball.sha256, record.tarball.size], ['solo', sha(r.body), r.body.length]);
   const head = await get('/v1/config.meta', { ...a, method: 'HEAD' });
   assert.is(head.status, 200);
   assert.is(head.body.length, 0);
   assertRefused(await get('/v1/config.meta', { ...a, password: 'wrong' }));
-});
-
-test('a build made before meta files existed is served without the meta headers, and /v1/config.meta is 404', async () => {
-  const oldOut = join(tmp.dir, 'old-out');
-  const old = await publish(oldOut, { solo: { '/etc/motd': 'old build\n' } }, key);
-  // What an older bindery wrote: no meta files, no `meta` in the manifest.
-  rmSync(join(oldOut, 'hosts', 'solo.meta.json'));
-  rmSync(join(oldOut, 'hosts', 'solo.meta.json.sig'));
-  const { meta: _, ...entry } = old.hosts.solo!;
-  writeFileSync(join(oldOut, 'manifest.json'), JSON.stringify({ ...old, hosts: { solo: entry } }));
-  const s = await serve({ buildDir: oldOut, stateDir: join(tmp.dir, 'old-state') });
-  const a = { from: '127.0.0.7', user: 'root', password: GLOBAL };
-  const r = await get('/v1/config', a, s);
-  assert.is(r.status, 200);
-  assert.is(sha(r.body), old.hosts.solo!.sha256);
-  assert.ok(r.headers['bindery-signature']);
-  assert.is(r.headers['bindery-meta'], undefined);
-  assert.is(r.headers['bindery-meta-signature'], undefined);
-  const m = await get('/v1/config.meta', a, s);
-  assert.is(m.status, 404);
-  assert.match(JSON.parse(m.body.toString()).error, /no meta file for this client .*run bindery build again/);
 });
 
 test('healthz answers without credentials; unknown paths are 404, wrong methods 405 with Allow', async () => {
@@ -447,7 +427,7 @@ test('a new build is picked up without a restart, atomically: every response ver
   const after = await get('/v1/config', a);
   assertServed(after, 'solo');
   assert.not.equal(after.headers.etag, before.headers.etag);
-  assert.ok(seen.has(manifest.hosts.solo!.sha256));
+  assert.ok(seen.has(manifest.hosts.solo!.tarball));
   const stale = await get('/v1/config', { ...a, headers: { 'if-none-match': before.headers.etag as string } });
   assert.is(stale.status, 200, 'an old ETag no longer matches');
 });
@@ -490,11 +470,11 @@ test('slow clients cannot hold connections (slowloris): silent, trickling header
   ]);
   assert.ok(silent < 3000, `a silent connection was closed after ${silent} ms`);
   assert.ok(trickle < 3000, `trickled headers were cut after ${trickle} ms`);
-  const size = readFileSync(join(bigOut, big.hosts.solo!.tarball)).length;
+  const size = readFileSync(join(bigOut, 'hosts', 'solo.tar.gz')).length;
   assert.ok(received < size, `a reader that stalled got all ${size} bytes: its connection was not closed`);
   const prompt = await get('/v1/config', { from: '127.0.0.7', user: 'root', password: GLOBAL }, s);
   assert.is(prompt.status, 200);
-  assert.is(sha(prompt.body), big.hosts.solo!.sha256, 'a prompt client is still served');
+  assert.is(sha(prompt.body), big.hosts.solo!.tarball, 'a prompt client is still served');
 });
 
 test('start-up refuses what cannot work, naming the file: key of another certificate, not a key, not a CA, expired certificate, state, port', async () => {

@@ -197,7 +197,7 @@ test('bindery migrate writes the .liquid file beside the template and reports ho
     rmSync(join(repo.dir, 'Cfg/etc/bcfg2.conf/bcfg2.conf.liquid'));
     const r = await bindery(['migrate', join(repo.dir, 'Cfg/etc/bcfg2.conf/bcfg2.conf.cheetah'), '--json']);
     assert.is(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout), { source: 'Cfg/etc/bcfg2.conf/bcfg2.conf.cheetah', written: 'Cfg/etc/bcfg2.conf/bcfg2.conf.liquid', clients: 4, failing: [] });
+    assert.equal(JSON.parse(r.stdout), { ok: true, source: 'Cfg/etc/bcfg2.conf/bcfg2.conf.cheetah', written: 'Cfg/etc/bcfg2.conf/bcfg2.conf.liquid', clients: 4, failing: [] });
     const written = readFileSync(join(repo.dir, 'Cfg/etc/bcfg2.conf/bcfg2.conf.liquid'), 'utf8');
     const web1 = clients.find((c) => c.hostname === 'web1.example.com')!;
     assert.equal(outcome('liquid', written, 'Cfg/etc/bcfg2.conf/bcfg2.conf.liquid', web1, repo.dir), {
@@ -236,7 +236,7 @@ test('bindery migrate exits 1 naming the construct when it cannot translate, and
     writeFileSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.genshi'), 'x\n{% def f() %}y{% end %}${f()}\n');
     const r = await bindery(['migrate', join(repo.dir, 'Cfg/etc/motd/motd.G50_web.genshi')]);
     assert.is(r.code, 1);
-    assert.match(r.stderr, /cannot migrate: \{% def f %\}[^\n]*\n\s*--> Cfg\/etc\/motd\/motd\.G50_web\.genshi:2:1/);
+    assert.match(r.stderr, /Cfg\/etc\/motd\/motd\.G50_web\.genshi:2:1: cannot migrate: \{% def f %\}/);
     assert.not.ok(existsSync(join(repo.dir, 'Cfg/etc/motd/motd.G50_web.liquid')));
     const usage = await bindery(['migrate', join(repo.dir, 'Metadata/clients.xml')]);
     assert.is(usage.code, 2);

@@ -250,6 +250,25 @@ test('Genshi: includes never leave the repository (.., absolute paths, symlinks)
   assert.equal([e.location.file, e.location.line], ['Cfg/etc/inc/inc.genshi', 2]);
 });
 
+const cinc = (src: string) => render('cheetah', src, { file: 'Cfg/etc/inc/inc.cheetah' });
+
+test('Cheetah: #include reads a file beside the template (parsed, or raw), and source= text; locals stay behind, globals go in', () => {
+  writeFileSync(join(ROOT, 'Cfg/etc/inc/part.cheetah_include'), 'part for $metadata.hostname #slurp\n');
+  assert.is(cinc('#include "part.cheetah_include"\n!'), 'part for web1.example.com !');
+  assert.is(cinc('#include raw "part.cheetah_include"\n'), 'part for $metadata.hostname #slurp\n');
+  assert.is(cinc("#set global $g = 'G'\n#include source='[$g]'\n"), '[G]');
+  assert.match(failure(() => cinc("#set $l = 'L'\n#include source='[$l]'\n")).message, /undefined variable "l"/);
+});
+
+test('Cheetah: #include never leaves the repository (.., absolute paths, symlinks) and cannot include itself forever', () => {
+  assert.match(failure(() => cinc(`#include "${escapeUp}"\n`)).message, /outside the repository/);
+  assert.match(failure(() => cinc(`#include raw "${outside}"\n`)).message, /absolute include paths are not supported/);
+  assert.match(failure(() => cinc('#include raw "escape.genshi_include"\n')).message, /outside the repository/);
+  writeFileSync(join(ROOT, 'Cfg/etc/inc/loop.cheetah_include'), '#include "loop.cheetah_include"\n');
+  assert.match(failure(() => cinc('#include "loop.cheetah_include"\n')).message, /includes nest more than 20 deep/);
+  assert.match(failure(() => cinc("#set global $s = '#include source=$s'\n#include source=$s\n")).message, /includes nest more than 20 deep/);
+});
+
 // ---- Cheetah: Bcfg2, decision 7 (docs/decisions.md) ----------------------------------------------------
 
 test('Cheetah: the bcfg2.conf template of the authentication docs (seed 000)', () => {

@@ -329,7 +329,7 @@ test('bindery build: a validator still running at [cfg] validation_timeout is ki
   const started = Date.now();
   const r = await build(s);
   assert.is(r.code, 1);
-  assert.ok(Date.now() - started < 10_000, 'the build does not wait for the validator');
+  assert.ok(Date.now() - started < 60_000, 'the build does not wait for the validator (it sleeps 300 s)');
   assert.match(r.stderr, 'error[validator-failed]: Cfg/etc/shared/:test, hosts db1, db2, web1, web2, web3 and 1 more, path /etc/shared: validator failed: killed after 1 s (timeout)');
   const child = Number(readFileSync(join(s.cwd, 'hang.pid'), 'utf8'));
   assert.ok(child > 0 && (await gone(child)), `the validator's child ${child} is gone`);

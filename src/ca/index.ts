@@ -16,8 +16,8 @@ import forge from 'node-forge';
 import { BinderyError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 
-export const CA_KEY = 'ca.key';
-export const CA_CERT = 'ca.crt';
+const CA_KEY = 'ca.key';
+const CA_CERT = 'ca.crt';
 export const CA_CRL = 'ca.crl';
 const REVOKED = 'revoked.json';
 

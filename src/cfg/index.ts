@@ -1,5 +1,4 @@
 export { bindEntry, newCaches, decryptAll, sha256, type BindContext, type BindCaches, type BindResult, type Decrypted } from './bind.js';
 export { selectBest, type Selection } from './select.js';
 export { selectDeltas, applyCat, applyDiff } from './deltas.js';
-export { defaultInfo } from './info.js';
 export { authorizedKeys, allowTargets, matchingAllows, parseAuthorizedKeys, type AllowContext, type AllowTarget, type AuthorizedKeysContext } from './generators/authorized-keys.js';

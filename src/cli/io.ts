@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { styleText } from 'node:util';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import { BinderyError, diagnosticMessage, type Diagnostic, type Message } from '../errors.js';
-import { stableStringify } from '../emit/index.js';
 import { renderMessage, type Paint } from './render.js';
+
+/** Loaded only when a bar is drawn (a TTY), so commands start without it. */
+const loadProgress = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
 
 /**
  * Human output goes to stderr, machine output (--json) is exactly one JSON document on stdout
@@ -42,7 +45,8 @@ function useColor(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }): boolean 
   return stream.isTTY === true;
 }
 
-export function createIo(opts: { json: boolean; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream; env?: NodeJS.ProcessEnv }): Io {
+/** `stringify` prints the --json document (the emit stage's stable JSON: sorted keys). */
+export function createIo(opts: { json: boolean; stringify: (value: unknown) => string; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream; env?: NodeJS.ProcessEnv }): Io {
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
   const color = useColor(opts.env ?? process.env, stderr);
@@ -66,7 +70,7 @@ export function createIo(opts: { json: boolean; stdout?: NodeJS.WriteStream; std
       io.report(e.toMessage());
     },
     result(value) {
-      if (opts.json && !written) stdout.write(stableStringify(value));
+      if (opts.json && !written) stdout.write(opts.stringify(value));
       written = true;
     },
     get resultWritten() {
@@ -74,14 +78,24 @@ export function createIo(opts: { json: boolean; stdout?: NodeJS.WriteStream; std
     },
     progress(total, label) {
       if (opts.json || !stderr.isTTY || total < 2) return { tick() {}, done() {} };
-      const bar = new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {value}/{total}`, stream: stderr, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(total, 0);
+      // Shown only once the work has taken a second: quick builds print just their summary line.
+      const started = Date.now();
+      let done = 0;
+      let bar: InstanceType<typeof cliProgressModule.SingleBar> | null = null;
+      const rate = () => done / Math.max((Date.now() - started) / 1000, 0.001);
       return {
-        tick: (n = 1) => bar.increment(n),
-        done: () => bar.stop(),
+        tick: (n = 1) => {
+          done += n;
+          if (!bar && Date.now() - started >= 1000) {
+            const cliProgress = loadProgress();
+            bar = new cliProgress.SingleBar(
+              { format: `${label} [{bar}] {value}/{total}, {rate}/s, ETA {eta_formatted}`, stream: stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 200 },
+              cliProgress.Presets.shades_classic,
+            );
+            bar.start(total, done, { rate: rate().toFixed(0) });
+          } else bar?.update(done, { rate: rate().toFixed(0) });
+        },
+        done: () => bar?.stop(),
       };
     },
   };

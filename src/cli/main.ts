@@ -10,6 +10,7 @@ import type { Command, CommandContext } from './command.js';
 const GROUPS: Readonly<Record<string, string>> = {
   info: 'inspect what one client gets (like bcfg2-info)',
   ca: 'a small certificate authority for serve and fetch',
+  'signing-key': 'the key that signs builds: hand over to a new one',
 };
 
 const JSON_HELP = 'print one JSON document on stdout (errors included) instead of human output';
@@ -96,7 +97,10 @@ function fail(io: Io, messages: readonly Message[], code: number): number {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const io = createIo({ json: argv.includes('--json') });
+  const json = argv.includes('--json');
+  // The emit stage's stable JSON (sorted keys); loaded only when a document will be printed.
+  const stringify = json ? (await import('../emit/index.js')).stableStringify : JSON.stringify;
+  const io = createIo({ json, stringify });
   const ran = { code: 0 };
   try {
     // `bindery help info client` is `bindery info client --help` (commander's help takes one word).

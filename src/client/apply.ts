@@ -5,13 +5,13 @@
  * component at a time, each directory opened with O_NOFOLLOW and the next name looked up in
  * that open directory (through /proc/self/fd, Linux's openat for a path API), never by
  * re-resolving the whole path. A symlink on the way is followed only when root owns it and
- * its directory is root's (nobody else can swap it), and only if it stays under --root.
+ * its directory is root's (nobody else can swap it), and then resolved the same way, under
+ * --root as if it were `/`.
  * Missing directories are created (0755) the same way; the file itself is written to a
  * temporary name in the opened directory and renamed over the target, so a symlink at the
  * target is replaced, never followed.
  */
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { relative, isAbsolute, sep } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { writeFileAtomic } from '../fsutil/index.js';
 import type { ConfigFile } from './verify.js';
@@ -52,19 +52,20 @@ export interface PathFailure {
   readonly reason: string;
 }
 
-const inside = (root: string, real: string) => {
-  const rel = relative(root, real);
-  return rel === '' || !(rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel));
-};
-
 /** A directory nobody but root can rename entries in: root's, not writable by others, or sticky. */
 function rootsDirectory(fd: number): boolean {
   const st = fstatSync(fd);
   return st.uid === 0 && ((st.mode & 0o022) === 0 || (st.mode & 0o1000) !== 0);
 }
 
-/** Open `name` in the open directory `dirFd` as a directory (see the file comment); null if missing and not `create`. */
-function openChild(dirFd: number, name: string, shown: string, rootReal: string, create: boolean): number | null {
+/** Symlinks followed on the way to one file, at most (as the kernel's limit). */
+const MAX_LINKS = 40;
+
+/**
+ * Open `name` in the open directory `dirFd` as a directory: its fd; null if it is missing and
+ * not `create`; or, for a symlink that may be followed (see the file comment), its target.
+ */
+function openChild(dirFd: number, name: string, shown: string, create: boolean): number | null | { link: string } {
   const p = at(dirFd, name);
   try {
     return openSync(p, DIR_NOFOLLOW);
@@ -77,7 +78,7 @@ function openChild(dirFd: number, name: string, shown: string, rootReal: string,
       } catch (m) {
         if ((m as NodeJS.ErrnoException).code !== 'EEXIST') throw m;
       }
-      return openChild(dirFd, name, shown, rootReal, false);
+      return openChild(dirFd, name, shown, false);
     }
     // A symlink opened with O_NOFOLLOW|O_DIRECTORY fails ENOTDIR (or ELOOP): lstat tells them apart.
     if (code !== 'ENOTDIR' && code !== 'ELOOP') throw e;
@@ -86,33 +87,58 @@ function openChild(dirFd: number, name: string, shown: string, rootReal: string,
   if (!st.isSymbolicLink()) throw new Refused(`${shown} is not a directory`);
   if (st.uid !== 0) throw new Refused(`${shown} is a symlink owned by uid ${st.uid}, not root: not followed`);
   if (!rootsDirectory(dirFd)) throw new Refused(`${shown} is a symlink in a directory others can write: not followed`);
-  const fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY);
-  if (!inside(rootReal, readlinkSync(at(fd)))) {
-    closeSync(fd);
-    throw new Refused(`${shown} is a symlink leading outside the root`);
-  }
-  return fd;
+  return { link: readlinkSync(p) };
 }
 
-/** The open directory that holds `path` (absolute, client-side) under rootReal; null when part of it is missing and not `create`. */
+/**
+ * The open directory that holds `path` (absolute, client-side) under rootReal; null when part of
+ * it is missing and not `create`. Symlinks that may be followed are resolved here, one
+ * component at a time under the same rules, as if --root were `/`: an absolute target starts
+ * again at --root and `..` stops there, so no link leads outside it.
+ */
 function openParent(rootReal: string, path: string, create: boolean): number | null {
   const parts = path.split('/').filter(Boolean);
   parts.pop();
-  let fd = openSync(rootReal, constants.O_RDONLY | constants.O_DIRECTORY);
+  const rootFd = openSync(rootReal, constants.O_RDONLY | constants.O_DIRECTORY);
+  const root = fstatSync(rootFd);
+  let fd = rootFd;
   let shown = '';
+  let links = 0;
+  const moveTo = (next: number) => {
+    if (fd !== rootFd) closeSync(fd);
+    fd = next;
+  };
   try {
-    for (const part of parts) {
+    while (parts.length) {
+      const part = parts.shift()!;
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        const st = fstatSync(fd);
+        if (st.dev !== root.dev || st.ino !== root.ino) moveTo(openSync(at(fd, '..'), DIR_NOFOLLOW));
+        shown = shown.slice(0, shown.lastIndexOf('/'));
+        continue;
+      }
       shown += '/' + part;
-      const next = openChild(fd, part, shown, rootReal, create);
+      const next = openChild(fd, part, shown, create);
       if (next === null) return null;
-      closeSync(fd);
-      fd = next;
+      if (typeof next === 'number') {
+        moveTo(next);
+        continue;
+      }
+      if (++links > MAX_LINKS) throw new Refused(`${shown}: too many levels of symlinks`);
+      shown = shown.slice(0, shown.lastIndexOf('/'));
+      if (next.link.startsWith('/')) {
+        moveTo(rootFd);
+        shown = '';
+      }
+      parts.unshift(...next.link.split('/'));
     }
-    const parent = fd;
+    const parent = fd === rootFd ? openSync(at(rootFd), constants.O_RDONLY | constants.O_DIRECTORY) : fd;
     fd = -1;
     return parent;
   } finally {
-    if (fd >= 0) closeSync(fd);
+    if (fd >= 0 && fd !== rootFd) closeSync(fd);
+    closeSync(rootFd);
   }
 }
 

@@ -254,9 +254,9 @@ function report(c: ReturnType<typeof connect>, r: FetchResult, started: string, 
     started,
     finished: new Date().toISOString(),
     files: r.changes.map((ch) => ({ path: ch.file.path, action: ch.action })),
-    failed: r.failed,
-    serverFailed: r.serverFailed,
-    // Paths the server could not bind are the build's failures, listed apart.
+    // The report holds flat lists only: paths the server could not bind are failed entries
+    // marked `unbound`; they are the build's failures, so they do not make the run not ok.
+    failed: [...r.failed, ...r.serverFailed.map((path) => ({ path, reason: 'the server could not bind it; left untouched', unbound: true }))],
     ok: r.failed.length === 0,
   };
   return post(c, '/v1/report', Buffer.from(JSON.stringify(body)), runToken ? { [RUN_HEADER]: runToken } : {}, 'the run report');

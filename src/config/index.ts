@@ -36,7 +36,7 @@ export interface Config {
   readonly raw: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
-export const DEFAULT_IGNORE_FILES = ['*~', '*#', '.#*', '*.swp', '*.swpx', '.*.swx', 'SCCS', '.svn', '4913', '.gitignore'];
+const DEFAULT_IGNORE_FILES = ['*~', '*#', '.#*', '*.swp', '*.swpx', '.*.swx', 'SCCS', '.svn', '4913', '.gitignore'];
 
 /** ConfigParser.getboolean's words; anything else is an error naming the option. */
 function bool(v: string | undefined, dflt: boolean, option: string, file: string): boolean {

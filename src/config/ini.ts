@@ -103,14 +103,15 @@ function interpolate(value: string, lookup: (name: string) => string | undefined
       rest = rest.slice(2);
     } else if (c === '(') {
       const m = KEY.exec(rest);
-      if (!m) fail(`bad interpolation reference ${JSON.stringify(rest)}`);
+      if (!m) fail(`bad interpolation reference at character ${value.length - rest.length + 1} (write %(name)s)`);
       const name = m[1]!.toLowerCase();
       rest = rest.slice(m[0].length);
       const v = lookup(name);
       if (v === undefined) fail(`%(${name})s names no option of this section or of [DEFAULT]`);
       out += v.includes('%') ? interpolate(v, lookup, fail, depth + 1) : v;
     } else {
-      fail(`"%" must be followed by "%" or "(", found ${JSON.stringify(rest)}`);
+      // The value may be a secret: say where, not what.
+      fail(`the "%" at character ${value.length - rest.length + 1} must be followed by "%" or "("`);
     }
   }
   return out;

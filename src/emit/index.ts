@@ -1,8 +1,10 @@
 /**
- * emit: bound files → signed, deterministic per-host tarballs and a signed manifest, published
- * atomically into an output directory (decision 16 (docs/decisions.md)). The README's "The build output" section describes the layout.
+ * emit: bound files → signed, deterministic per-host tarballs and host records in a
+ * content-addressed store, and a signed manifest, published atomically into an output directory
+ * (decision 16 (docs/decisions.md); the format: docs/output-format.md).
  */
 export { stableStringify } from './json.js';
-export { hostTarball } from './tarball.js';
-export { loadSigningKey, signBytes, verifyBytes, SIGNING_KEY_ENV, type SigningKey } from './sign.js';
-export { publishBuild, readCurrentBuild, sourceDateEpoch, type BuildInput, type HostMeta, type Manifest, type ManifestHost, type ManifestFile, type ShardInfo } from './publish.js';
+export { contentHash, hostTarball, type ContentHashes } from './tarball.js';
+export { loadSigningKey, signBytes, verifyBytes, type SigningKey } from './sign.js';
+export { emitHost, type EmitTarget, type EmittedHost } from './store.js';
+export { abortPublish, beginPublish, finishPublish, keyId, readCurrentBuild, type BuildSummary, type Publication } from './publish.js';

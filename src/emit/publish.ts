@@ -1,120 +1,37 @@
 /**
- * Atomic publish of a build into an output directory:
- *
- *   <dir>/.builds/<id>/{hosts/<host>.tar.gz, hosts/<host>.meta.json (each with a .sig), manifest.json, manifest.json.sig}
- *   <dir>/current            -> .builds/<id>      (swapped with one rename())
- *   <dir>/hosts              -> current/hosts     (stable, made once)
- *   <dir>/manifest.json      -> current/manifest.json
- *   <dir>/manifest.json.sig  -> current/manifest.json.sig
- *
- * A build is written and fsync'd completely before `current` moves, so a reader sees the whole
- * previous build or the whole new one, and a failed build leaves the previous output untouched.
+ * Atomic publish of a build into an output directory (format v2, docs/output-format.md; the
+ * names are in protocol/layout.ts). Hosts are written into the content-addressed objects/ store
+ * as they are bound (store.ts, often on worker threads); then a new .builds/<id>/ gets the
+ * hosts/ links and the signed manifest, the whole build is made durable in one pass, and
+ * `current` moves to it with one rename(). A reader sees the whole previous build or the whole
+ * new one; a failed build leaves the previous output as it was.
  */
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
-import { link, open, readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { createHash, createPublicKey } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeSync, writeFileSync, type Stats, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
-import { asBinderyError, BinderyError, isBinderyError } from '../errors.js';
+import { asBinderyError, BinderyError } from '../errors.js';
 import { fsyncDir } from '../fsutil/index.js';
-import type { BindFailure, BoundFile } from '../types.js';
-import { stableStringify } from './json.js';
+import { FORMAT_VERSION, type Manifest, type ShardInfo } from '../protocol/format.js';
+import { BUILDS, CACHE, CURRENT, HOSTS, LOCK, MANIFEST, OBJECTS, SIGNATURE_SUFFIX, STABLE_LINKS, hostTarballPath, objectPath, signaturePath } from '../protocol/layout.js';
+import type { BindFailure } from '../types.js';
+import { stableChunks } from './json.js';
 import { signBytes, type SigningKey } from './sign.js';
-import { FIXED_MTIME, MAX_MTIME, packEntries, tarEntries, type TarEntry } from './tarball.js';
+import { FILE_MODE, type EmitTarget, type EmittedHost } from './store.js';
+import { FIXED_MTIME, MAX_MTIME } from './tarball.js';
 
-export interface BuildInput {
-  readonly hosts: readonly { host: string; files: readonly BoundFile[] }[];
-  readonly failures: readonly BindFailure[];
-  readonly skipped: readonly unknown[];
-  readonly warnings: readonly unknown[];
-  /** The repository's git revision, or null when it is not a git checkout. */
-  readonly revision: string | null;
-  /** Set by `build --shard K/N`: which slice of the hosts this is, and a hash of the inputs (for `bindery merge`). */
-  readonly shard?: ShardInfo;
-}
-
-export interface ShardInfo {
-  /** 1-based. */
-  readonly index: number;
-  readonly count: number;
-  /** sha256 over the repository's files and the configuration: shards of one build agree on it. */
-  readonly inputs: string;
-}
-
-export interface ManifestFile {
-  readonly path: string;
-  readonly sha256: string;
-  readonly size: number;
-  /** Four octal digits, e.g. '0644'. */
-  readonly mode: string;
-  readonly owner: string;
-  readonly group: string;
-  /** Repo-relative generator (or creator) file. */
-  readonly source: string;
-  /** Repo-relative delta files applied, in order. */
-  readonly deltas: readonly string[];
-}
-
-export interface ManifestHost {
-  /** Relative to the build directory: 'hosts/<host>.tar.gz'. */
-  readonly tarball: string;
-  /** sha256 of the .tar.gz bytes. */
-  readonly sha256: string;
-  /** Relative to the build directory: 'hosts/<host>.meta.json' (absent in builds of older releases). */
-  readonly meta: string;
-  /** Sorted by path, in tar order. */
-  readonly files: readonly ManifestFile[];
-}
-
-/**
- * hosts/<host>.meta.json, signed like the tarball. The tarball's own signature covers its bytes
- * only, so it cannot say whose configuration it is; this small signed file binds the tarball
- * (by sha256) to the host's name, so a client can refuse another host's validly signed tarball.
- */
-export interface HostMeta {
-  readonly version: 1;
-  readonly host: string;
-  /** sha256 of hosts/<host>.tar.gz. */
-  readonly sha256: string;
-  /** The manifest's builtAt. */
-  readonly builtAt: string;
-  /** The manifest's revision. */
-  readonly revision: string | null;
-}
-
-export interface Manifest {
-  readonly version: 1;
-  readonly builtAt: string;
-  readonly revision: string | null;
-  /** SPKI PEM of the Ed25519 key that signed every file of this build. */
-  readonly signingKey: string;
-  readonly hosts: Readonly<Record<string, ManifestHost>>;
-  readonly failures: readonly BindFailure[];
-  readonly skipped: readonly unknown[];
-  readonly warnings: readonly unknown[];
-  readonly shard?: ShardInfo;
-}
-
-const BUILDS = '.builds';
-const CURRENT = 'current';
-const LOCK = '.lock';
-const MANIFEST = 'manifest.json';
-const STABLE_LINKS = ['hosts', MANIFEST, `${MANIFEST}.sig`] as const;
-/** Host names become file names; this keeps them to one safe path component. */
-const HOST_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
-
-/** Output is readable by the building user only: tarballs hold decrypted secrets and private keys. */
 const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
 
 const NOT_OURS_HINT = 'choose a new or empty directory for the build output; bindery never deletes files it did not create';
+
+/** What an output directory may hold besides the stable links: anything else means it is not ours. */
+const OURS = new Set<string>([BUILDS, OBJECTS, CURRENT, CACHE, ...STABLE_LINKS]);
 
 /**
  * SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/) as seconds, or null
  * when unset or empty. A malformed value is an error, as the specification asks.
  */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
   const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);
@@ -124,22 +41,29 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | null {
   return n;
 }
 
+/** The short id of a signing key used in signature file names: 16 hex digits of the sha256 of its SPKI (DER). */
+export function keyId(key: Pick<SigningKey, 'publicKeyPem'>): string {
+  return createHash('sha256').update(createPublicKey(key.publicKeyPem).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+/** A build being published: the output directory is locked until finishPublish or abortPublish. */
+export interface Publication {
+  readonly target: EmitTarget;
+  readonly id: string;
+  readonly dir: string;
+  readonly builtAt: string;
+  readonly serial: number;
+  readonly previous: PreviousBuild | null;
+  readonly unlock: () => void;
+}
+
 /**
- * Write the whole build into <outDir>/.builds/<id>/, then point <outDir>/current at it in one step.
- * Keeps the previous build (a server may still be streaming from it) and removes older ones.
- * opts.env (default process.env) supplies SOURCE_DATE_EPOCH; opts.onHost is called as each host's
- * tarball is written.
+ * Lock the output directory (refusing one bindery did not make) and prepare the object store;
+ * opts.env (default process.env) supplies SOURCE_DATE_EPOCH.
  */
-export async function publishBuild(
-  outDir: string,
-  input: BuildInput,
-  key: SigningKey,
-  opts: { concurrency?: number; onHost?: () => void; env?: NodeJS.ProcessEnv } = {},
-): Promise<Manifest> {
+export function beginPublish(outDir: string, key: SigningKey, opts: { env?: NodeJS.ProcessEnv } = {}): Publication {
   const epoch = sourceDateEpoch(opts.env ?? process.env);
-  const builtAt = new Date(epoch === null ? Date.now() : epoch * 1000).toISOString();
-  // Everything wrong with the input is found before the output directory is touched.
-  const hosts = checkHosts(input.hosts);
+  const now = epoch ?? Math.floor(Date.now() / 1000);
   let unlock: () => void;
   try {
     prepareOutDir(outDir);
@@ -149,41 +73,132 @@ export async function publishBuild(
   }
   try {
     const previous = previousBuild(outDir);
+    // Never smaller than the previous build's, and at least the build time in seconds, so a
+    // fresh output directory (a new CI runner) still outranks the builds before it.
+    const serial = Math.max((previous?.manifest?.serial ?? 0) + 1, now);
     const id = newBuildId();
     const dir = join(outDir, BUILDS, id);
-    let manifest: Manifest;
+    mkdirSync(join(outDir, OBJECTS), { recursive: true, mode: DIR_MODE });
+    const present = new Set(readdirSync(join(outDir, OBJECTS)));
+    for (let i = 0; i < 256; i++) {
+      const sub = i.toString(16).padStart(2, '0');
+      if (!present.has(sub)) mkdirSync(join(outDir, OBJECTS, sub), { mode: DIR_MODE });
+    }
+    return { target: { outDir, mtime: epoch ?? FIXED_MTIME, key, keyId: keyId(key) }, id, dir, builtAt: new Date(now * 1000).toISOString(), serial, previous, unlock };
+  } catch (e) {
+    unlock();
+    throw asBinderyError(e, 'EMIT', { file: outDir });
+  }
+}
+
+/** Give up a build: remove what it created (its objects included) and release the lock. */
+export function abortPublish(pub: Publication, created: readonly string[]): void {
+  try {
+    rmSync(pub.dir, { recursive: true, force: true });
+    for (const rel of created) rmSync(join(pub.target.outDir, rel), { force: true });
+  } finally {
+    pub.unlock();
+  }
+}
+
+export interface BuildSummary {
+  /** Every host, in any order. */
+  readonly hosts: readonly EmittedHost[];
+  readonly failures: readonly BindFailure[];
+  readonly skipped: readonly unknown[];
+  readonly warnings: readonly unknown[];
+  /** The repository's git revision, or null when it is not a git checkout. */
+  readonly revision: string | null;
+  readonly shard?: ShardInfo;
+}
+
+/**
+ * Write the build's links and signed manifest, make everything durable, switch `current` to it,
+ * then drop builds older than the previous one and the objects no kept build refers to.
+ */
+export function finishPublish(pub: Publication, build: BuildSummary): Manifest {
+  const { outDir } = pub.target;
+  const hosts = [...build.hosts].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  let manifest: Manifest;
+  try {
     try {
-      mkdirSync(join(dir, 'hosts'), { recursive: true, mode: DIR_MODE });
-      const written = await writeHosts(dir, hosts, previous, key, { mtime: epoch ?? FIXED_MTIME, builtAt, revision: input.revision }, opts);
+      for (let i = 1; i < hosts.length; i++) {
+        if (hosts[i]!.host === hosts[i - 1]!.host) throw new BinderyError('EMIT', 'the build lists this host twice', { host: hosts[i]!.host }, 'this is a bug in the caller; please report it');
+      }
+      mkdirSync(join(pub.dir, HOSTS), { recursive: true, mode: DIR_MODE });
+      for (const h of hosts) {
+        const link = join(pub.dir, hostTarballPath(h.host));
+        // From .builds/<id>/hosts/ up to the output directory.
+        symlinkSync(`../../../${objectPath(h.tarball)}`, link);
+        symlinkSync(`../../../${signaturePath(h.tarball, pub.target.keyId)}`, link + SIGNATURE_SUFFIX);
+      }
       manifest = {
-        version: 1,
-        builtAt,
-        revision: input.revision,
-        signingKey: key.publicKeyPem,
-        hosts: Object.fromEntries(written),
-        failures: input.failures,
-        skipped: input.skipped,
-        warnings: input.warnings,
-        ...(input.shard ? { shard: input.shard } : {}),
+        version: FORMAT_VERSION,
+        serial: pub.serial,
+        builtAt: pub.builtAt,
+        revision: build.revision,
+        signingKey: pub.target.key.publicKeyPem,
+        hosts: Object.fromEntries(hosts.map((h) => [h.host, { record: h.record, tarball: h.tarball }])),
+        failures: build.failures,
+        skipped: build.skipped,
+        warnings: build.warnings,
+        ...(build.shard ? { shard: build.shard } : {}),
       };
-      const json = Buffer.from(stableStringify(manifest));
-      await writeDurable(join(dir, MANIFEST), json);
-      await writeDurable(join(dir, `${MANIFEST}.sig`), signBytes(json, key));
-      fsyncDir(join(dir, 'hosts'));
-      fsyncDir(dir);
-      fsyncDir(join(outDir, BUILDS));
-      switchCurrent(outDir, id);
+      const chunks = stableChunks(manifest);
+      writeChunks(join(pub.dir, MANIFEST), chunks);
+      writeFileSync(join(pub.dir, MANIFEST + SIGNATURE_SUFFIX), signBytes(Buffer.concat(chunks), pub.target.key), { flag: 'wx', mode: FILE_MODE });
+      makeDurable(outDir, pub.dir, hosts);
+      switchCurrent(outDir, pub.id);
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      throw isBinderyError(e) ? e : asBinderyError(e, 'EMIT', { file: outDir });
+      rmSync(pub.dir, { recursive: true, force: true });
+      throw asBinderyError(e, 'EMIT', { file: outDir });
     }
     ensureStableLinks(outDir);
     fsyncDir(outDir);
-    collectGarbage(outDir, new Set([LOCK, id, ...(previous ? [previous.id] : [])]));
+    collectGarbage(outDir, pub, manifest);
     return manifest;
   } finally {
-    unlock();
+    pub.unlock();
   }
+}
+
+function writeChunks(path: string, chunks: readonly Buffer[]): void {
+  const fd = openSync(path, 'wx', FILE_MODE);
+  try {
+    for (const c of chunks) {
+      for (let off = 0; off < c.length; ) off += writeSync(fd, c, off, c.length - off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * One pass instead of an fsync per file: syncfs(2) of the output directory's file system
+ * (coreutils `sync -f`), falling back to fsync of each file and directory of this build
+ * where that is not available.
+ */
+function makeDurable(outDir: string, dir: string, hosts: readonly EmittedHost[]): void {
+  const r = spawnSync('sync', ['-f', dir], { stdio: 'ignore' });
+  if (r.status === 0) return;
+  const fsyncPath = (p: string, flags: number) => {
+    const fd = openSync(p, flags);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const dirs = new Set<string>([join(dir, HOSTS), dir, join(outDir, BUILDS), join(outDir, OBJECTS)]);
+  for (const h of hosts) {
+    for (const rel of h.created) {
+      fsyncPath(join(outDir, rel), fsc.O_RDONLY);
+      dirs.add(join(outDir, rel, '..'));
+    }
+  }
+  fsyncPath(join(dir, MANIFEST), fsc.O_RDONLY);
+  fsyncPath(join(dir, MANIFEST + SIGNATURE_SUFFIX), fsc.O_RDONLY);
+  for (const d of dirs) fsyncDir(d);
 }
 
 /**
@@ -207,107 +222,10 @@ export function readCurrentBuild(outDir: string): { dir: string; manifest: Manif
   } catch (e) {
     throw new BinderyError('EMIT', `cannot read the published manifest: ${(e as Error).message}`, { file }, 'run bindery build again to publish a complete build');
   }
-  if (manifest?.version !== 1) {
-    throw new BinderyError('EMIT', `unsupported manifest version ${String(manifest?.version)}`, { file }, 'use the bindery release that wrote this output, or rebuild');
+  if (manifest?.version !== FORMAT_VERSION) {
+    throw new BinderyError('EMIT', `unsupported manifest version ${String(manifest?.version)} (this bindery reads version ${FORMAT_VERSION})`, { file }, 'run bindery build again to publish the output in this release\'s format');
   }
   return { dir, manifest };
-}
-
-interface CheckedHost {
-  readonly host: string;
-  readonly entries: readonly TarEntry[];
-}
-
-function checkHosts(hosts: BuildInput['hosts']): CheckedHost[] {
-  const seen = new Set<string>();
-  const checked = hosts.map(({ host, files }) => {
-    if (!HOST_RE.test(host)) {
-      throw new BinderyError('EMIT', `host name '${host}' cannot be used as a file name`, { host }, 'client names must be host names: letters, digits, ".", "-", "_"');
-    }
-    if (seen.has(host)) throw new BinderyError('EMIT', 'the build lists this host twice', { host }, 'this is a bug in the caller; please report it');
-    seen.add(host);
-    try {
-      return { host, entries: tarEntries(files) };
-    } catch (e) {
-      throw asBinderyError(e, 'EMIT', { host });
-    }
-  });
-  return checked.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-}
-
-async function writeHosts(
-  dir: string,
-  hosts: readonly CheckedHost[],
-  previous: PreviousBuild | null,
-  key: SigningKey,
-  build: { mtime: number; builtAt: string; revision: string | null },
-  opts: { concurrency?: number; onHost?: () => void },
-): Promise<[string, ManifestHost][]> {
-  const limit = pLimit(Math.max(1, opts.concurrency ?? availableParallelism()));
-  // After the first failure, queued hosts are skipped; the build is going to be thrown away.
-  const skipped = Symbol('skipped');
-  let failed = false;
-  const settled = await Promise.allSettled(
-    hosts.map(({ host, entries }) =>
-      limit(async (): Promise<[string, ManifestHost]> => {
-        if (failed) throw skipped;
-        try {
-          const tarball = `hosts/${host}.tar.gz`;
-          const bytes = await packEntries(entries, build.mtime);
-          const sha256 = createHash('sha256').update(bytes).digest('hex');
-          const target = join(dir, tarball);
-          // The meta is always written fresh: it carries this build's builtAt and revision.
-          const meta = `hosts/${host}.meta.json`;
-          const hostMeta: HostMeta = { version: 1, host, sha256, builtAt: build.builtAt, revision: build.revision };
-          const metaBytes = Buffer.from(stableStringify(hostMeta));
-          // Written side by side, so their fsyncs overlap.
-          await Promise.all([
-            (async () => {
-              const reused = previous?.manifest?.hosts[host]?.sha256 === sha256 && (await linkSame(join(previous.dir, tarball), target, bytes));
-              if (!reused) await writeDurable(target, bytes);
-            })(),
-            writeDurable(`${target}.sig`, signBytes(bytes, key)),
-            writeDurable(join(dir, meta), metaBytes),
-            writeDurable(join(dir, `${meta}.sig`), signBytes(metaBytes, key)),
-          ]);
-          opts.onHost?.();
-          return [host, { tarball, sha256, meta, files: entries.map(manifestFile) }];
-        } catch (e) {
-          failed = true;
-          throw asBinderyError(e, 'EMIT', { host });
-        }
-      }),
-    ),
-  );
-  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason !== skipped);
-  if (failure) throw failure.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<[string, ManifestHost]>).value);
-}
-
-function manifestFile(e: TarEntry): ManifestFile {
-  return { path: e.path, sha256: e.sha256, size: e.data.length, mode: e.modeText, owner: e.owner, group: e.group, source: e.source, deltas: e.deltas };
-}
-
-/** Hard-link the previous build's identical tarball instead of writing it again; false if that fails. */
-async function linkSame(previousFile: string, target: string, bytes: Buffer): Promise<boolean> {
-  try {
-    // Compared, not trusted: the old file might have been damaged since it was written.
-    if (!(await readFile(previousFile)).equals(bytes)) return false;
-    await link(previousFile, target);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeDurable(path: string, data: Buffer): Promise<void> {
-  const fh = await open(path, 'wx', FILE_MODE);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 function lstatOrNull(path: string): Stats | null {
@@ -332,16 +250,20 @@ function prepareOutDir(outDir: string): void {
   if (!st.isDirectory()) throw new BinderyError('EMIT', 'the output path exists and is not a directory', { file: outDir }, NOT_OURS_HINT);
   const refuse = (why: string) => new BinderyError('EMIT', `refusing to publish here: ${why}`, { file: outDir }, NOT_OURS_HINT);
   const current = lstatOrNull(join(outDir, CURRENT));
-  const builds = lstatOrNull(join(outDir, BUILDS));
-  if (builds && !builds.isDirectory()) throw refuse(`'${BUILDS}' is not a directory`);
+  for (const name of [BUILDS, OBJECTS]) {
+    const s = lstatOrNull(join(outDir, name));
+    if (s && !s.isDirectory()) throw refuse(`'${name}' is not a directory`);
+  }
   if (current) {
     if (!current.isSymbolicLink() || !readlinkSync(join(outDir, CURRENT)).startsWith(`${BUILDS}/`)) throw refuse(`'${CURRENT}' is not bindery's link into ${BUILDS}/`);
     for (const name of STABLE_LINKS) {
       const l = lstatOrNull(join(outDir, name));
       if (l && !(l.isSymbolicLink() && readlinkSync(join(outDir, name)) === `${CURRENT}/${name}`)) throw refuse(`'${name}' is not bindery's link to ${CURRENT}/${name}`);
     }
-  } else if (readdirSync(outDir).some((n) => n !== BUILDS)) {
-    // Only .builds/ may exist without `current`: what a build that died before its first switch leaves.
+    const strange = readdirSync(outDir).find((n) => !OURS.has(n));
+    if (strange !== undefined) throw refuse(`'${strange}' is not something bindery writes`);
+  } else if (readdirSync(outDir).some((n) => n !== BUILDS && n !== OBJECTS && n !== CACHE)) {
+    // Without `current`, only what a build that died before its first switch leaves may exist.
     throw refuse(`the directory is not empty and has no '${CURRENT}' link, so it is not a bindery output directory`);
   }
   mkdirSync(join(outDir, BUILDS), { recursive: true, mode: DIR_MODE });
@@ -388,21 +310,19 @@ function newBuildId(): string {
 
 interface PreviousBuild {
   readonly id: string;
-  readonly dir: string;
-  /** null when its manifest cannot be read: nothing is reused from it, but it is still kept. */
+  /** null when its manifest cannot be read (or is of an older format): it is still kept one more build. */
   readonly manifest: Manifest | null;
 }
 
-/** The build `current` points at, for reuse and to keep through garbage collection. */
+/** The build `current` points at: its serial is the floor of the next, and it is kept through garbage collection. */
 function previousBuild(outDir: string): PreviousBuild | null {
   const link = join(outDir, CURRENT);
   if (!lstatOrNull(link)) return null;
   const id = readlinkSync(link).slice(BUILDS.length + 1);
   try {
-    const build = readCurrentBuild(outDir);
-    return build && { id, ...build };
+    return { id, manifest: readCurrentBuild(outDir)?.manifest ?? null };
   } catch {
-    return { id, dir: join(outDir, BUILDS, id), manifest: null };
+    return { id, manifest: null };
   }
 }
 
@@ -419,14 +339,29 @@ function ensureStableLinks(outDir: string): void {
   }
 }
 
-function collectGarbage(outDir: string, keep: ReadonlySet<string>): void {
-  const builds = join(outDir, BUILDS);
-  for (const name of readdirSync(builds)) {
-    if (keep.has(name)) continue;
-    try {
-      rmSync(join(builds, name), { recursive: true, force: true });
-    } catch {
-      // The build is already published; the next publish retries the clean-up.
+/**
+ * Keep the new build and the previous one (a server may still be streaming from it); remove
+ * older builds and every object (and signature) neither refers to. Best effort: the build is
+ * already published, and the next publish retries.
+ */
+function collectGarbage(outDir: string, pub: Publication, manifest: Manifest): void {
+  const keep = new Set<string>([LOCK, pub.id, ...(pub.previous ? [pub.previous.id] : [])]);
+  try {
+    for (const name of readdirSync(join(outDir, BUILDS))) {
+      if (!keep.has(name)) rmSync(join(outDir, BUILDS, name), { recursive: true, force: true });
     }
+    const live = new Set<string>();
+    for (const m of [manifest, pub.previous?.manifest]) {
+      for (const h of Object.values(m?.hosts ?? {})) live.add(h.record).add(h.tarball);
+    }
+    for (const sub of readdirSync(join(outDir, OBJECTS))) {
+      const dir = join(outDir, OBJECTS, sub);
+      for (const name of readdirSync(dir)) {
+        // <sha256>, <sha256>.<key>.sig, or a temporary file of a build that died.
+        if (!live.has(name.slice(0, 64))) rmSync(join(dir, name), { force: true });
+      }
+    }
+  } catch {
+    // Left for the next publish.
   }
 }

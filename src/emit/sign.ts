@@ -13,7 +13,7 @@ export interface SigningKey {
   readonly publicKeyPem: string;
 }
 
-export const SIGNING_KEY_ENV = 'BINDERY_SIGNING_KEY';
+const SIGNING_KEY_ENV = 'BINDERY_SIGNING_KEY';
 
 const MAKE_KEY_HINT = 'make one with: openssl genpkey -algorithm ed25519 -out signing-key.pem ' + `(then pass --signing-key signing-key.pem, or put the file's text in ${SIGNING_KEY_ENV})`;
 

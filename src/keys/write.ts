@@ -37,6 +37,9 @@ export function explainWriteError(e: unknown, rel: string): unknown {
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
     return new BinderyError('KEYS', `cannot write ${rel}: the repository is not writable (${code})`, { file: rel }, 'run `bindery keys <repo>` where the repository is writable and commit the keys, then build');
   }
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new BinderyError('KEYS', `cannot write ${rel}: no space (${code}: the disk is full, a quota or a file size limit was reached)`, { file: rel }, 'free space in the repository\'s file system, then run the build again');
+  }
   if (code) return new BinderyError('KEYS', `cannot write ${rel}: ${code}`, { file: rel }, 'check the repository directory');
   return e;
 }

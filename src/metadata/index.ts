@@ -3,7 +3,6 @@
  * listed clients exist (decision 8 (docs/decisions.md)), names are lower-cased (decision 9);
  * Probes/probed.xml adds probe values and probe groups.
  */
-export { loadMetadata, parseMetadata, GROUPS_FILE, CLIENTS_FILE, type MetadataModel, type MetadataDocument } from './model.js';
+export { loadMetadata, parseMetadata, CLIENTS_FILE, type MetadataModel, type MetadataDocument } from './model.js';
 export { findClient, groupInCategory, groupStandIn, clientsByAddress, metadataOf } from './lookup.js';
-export { PROBED_FILE } from './probes.js';
 export type { GroupDecl, MembershipRule, RuleCondition } from './groups.js';

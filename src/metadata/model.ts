@@ -31,7 +31,7 @@ export interface MetadataDocument {
   readonly file: string;
 }
 
-export const GROUPS_FILE = 'Metadata/groups.xml';
+const GROUPS_FILE = 'Metadata/groups.xml';
 export const CLIENTS_FILE = 'Metadata/clients.xml';
 
 /** Build the model from the documents' text (no XInclude is followed); probed.xml is optional. */
@@ -144,7 +144,7 @@ export function withExtraGroups(base: ClientMetadata, extraGroups: readonly stri
   return toMetadata(m, { ...base, profile }, index);
 }
 
-export function toMetadata(m: Membership, rest: Omit<ClientMetadata, 'groups' | 'bundles' | 'categories'>, index: RuleIndex): ClientMetadata {
+function toMetadata(m: Membership, rest: Omit<ClientMetadata, 'groups' | 'bundles' | 'categories'>, index: RuleIndex): ClientMetadata {
   return {
     ...rest,
     groups: [...m.groups].sort(compare),

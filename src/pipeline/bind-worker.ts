@@ -1,11 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { bindClient, bindContext, reviveDecrypted, reviveRepo, type BindInput } from './bind-all.js';
+import { runWorker, type ToWorker, type WorkerData } from './bind-all.js';
 
-/** A bind worker: binds its shard of clients and posts each client's result as it is done. */
-const { input, hosts } = workerData as { input: BindInput; hosts: string[] };
-const revived: BindInput = { ...input, repo: reviveRepo(input.repo), decrypted: reviveDecrypted(input.decrypted) };
-const ctx = bindContext(revived);
-const byName = new Map(revived.metadata.clients.map((m) => [m.hostname, m]));
-for (const host of hosts) {
-  parentPort!.postMessage({ binding: bindClient(ctx, byName.get(host)!, revived.plans.get(host) ?? []) });
-}
+/** A bind-and-emit worker: binds (and writes) its shard of clients, posting each outcome as it is done. */
+const port = parentPort!;
+await runWorker(workerData as WorkerData, (m) => port.postMessage(m), (listener) => port.on('message', (m: ToWorker) => listener(m)));
+// Nothing more will come: let the thread end once its messages are out.
+port.unref();

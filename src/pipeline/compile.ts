@@ -3,11 +3,14 @@ import { diagnosticMessage, failureMessages, type Diagnostic, type Message } fro
 import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
 import type { MetadataModel } from '../metadata/index.js';
-import { bindAll, type ParallelOptions } from './bind-all.js';
-import type { BindFailure, BoundFile } from '../types.js';
+import { bindAll, type BindSink, type HostOutcome } from './bind-all.js';
+import type { EmitTarget } from '../emit/index.js';
+import { passphrases } from '../secrets/index.js';
+import type { BindFailure } from '../types.js';
 import { repoChecks } from './checks.js';
 import { clientHazards } from '../server/index.js';
-import { validateAll, type ValidationSummary } from './validation.js';
+import { validationService, type ValidationSummary } from './validation.js';
+import { hostKeys, openCache, type CachedHost } from './cache.js';
 import { sourceLine } from './source.js';
 import { bindInput, keys, load, plan, type LoadOptions, type Phase, type Skipped } from './stages.js';
 
@@ -21,16 +24,18 @@ export interface CompileOptions extends LoadOptions {
   readonly generateKeys: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly onPhase?: Phase;
-  readonly parallel?: ParallelOptions;
+  /**
+   * Where bound clients go: written into an output's store as they are bound (emitTo is called
+   * once, after loading and the key phase, just before binding), else kept in memory.
+   */
+  readonly emitTo?: () => EmitTarget;
   /** Only the clients this accepts are planned and bound (build --shard). */
   readonly hosts?: (host: string) => boolean;
+  /** With emitTo: the incremental cache's directory (hosts whose inputs did not change are reused). */
+  readonly cacheDir?: string;
 }
 
-export interface HostResult {
-  readonly host: string;
-  readonly files: readonly BoundFile[];
-  readonly failures: readonly BindFailure[];
-}
+export type HostResult = HostOutcome;
 
 export interface CompileResult {
   readonly repo: RepoModel;
@@ -41,9 +46,11 @@ export interface CompileResult {
   readonly warnings: readonly Diagnostic[];
   readonly keysWritten: readonly string[];
   readonly validation: ValidationSummary;
-  /** Worker threads used for binding, and how many clients they bound (0, 0 when one thread sufficed). */
-  readonly binding: { readonly workers: number; readonly inWorkers: number };
+  /** Threads that bound (and wrote) the clients, how many they bound, and how many hosts came unchanged from the cache. */
+  readonly binding: { readonly threads: number; readonly bound: number; readonly reused: number };
   readonly revision: string | null;
+  /** Record this build's hosts in the cache (with cacheDir); call it once the build is published. */
+  readonly saveCache: () => void;
 }
 
 const noProgress = { tick() {}, done() {} };
@@ -70,12 +77,15 @@ function dedupe(ds: readonly Diagnostic[]): Diagnostic[] {
 
 /**
  * One batch compile: load, plan, generate missing keys, bind every client's entries, run each
- * validator once per distinct content. Nothing is written except generated keys.
+ * validator once per distinct content. Nothing is written except generated keys, unless
+ * emitTo is given: then each client is written into the output's store as it is bound.
  */
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const phase = opts.onPhase ?? (() => noProgress);
   let loaded = await load(opts);
-  const plans = plan(loaded, opts.hosts ? loaded.metadata.clients.filter((m) => opts.hosts!(m.hostname)) : undefined);
+  // All clients, or one shard's (build --shard).
+  const clients = opts.hosts ? loaded.metadata.clients.filter((m) => opts.hosts!(m.hostname)) : loaded.metadata.clients;
+  const plans = plan(loaded, clients);
   const warnings: Diagnostic[] = [...loaded.warnings, ...plans.warnings];
   let keysWritten: readonly string[] = [];
   if (opts.generateKeys) {
@@ -88,20 +98,32 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   warnings.push(...repoChecks(repo, metadata), ...clientHazards(metadata.auth, config.communication.authentication));
 
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
-  const bar = phase('binding', plans.plans.size);
   const input = bindInput(loaded, plans.plans, opts.env, validating);
   warnings.push(...input.properties.diagnostics);
-  const { bindings, workers, inWorkers } = await bindAll(input, opts.jobs, () => bar.tick(), opts.parallel);
-  bar.done();
-  const bound = new Map<string, { files: BoundFile[]; failures: BindFailure[] }>();
-  for (const b of bindings) {
-    warnings.push(...b.diagnostics);
-    bound.set(b.host, { files: b.files, failures: b.failures });
+  const validation = validationService(repo, config, opts.jobs);
+  const target = opts.emitTo?.() ?? null;
+  const sink: BindSink = target ? { emit: target, keepFiles: false } : { emit: null, keepFiles: true };
+  // Hosts whose inputs are unchanged since the cached build are reused, not bound again.
+  const cache = target && opts.cacheDir ? openCache(opts.cacheDir, target, (d) => warnings.push(d)) : null;
+  const keyOf = cache ? hostKeys(repo, config, passphrases(config, opts.env), metadata.clients, target!, validating) : null;
+  const keyOfHost = new Map(keyOf ? clients.map((m) => [m.hostname, keyOf(m, plans.plans.get(m.hostname) ?? [])]) : []);
+  const reused = new Map<string, CachedHost>();
+  for (const [host, key] of keyOfHost) {
+    const hit = cache!.lookup(host, key);
+    if (hit) reused.set(host, hit);
   }
-
-  const validation = validating ? await validateAll(repo, config, bound, opts.jobs, phase) : { runs: 0, checked: 0, failed: 0 };
-  const hosts: HostResult[] = [...bound].map(([host, r]) => ({ host, files: r.files, failures: r.failures }));
-  return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation, binding: { workers, inWorkers }, revision: gitRevision(repo.root) };
+  const bar = phase('binding', clients.length - reused.size);
+  const bound = await bindAll(input, { clients: clients.filter((m) => !reused.has(m.hostname)), jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
+  bar.done();
+  const byHost = new Map(bound.hosts.map((h) => [h.host, h]));
+  const hosts: HostOutcome[] = clients.map((m) => {
+    const hit = reused.get(m.hostname);
+    return hit ? { host: m.hostname, failures: hit.failures, fileCount: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, files: [], diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
+  });
+  for (const h of hosts) warnings.push(...h.diagnostics);
+  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
+  const binding = { threads: bound.threads, bound: bound.hosts.length, reused: reused.size };
+  return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };
 }
 
 /** Failures and warnings as Messages (one per distinct failure, every host named), with the source line where the repository has it. */

@@ -34,7 +34,7 @@ export interface PathReport {
 }
 
 /** `bindery info client`: metadata and, for every planned path, the file chosen. */
-export async function inspectClient(opts: InspectOptions): Promise<{ metadata: ClientMetadata; paths: PathReport[]; skipped: { bundle: string; tag: string; name: string }[] }> {
+export async function inspectClient(opts: InspectOptions): Promise<{ metadata: ClientMetadata; paths: PathReport[]; failed: { path: string; message: string }[]; skipped: { bundle: string; tag: string; name: string }[] }> {
   const { ctx, loaded, client } = await open(opts);
   const { plans, skipped } = plan(loaded, [client]);
   const paths: PathReport[] = plans.get(client.hostname)!.map((entry) => {
@@ -43,7 +43,10 @@ export async function inspectClient(opts: InspectOptions): Promise<{ metadata: C
       ? { path: r.file.path, ok: true, source: r.file.source, deltas: r.file.deltas, owner: r.file.info.owner, group: r.file.info.group, mode: r.file.info.mode, validator: r.file.validator }
       : { path: entry.name, ok: false, deltas: [], message: r.failure.message };
   });
-  return { metadata: client, paths: paths.sort((a, b) => (a.path < b.path ? -1 : 1)), skipped: skipped.map(({ bundle, tag, name }) => ({ bundle, tag, name })) };
+  paths.sort((a, b) => (a.path < b.path ? -1 : 1));
+  // What a --keep-going build publishes this client without (decision 17 (docs/decisions.md)).
+  const failed = paths.flatMap((p) => (p.ok ? [] : [{ path: p.path, message: p.message ?? '' }]));
+  return { metadata: client, paths, failed, skipped: skipped.map(({ bundle, tag, name }) => ({ bundle, tag, name })) };
 }
 
 /** `bindery info buildfile`: bind one path for one client. */

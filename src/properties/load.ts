@@ -33,7 +33,7 @@ export interface PropertiesModel {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export const PROPERTIES_DIR = 'Properties';
+const PROPERTIES_DIR = 'Properties';
 
 const plain = (e: BinderyError): PlainError => ({ code: e.code, message: e.message, location: e.location, ...(e.hint ? { hint: e.hint } : {}) });
 

@@ -5,9 +5,12 @@
 /** Header carrying the base64 Ed25519 signature with the tarball (one response, one build). */
 export const SIGNATURE_HEADER = 'bindery-signature';
 /**
- * Headers carrying hosts/<client>.meta.json and its signature (base64) with the tarball. The
- * tarball's signature does not say whose it is; the signed meta names the host, so a client can
- * refuse another host's tarball, which a compromised server could otherwise hand it.
+ * The host record (format v2, see format.ts) is the body of GET /v1/config.meta, its raw Ed25519
+ * signature (base64) in META_SIGNATURE_HEADER. The tarball's signature does not say whose it is;
+ * the signed record names the host and the tarball's sha256, so a client can refuse another
+ * host's tarball. A record can be larger than HTTP header limits, so it never travels in a
+ * header: a client fetches the record, then /v1/config, and checks that the tarball's sha256 (its
+ * ETag) is the record's; a mismatch means a new build was published in between: fetch both again.
  */
 export const META_HEADER = 'bindery-meta';
 export const META_SIGNATURE_HEADER = 'bindery-meta-signature';
@@ -29,3 +32,5 @@ export const ROUTES: Readonly<Record<string, { route: Route; method: 'GET' | 'PO
   '/healthz': { route: 'healthz', method: 'GET' },
 };
 
+export { FORMAT_VERSION, parseHostRecord, type HostRecord, type Manifest, type ManifestHost, type RecordFailure, type RecordFile, type ShardInfo } from './format.js';
+export * as layout from './layout.js';

@@ -14,6 +14,7 @@ import pLimit from 'p-limit';
 import { BinderyError, isBinderyError } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { writeFileAtomic } from '../fsutil/index.js';
+import { layout } from '../protocol/index.js';
 import { decodePointer, decodeTree, MANIFEST_PATH, objectKey, POINTER_KEY, sha256Hex, SIGNATURE_PATH, type PointerBuild, type Tree } from './layout.js';
 import type { ObjectStore } from './store.js';
 
@@ -52,11 +53,13 @@ export interface MirrorOptions {
 const BUILDS = '.builds';
 const PINNED_KEY = 'trusted-key.pem';
 const STATE = 'mirror.json';
+/** Every content downloaded, by its sha256 (the tree's objects/ paths are hard links into it). */
+const MIRROR = '.mirror';
 
 export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Promise<StoreMirror> {
   const dir = opts.cacheDir;
   mkdirSync(join(dir, BUILDS), { recursive: true, mode: 0o700 });
-  mkdirSync(join(dir, 'objects'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, MIRROR), { recursive: true, mode: 0o700 });
   // What was being served before a restart, so a store that is down at start-up changes nothing.
   let served: { serial: number; tree: string } | null = readState(dir);
   let etag: string | null = null;
@@ -78,7 +81,7 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
     return o.body;
   }
 
-  const cached = (sha256: string) => join(dir, 'objects', sha256.slice(0, 2), sha256);
+  const cached = (sha256: string) => join(dir, MIRROR, sha256.slice(0, 2), sha256);
 
   async function download(build: PointerBuild): Promise<void> {
     /** A build that fails verification is not tried again until the pointer names another. */
@@ -88,7 +91,7 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
       return e;
     };
     const [manifestBytes, signature, treeBytes] = await Promise.all([fetchObject(build.manifest), fetchObject(build.signature), fetchObject(build.tree)]);
-    let manifest: { signingKey?: unknown; hosts?: Record<string, { tarball?: unknown; sha256?: unknown }> };
+    let manifest: { signingKey?: unknown; hosts?: Record<string, { tarball?: unknown; record?: unknown }> };
     try {
       manifest = JSON.parse(manifestBytes.toString('utf8'));
     } catch {
@@ -111,9 +114,10 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
     if (tree.files[MANIFEST_PATH]!.sha256 !== build.manifest || tree.files[SIGNATURE_PATH]!.sha256 !== build.signature) {
       throw bad('its tree and its pointer name different manifests', 'publish a build again');
     }
-    // The signed manifest names every tarball's sha256: the (unsigned) tree must agree with it.
+    // The signed manifest names every tarball's and record's sha256: the (unsigned) tree must agree with it.
     for (const [host, h] of Object.entries(manifest.hosts ?? {})) {
-      if (typeof h.tarball !== 'string' || tree.files[h.tarball]?.sha256 !== h.sha256) {
+      const agrees = (path: string, sha: unknown) => typeof sha === 'string' && tree.files[path]?.sha256 === sha;
+      if (!agrees(layout.hostTarballPath(host), h.tarball) || !agrees(layout.objectPath(String(h.tarball)), h.tarball) || !agrees(layout.objectPath(String(h.record)), h.record)) {
         throw bad(`the tree's tarball for host ${host} is not the one the signed manifest names`, 'publish a build again; if this repeats, check who else writes to the bucket', host);
       }
     }
@@ -136,8 +140,11 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
       const temp = join(dir, BUILDS, `.tmp-${build.tree}-${process.pid}`);
       rmSync(temp, { recursive: true, force: true });
       for (const [path, f] of Object.entries(tree.files)) {
-        mkdirSync(dirname(join(temp, path)), { recursive: true, mode: 0o700 });
-        linkSync(cached(f.sha256), join(temp, path));
+        // objects/ sit at the top of the output directory, shared by builds; the rest is the build's own.
+        const to = path.startsWith(`${layout.OBJECTS}/`) ? join(dir, path) : join(temp, path);
+        if (to !== join(temp, path) && exists(to)) continue;
+        mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+        linkSync(cached(f.sha256), to);
       }
       renameSync(temp, target);
     }
@@ -149,21 +156,29 @@ export async function mirrorStore(store: ObjectStore, opts: MirrorOptions): Prom
     prune(build.tree, served?.tree ?? null);
   }
 
-  /** Keep the build served now and the one before (a download may still be reading it), and their objects. */
+  /** Keep the build served now and the one before (a download may still be reading it), and their files. */
   function prune(current: string, previous: string | null): void {
     const keep = new Set([current, previous].filter((t): t is string => t !== null));
-    const live = new Set<string>();
+    const liveShas = new Set<string>(keep);
+    const livePaths = new Set<string>();
     for (const name of readdirSync(join(dir, BUILDS))) {
       if (!keep.has(name)) rmSync(join(dir, BUILDS, name), { recursive: true, force: true });
     }
     for (const t of keep) {
-      const tree = readOrNull(join(dir, 'objects', t.slice(0, 2), t));
-      if (tree) for (const f of Object.values(decodeTree(Buffer.from(tree), store.url).files)) live.add(f.sha256);
-      live.add(t);
+      const tree = readOrNull(cached(t));
+      if (!tree) continue;
+      for (const [path, f] of Object.entries(decodeTree(Buffer.from(tree), store.url).files)) {
+        liveShas.add(f.sha256);
+        livePaths.add(path);
+      }
     }
-    for (const sub of readdirSync(join(dir, 'objects'))) {
-      for (const name of readdirSync(join(dir, 'objects', sub))) if (!live.has(name)) rmSync(join(dir, 'objects', sub, name), { force: true });
-    }
+    const sweep = (base: string, live: (rel: string, name: string) => boolean) => {
+      for (const sub of readdirSync(join(dir, base))) {
+        for (const name of readdirSync(join(dir, base, sub))) if (!live(`${base}/${sub}/${name}`, name)) rmSync(join(dir, base, sub, name), { force: true });
+      }
+    };
+    sweep(MIRROR, (_, name) => liveShas.has(name));
+    if (exists(join(dir, layout.OBJECTS))) sweep(layout.OBJECTS, (rel) => livePaths.has(rel));
   }
 
   async function poll(): Promise<void> {

@@ -6,11 +6,12 @@
  * build's tree, then the pointer. Until the pointer moves, readers see the previous build whole;
  * a rerun finds the objects already there and finishes.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { BinderyError } from '../errors.js';
-import { readCurrentBuild, verifyBytes } from '../emit/index.js';
+import { keyId, readCurrentBuild, verifyBytes } from '../emit/index.js';
+import { layout } from '../protocol/index.js';
 import { decodePointer, decodeTree, encodePointer, encodeTree, MANIFEST_PATH, objectKey, OBJECTS_PREFIX, POINTER_KEY, sha256Hex, SIGNATURE_PATH, type Pointer, type PointerBuild, type Tree, type TreeFile } from './layout.js';
 import type { ObjectStore, RequestCounts } from './store.js';
 
@@ -58,20 +59,42 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
   return out;
 }
 
+/**
+ * The current build of an output directory as the files a reader needs, by path: those of the
+ * build directory (manifest, signature, hosts/ links) and the objects its manifest names (each
+ * host's record and tarball with their signatures), relative to the output directory.
+ */
 async function readLocalBuild(outDir: string): Promise<LocalBuild> {
   const current = readCurrentBuild(outDir);
   if (!current) throw new BinderyError('emit-failed', 'nothing has been built here yet: no current build', { file: outDir }, `run bindery build <repo> --out ${outDir} first`);
   const { dir, manifest } = current;
+  const key = keyId({ publicKeyPem: manifest.signingKey });
+  const files = (await listFiles(dir)).map((rel) => ({ rel, abs: join(dir, rel) }));
+  for (const h of Object.values(manifest.hosts)) {
+    for (const sha of [h.record, h.tarball]) for (const rel of [layout.objectPath(sha), layout.signaturePath(sha, key)]) files.push({ rel, abs: join(outDir, rel) });
+  }
   const tree = new Map<string, TreeFile>();
   const paths = new Map<string, string>();
+  // A tarball is reached both as hosts/<host>.tar.gz and as its object: each real file is read and hashed once.
+  const byReal = new Map<string, Promise<TreeFile>>();
   const limit = pLimit(8);
   await Promise.all(
-    (await listFiles(dir)).map((rel) =>
+    files.map(({ rel, abs }) =>
       limit(async () => {
-        const data = await readFile(join(dir, rel));
-        const sha256 = sha256Hex(data);
-        tree.set(rel, { sha256, size: data.length });
-        paths.set(sha256, join(dir, rel));
+        let real: string;
+        try {
+          real = await realpath(abs);
+        } catch {
+          throw new BinderyError('emit-failed', `the build names ${rel}, which is missing`, { file: abs }, 'rebuild with bindery build');
+        }
+        let hashed = byReal.get(real);
+        if (!hashed) {
+          hashed = readFile(real).then((data) => ({ sha256: sha256Hex(data), size: data.length }));
+          byReal.set(real, hashed);
+        }
+        const f = await hashed;
+        tree.set(rel, f);
+        paths.set(f.sha256, real);
       }),
     ),
   );

@@ -5,11 +5,12 @@
  * the N slices of one set of inputs.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { constants as fsc, readFileSync } from 'node:fs';
+import { copyFile, link, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BinderyError } from '../errors.js';
-import { readCurrentBuild, signBytes, stableStringify, verifyBytes, type Manifest, type ShardInfo, type SigningKey } from '../emit/index.js';
-import { fsyncDir } from '../fsutil/index.js';
+import { abortPublish, beginPublish, finishPublish, readCurrentBuild, stableStringify, verifyBytes, type EmittedHost, type SigningKey } from '../emit/index.js';
+import { layout, parseHostRecord, type Manifest } from '../protocol/index.js';
 
 /** K/N with 1 <= K <= N. */
 export function parseShard(text: string): { index: number; count: number } {
@@ -44,17 +45,17 @@ export interface MergeResult {
 }
 
 /**
- * Join shard outputs into `outDir` (new, or an earlier merge's output): their host files are
- * linked (or copied) into a new build directory, the manifest is the union of theirs, signed
- * with `key` (which must be the key that signed the shards), and `current` is switched to it.
+ * Join shard outputs into `outDir` (new, or an earlier merge's output) as one build: each host's
+ * objects (record, tarball and their signatures) are linked (or copied) into its store, and the
+ * manifest, the union of theirs, is signed with `key`, which must be the key that signed them.
  */
 export async function mergeShards(shardDirs: readonly string[], outDir: string, key: SigningKey): Promise<MergeResult> {
-  const shards = await Promise.all(shardDirs.map(readShard));
+  const shards = shardDirs.map(readShard);
   const refuse = (message: string, hint: string, file?: string) => new BinderyError('emit-failed', message, file ? { file } : {}, hint);
   const first = shards[0]!;
   const count = first.shard.count;
   for (const s of shards) {
-    if (s.shard.count !== count) throw refuse(`shards of different splits: ${first.dir} is 1 of ${count}, ${s.dir} is 1 of ${s.shard.count}`, 'merge the outputs of one --shard K/N run, every K of the same N', s.dir);
+    if (s.shard.count !== count) throw refuse(`shards of different splits: ${first.dir} is one of ${count}, ${s.dir} one of ${s.shard.count}`, 'merge the outputs of one --shard K/N run, every K of the same N', s.dir);
     if (s.shard.inputs !== first.shard.inputs || s.manifest.revision !== first.manifest.revision) {
       throw refuse(`shard ${s.shard.index} was built from different inputs than shard ${first.shard.index} (revision ${s.manifest.revision ?? 'none'} vs ${first.manifest.revision ?? 'none'}, input hash ${s.shard.inputs.slice(0, 12)} vs ${first.shard.inputs.slice(0, 12)})`, 'build every shard from the same commit, with the keys generated beforehand (bindery keys), and merge again', s.dir);
     }
@@ -78,79 +79,55 @@ export async function mergeShards(shardDirs: readonly string[], outDir: string, 
     }
   }
 
-  const sorted = [...hosts.keys()].sort();
-  const manifest: Manifest = {
-    version: 1,
-    builtAt: shards.map((s) => s.manifest.builtAt).sort().at(-1)!,
-    revision: first.manifest.revision,
-    signingKey: key.publicKeyPem,
-    hosts: Object.fromEntries(sorted.map((h) => [h, hosts.get(h)!.entry])),
-    failures: shards.flatMap((s) => s.manifest.failures),
-    skipped: shards.flatMap((s) => s.manifest.skipped),
-    warnings: dedupeJson(shards.flatMap((s) => s.manifest.warnings)),
-  };
-  const id = `${new Date().toISOString().replace(/[-:]/g, '')}-${process.pid}-merge`;
-  const dir = join(outDir, '.builds', id);
-  await mkdir(join(dir, 'hosts'), { recursive: true, mode: 0o700 });
+  const pub = beginPublish(outDir, key);
+  const created: string[] = [];
   try {
-    for (const host of sorted) {
-      const { shard, entry } = hosts.get(host)!;
-      const files = [entry.tarball, `${entry.tarball}.sig`, ...(entry.meta ? [entry.meta, `${entry.meta}.sig`] : [])];
-      for (const f of files) await linkOrCopy(join(shard.buildDir, f), join(dir, f));
+    const emitted: EmittedHost[] = [];
+    for (const [host, { shard, entry }] of hosts) {
+      const mine: string[] = [];
+      for (const sha of [entry.record, entry.tarball]) {
+        for (const rel of [layout.objectPath(sha), layout.signaturePath(sha, pub.target.keyId)]) {
+          if (await linkOrCopy(join(shard.dir, rel), join(outDir, rel))) mine.push(rel);
+        }
+      }
+      created.push(...mine);
+      const record = parseHostRecord(await readFile(join(outDir, layout.objectPath(entry.record))));
+      emitted.push({ host, record: entry.record, tarball: entry.tarball, files: record.files.length, created: mine });
     }
-    const json = Buffer.from(stableStringify(manifest));
-    await writeNew(join(dir, 'manifest.json'), json);
-    await writeNew(join(dir, 'manifest.json.sig'), signBytes(json, key));
-    fsyncDir(join(dir, 'hosts'));
-    fsyncDir(dir);
-    // As bindery build does: the new `current` is made beside the builds and renamed over the old one.
-    const previous = await readlink(join(outDir, 'current')).catch(() => null);
-    const temp = join(outDir, '.builds', `.current-${id}`);
-    await symlink(`.builds/${id}`, temp);
-    await rename(temp, join(outDir, 'current'));
-    for (const name of ['hosts', 'manifest.json', 'manifest.json.sig']) {
-      const stable = join(outDir, name);
-      const l = await lstat(stable).catch(() => null);
-      if (!l) await symlink(`current/${name}`, stable);
-      else if (!l.isSymbolicLink() || (await readlink(stable)) !== `current/${name}`) throw refuse(`${stable} is not bindery's link to current/${name}`, 'merge into a new or empty directory');
-    }
-    fsyncDir(outDir);
-    // The previous merge stays (a server may still be streaming from it); older ones go.
-    for (const name of await readdir(join(outDir, '.builds'))) {
-      if (name !== id && `.builds/${name}` !== previous) await rm(join(outDir, '.builds', name), { recursive: true, force: true });
-    }
+    const manifest = finishPublish(pub, {
+      hosts: emitted,
+      failures: shards.flatMap((s) => s.manifest.failures),
+      skipped: shards.flatMap((s) => s.manifest.skipped),
+      warnings: dedupeJson(shards.flatMap((s) => s.manifest.warnings)),
+      revision: first.manifest.revision,
+    });
+    return { out: outDir, shards: shards.length, hosts: hosts.size, manifest };
   } catch (e) {
-    await rm(dir, { recursive: true, force: true });
+    abortPublish(pub, created);
     throw e;
   }
-  return { out: outDir, shards: shards.length, hosts: sorted.length, manifest };
 }
 
-async function readShard(dir: string) {
+function readShard(dir: string) {
   const current = readCurrentBuild(dir);
   if (!current) throw new BinderyError('emit-failed', 'not a build output: no current build', { file: dir }, 'give merge the --out directories of bindery build --shard K/N');
-  const shard = current.manifest.shard as ShardInfo | undefined;
+  const shard = current.manifest.shard;
   if (!shard) throw new BinderyError('emit-failed', 'this output was not built with --shard K/N', { file: dir }, 'merge only shard outputs; a whole build needs no merge');
-  const [json, sig] = await Promise.all([readFile(join(current.dir, 'manifest.json')), readFile(join(current.dir, 'manifest.json.sig'))]);
-  if (!verifyBytes(json, sig, current.manifest.signingKey)) throw new BinderyError('emit-failed', 'the shard\'s manifest.json.sig does not verify', { file: dir }, 'rebuild the shard');
-  return { dir, buildDir: current.dir, manifest: current.manifest, shard };
+  const json = readFileSync(join(current.dir, 'manifest.json'));
+  const sig = readFileSync(join(current.dir, 'manifest.json.sig'));
+  if (!verifyBytes(json, sig, current.manifest.signingKey)) throw new BinderyError('emit-failed', "the shard's manifest.json.sig does not verify", { file: dir }, 'rebuild the shard');
+  return { dir, manifest: current.manifest, shard };
 }
 
-async function linkOrCopy(from: string, to: string): Promise<void> {
+/** Link (or copy) a shard's object into the merged store; false when it is already there. */
+async function linkOrCopy(from: string, to: string): Promise<boolean> {
   try {
     await link(from, to);
-  } catch {
-    await copyFile(from, to);
-  }
-}
-
-async function writeNew(path: string, data: Buffer): Promise<void> {
-  const fh = await open(path, 'wx', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    await copyFile(from, to, fsc.COPYFILE_EXCL);
+    return true;
   }
 }
 

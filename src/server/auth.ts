@@ -207,8 +207,9 @@ export function authenticate(
 
   // 4. The source address, for every method (decision 13 (docs/decisions.md)). An address listed
   // in clients.xml belongs to its clients only; an unlisted one must resolve to the client's name.
-  if (!c.floating && !c.addresses.some((a) => normalizeAddress(a) === address)) {
-    if (index.byAddress.has(address)) return fail('address is another client\'s, not this one\'s (nor an alias\'s), and the client is not floating');
+  const owners = index.byAddress.get(address);
+  if (!c.floating && !owners?.includes(c)) {
+    if (owners) return fail('address is another client\'s, not this one\'s (nor an alias\'s), and the client is not floating');
     if (!creds.names) return lookUp();
     if (!resolvedClients(creds.names).includes(c)) {
       return fail(creds.names.length ? `address resolves to ${creds.names.join(', ')}, not to this client (nor an alias), and the client is not floating` : 'address is not the client\'s and has no forward-confirmed DNS name, and the client is not floating');

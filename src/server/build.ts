@@ -7,17 +7,16 @@
  */
 import { readlinkSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { readCurrentBuild } from '../emit/index.js';
+import { join, resolve } from 'node:path';
+import { keyId, readCurrentBuild } from '../emit/index.js';
+import type { Manifest } from '../protocol/index.js';
+import { layout } from '../protocol/index.js';
 
 export interface HostArtifact {
   readonly tarball: Buffer;
   readonly signature: Buffer;
   readonly sha256: string;
-  /**
-   * hosts/<host>.meta.json (which names the host the tarball is for) and its signature, from the
-   * same build; null for a build written before bindery made them.
-   */
+  /** The host record (which names the host the tarball is for) and its signature, from the same build (always there in format v2). */
   readonly meta: { readonly json: Buffer; readonly signature: Buffer } | null;
 }
 
@@ -27,7 +26,7 @@ export interface ServedBuild {
   readonly signingKey: string;
   /** sha256 of the client's tarball, or null when the build has none for it. */
   sha256(client: string): string | null;
-  /** The client's tarball, meta and signatures (read once per build, then cached within a byte budget). */
+  /** The client's tarball, record and signatures (read once per build, then cached within a byte budget). */
   artifact(client: string): Promise<HostArtifact | null>;
 }
 
@@ -44,38 +43,35 @@ const RECHECK_MS = 1000;
 /** Cache at most this many tarball bytes per build. */
 const CACHE_BYTES = 64 * 1024 * 1024;
 
-function inside(dir: string, rel: string): string | null {
-  const abs = resolve(dir, rel);
-  const r = relative(dir, abs);
-  return r && !r.startsWith('..' + sep) && r !== '..' && !isAbsolute(r) ? abs : null;
-}
+const SHA256_RE = /^[0-9a-f]{64}$/;
 
-function openBuild(dir: string, manifest: { hosts: Record<string, { tarball: string; sha256: string; meta?: string }>; signingKey: string }): ServedBuild {
+/** The manifest is signed, but its hashes become file names: only well-formed ones are used. */
+function openBuild(outDir: string, dir: string, manifest: Manifest): ServedBuild {
   const cache = new Map<string, HostArtifact>();
   let cachedBytes = 0;
-  const entry = (client: string) => (Object.hasOwn(manifest.hosts, client) ? manifest.hosts[client]! : null);
+  const key = keyId({ publicKeyPem: manifest.signingKey });
+  const entry = (client: string) => {
+    const e = Object.hasOwn(manifest.hosts, client) ? manifest.hosts[client]! : null;
+    return e && SHA256_RE.test(e.tarball) && SHA256_RE.test(e.record) ? e : null;
+  };
+  const read = (rel: string) => readFile(join(outDir, rel));
   return {
     dir,
     signingKey: manifest.signingKey,
-    sha256: (client) => entry(client)?.sha256 ?? null,
+    sha256: (client) => entry(client)?.tarball ?? null,
     async artifact(client) {
       const hit = cache.get(client);
       if (hit) return hit;
       const e = entry(client);
       if (!e) return null;
-      const path = inside(dir, e.tarball);
-      if (!path) return null;
-      const metaPath = e.meta === undefined ? null : inside(dir, e.meta);
-      if (e.meta !== undefined && !metaPath) return null;
-      const [tarball, signature, metaJson, metaSignature] = await Promise.all([
-        readFile(path),
-        readFile(path + '.sig'),
-        metaPath ? readFile(metaPath) : null,
-        metaPath ? readFile(metaPath + '.sig') : null,
+      const [tarball, signature, json, metaSignature] = await Promise.all([
+        read(layout.objectPath(e.tarball)),
+        read(layout.signaturePath(e.tarball, key)),
+        read(layout.objectPath(e.record)),
+        read(layout.signaturePath(e.record, key)),
       ]);
-      const meta = metaJson && metaSignature ? { json: metaJson, signature: metaSignature } : null;
-      const a: HostArtifact = { tarball, signature, sha256: e.sha256, meta };
-      const size = tarball.length + (metaJson?.length ?? 0);
+      const a: HostArtifact = { tarball, signature, sha256: e.tarball, meta: { json, signature: metaSignature } };
+      const size = tarball.length + json.length;
       if (cachedBytes + size <= CACHE_BYTES) {
         cache.set(client, a);
         cachedBytes += size;
@@ -120,7 +116,7 @@ export function buildSource(outDir: string): BuildSource {
       if (cached?.link === link) return cached.build;
       const read = readCurrentBuild(outDir);
       if (!read) return null;
-      const build = openBuild(read.dir, read.manifest);
+      const build = openBuild(outDir, read.dir, read.manifest);
       // Keyed by what the link said; if it moved in between, the next look reloads.
       cached = { link, build };
       return build;

@@ -6,12 +6,12 @@
  * No URL names a client: the identity comes from the credentials only, so no request can
  * reach another client's files.
  */
-export { startServer, DEFAULT_MAX_REPORT_BYTES, DEFAULT_TIMEOUTS } from './server.js';
+export { startServer } from './server.js';
 export type { RunningServer, ServerOptions, ServerTimeouts } from './server.js';
 export { authenticate, indexClients, normalizeAddress, parseBasic, secretEquals } from './auth.js';
 export type { AuthDecision, AuthIndex, AuthMethod, AuthPolicy, Credentials } from './auth.js';
 export type { ServedBuild } from './build.js';
-export { createRateLimiter, DEFAULT_RATE_LIMIT, limitKey } from './ratelimit.js';
+export { createRateLimiter, limitKey } from './ratelimit.js';
 export type { RateLimiter, RateLimitOptions } from './ratelimit.js';
 export { openLineSink } from './log.js';
 export type { LineSink } from './log.js';

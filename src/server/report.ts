@@ -36,6 +36,9 @@ export function jsonDepthExceeds(text: Buffer, limit: number): boolean {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isScalar = (v: unknown) => v === null || typeof v === 'boolean' || typeof v === 'number' || (typeof v === 'string' && v.length <= MAX_STRING);
 
+/** A list of scalars (serverFailed: the paths the build could not make). */
+const isScalarList = (v: unknown) => Array.isArray(v) && v.length <= MAX_ENTRIES && v.every(isScalar);
+
 /** A list of flat records whose `keys` are strings (files: path + action; failed: path + reason). */
 function listProblem(name: string, v: unknown, keys: readonly string[]): string | null {
   if (!Array.isArray(v)) return `"${name}" must be a list`;
@@ -56,7 +59,7 @@ export function reportProblem(value: unknown): string | null {
   if (keys.length > 64) return 'the run report has more than 64 fields';
   for (const k of keys) {
     const v = value[k];
-    const problem = k === 'files' ? listProblem(k, v, ['path', 'action']) : k === 'failed' ? listProblem(k, v, ['path', 'reason']) : isScalar(v) ? null : `"${k}" must be a string, number, boolean or null`;
+    const problem = k === 'files' ? listProblem(k, v, ['path', 'action']) : k === 'failed' ? listProblem(k, v, ['path', 'reason']) : isScalar(v) || isScalarList(v) ? null : `"${k}" must be a string, number, boolean, null or a list of them`;
     if (problem) return problem;
   }
   return null;

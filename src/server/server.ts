@@ -53,7 +53,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MAX_REPORT_BYTES = 1024 * 1024;
+const DEFAULT_MAX_REPORT_BYTES = 1024 * 1024;
 
 /** Milliseconds. A slow or silent client is dropped, so it cannot hold connections open (slowloris). */
 export interface ServerTimeouts {
@@ -71,7 +71,7 @@ export interface ServerTimeouts {
   readonly checkEvery: number;
 }
 
-export const DEFAULT_TIMEOUTS: ServerTimeouts = { handshake: 10_000, headers: 10_000, request: 30_000, idle: 30_000, keepAlive: 5_000, checkEvery: 1_000 };
+const DEFAULT_TIMEOUTS: ServerTimeouts = { handshake: 10_000, headers: 10_000, request: 30_000, idle: 30_000, keepAlive: 5_000, checkEvery: 1_000 };
 
 /** A listen failure as the sysadmin's problem, not a stack trace. */
 function listenError(e: NodeJS.ErrnoException, host: string, port: number): BinderyError {

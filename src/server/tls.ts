@@ -9,7 +9,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { BinderyError } from '../errors.js';
 
 /** TLS 1.3 suites (all AEAD), then TLS 1.2 suites with ECDHE key exchange and an AEAD cipher only. */
-export const CIPHERS = [
+const CIPHERS = [
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_AES_128_GCM_SHA256',
@@ -73,7 +73,7 @@ function readCrl(file: string | undefined): string | null {
 }
 
 /** The options of the server's secure context: certificate, key, CA, suites and the current CRL. */
-export function secureContextOptions(tls: TlsFiles): SecureContextOptions {
+function secureContextOptions(tls: TlsFiles): SecureContextOptions {
   const crl = readCrl(tls.crlFile);
   return {
     cert: tls.cert,

@@ -43,7 +43,7 @@ function readAt(re: RegExp, src: string, at: number): string | null {
 }
 
 /** Is `word` at a `#` a directive (and so not literal text)? */
-export function isDirectiveWord(word: string | null): boolean {
+function isDirectiveWord(word: string | null): boolean {
   return word !== null && (BLOCKS.has(word) || SIMPLE.has(word) || word in REFUSED);
 }
 
@@ -66,6 +66,7 @@ interface Frame {
 }
 
 class CheetahParser {
+  private readonly src: string;
   private readonly n: number;
   private readonly lines: LineIndex;
   private readonly stack: Frame[];
@@ -73,13 +74,17 @@ class CheetahParser {
   private readonly root: TNode[] = [];
   private text = '';
   private pos = 0;
+  /** The blanks before the directive that began the current line (text until the directive takes its line). */
+  private indent = '';
 
   constructor(
-    private readonly src: string,
+    source: string,
     private readonly file: string,
   ) {
-    this.n = src.length;
-    this.lines = new LineIndex(src);
+    // As Cheetah: CRLF line ends read as LF.
+    this.src = source.replace(/\r\n/g, '\n');
+    this.n = this.src.length;
+    this.lines = new LineIndex(this.src);
     this.stack = [{ kind: 'root', pos: { line: 1, col: 1 }, body: this.root, make: () => null }];
   }
 
@@ -131,9 +136,10 @@ class CheetahParser {
     return Parser.of(this.src, { start: offset, ...this.at(offset), cheetahDirective: directive, dollarNames: true });
   }
 
-  /** Cheetah's handleWSBeforeDirective: drop the blanks that began the directive's line. */
+  /** Cheetah's handleWSBeforeDirective: drop the blanks that began the directive's line (only those). */
   private dropIndent(): void {
-    this.text = this.text.replace(/[ \t]*$/, '');
+    if (this.indent && this.text.endsWith(this.indent)) this.text = this.text.slice(0, -this.indent.length);
+    this.indent = '';
   }
 
   /** A directive alone on its line that took the newline (or ended the file) takes the indentation too. */
@@ -155,7 +161,7 @@ class CheetahParser {
   }
 
   /** End a directive's expression: end of line or `#` (a trailing colon is allowed). */
-  private endDirective(p: Parser, clear: boolean): number {
+  private finishExpression(p: Parser, clear: boolean): number {
     p.acceptOp(':');
     p.expectEnd();
     return this.finishAt(p.stopOffset, clear);
@@ -184,7 +190,8 @@ class CheetahParser {
         while (src[p] === ' ' || src[p] === '\t') p++;
         if (src[p] === '#' && this.startsDirective(p)) {
           // The indentation stays text unless the directive takes its whole line (lineDone).
-          this.text += src.slice(this.pos, p);
+          this.indent = src.slice(this.pos, p);
+          this.text += this.indent;
           this.pos = p;
           clear = true;
         }
@@ -308,7 +315,8 @@ class CheetahParser {
     const here = this.at(at);
     const expr = this.src[at + 2] === '=';
     const start = at + (expr ? 3 : 2);
-    const parser = Parser.of(this.src, { start, stop: end, ...this.at(start), dollarNames: true, statements: !expr });
+    // PSP holds plain Python: no $placeholders.
+    const parser = Parser.of(this.src, { start, stop: end, ...this.at(start), statements: !expr });
     if (expr) {
       const e = parser.testlist();
       parser.expectEnd();
@@ -396,14 +404,14 @@ class CheetahParser {
       case 'finally':
         return this.exceptDirective(word, p, q, clear, here);
       case 'end':
-        return this.endDirective_(p, q, clear);
+        return this.closeBlock(p, q, clear);
       case 'set':
         return this.setDirective(q, clear, here);
       case 'silent':
       case 'echo': {
         const parser = this.parserAt(q);
         const e = parser.testlist();
-        const after = this.endDirective(parser, clear);
+        const after = this.finishExpression(parser, clear);
         this.push(word === 'echo' ? { t: 'out', e, ...here } : { t: 'exec', stmts: [{ k: 'expr', value: e, ...here }], ...here });
         return after;
       }
@@ -418,7 +426,7 @@ class CheetahParser {
         if (!this.stack.some((f) => f.kind === 'def' || f.kind === 'block')) this.fault('#return outside #def or #block', p);
         const parser = this.parserAt(q);
         const e = parser.peek().kind === 'eof' ? null : parser.testlist();
-        const after = this.endDirective(parser, clear);
+        const after = this.finishExpression(parser, clear);
         this.push({ t: 'return', e, ...here });
         return after;
       }
@@ -484,7 +492,7 @@ class CheetahParser {
       const body = parser.test();
       parser.expectKw('else');
       const orelse = parser.test();
-      const after = this.endDirective(parser, clear);
+      const after = this.finishExpression(parser, clear);
       this.push({ t: 'out', e: { k: 'ifexp', test, body, orelse, ...here }, ...here });
       return after;
     }
@@ -495,7 +503,7 @@ class CheetahParser {
       this.push({ t: 'if', branches: [{ test, body: this.inline(line.from, to), ...here }], orelse: null, ...here });
       return to;
     }
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     const branches: Branch[] = [];
     let orelse: TNode[] | null = null;
     let body: TNode[] = [];
@@ -550,7 +558,7 @@ class CheetahParser {
     }
     const parser = this.parserAt(testAt);
     const test = parser.test();
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     this.notEmpty(p);
     if (f.kind === 'unless' || !f.part('elif', here, { test })) this.fault(`#${word} after the #else of the #${f.kind} at line ${f.pos.line}`, p);
     return after;
@@ -567,7 +575,7 @@ class CheetahParser {
     if (word === 'except' && parser.peek().kind !== 'eof' && !parser.isOp(':')) {
       types = parser.test();
       if (parser.acceptKw('as')) name = parser.next().value;
-      after = this.endDirective(parser, clear);
+      after = this.finishExpression(parser, clear);
     } else after = this.bareEnd(q, clear, word);
     this.notEmpty(p);
     if (!f.part!(word, here, { types, name })) this.fault(`#${word} in the wrong place in the #try at line ${f.pos.line}`, p);
@@ -592,7 +600,7 @@ class CheetahParser {
       this.push(make(this.inline(line.from, to)));
       return to;
     }
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     this.open(word, here, make);
     return after;
   }
@@ -620,7 +628,7 @@ class CheetahParser {
       if (word === 'block') this.push(call);
       return this.lineDone(line.to < this.n ? line.to + 1 : line.to, clear);
     }
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     this.open(word, here, (body) => {
       define(body);
       return word === 'block' ? call : null;
@@ -629,7 +637,7 @@ class CheetahParser {
   }
 
   /** #end <word> [name]. */
-  private endDirective_(p: number, q: number, clear: boolean): number {
+  private closeBlock(p: number, q: number, clear: boolean): number {
     const { src } = this;
     let r = q;
     while (src[r] === ' ' || src[r] === '\t') r++;
@@ -659,7 +667,8 @@ class CheetahParser {
     if ((parser.isKw('global') || parser.isKw('local')) && parser.peek(1).kind === 'name') global = parser.next().value === 'global';
     const stmt: Stmt = parser.smallStatement();
     if (stmt.k !== 'assign' && stmt.k !== 'augassign') throw new SyntaxFault('#set needs an assignment: #set $name = value', here.line, here.col);
-    const after = this.endDirective(parser, clear);
+    if (stmt.k === 'assign' && stmt.targets.length > 1) throw new SyntaxFault('#set assigns one target ($a = $b = … is refused by Cheetah too)', here.line, here.col);
+    const after = this.finishExpression(parser, clear);
     // #set global: the template's globals, which #def, #block and #include see (locals stay in their method).
     const targets = stmt.k === 'assign' ? stmt.targets : [stmt.target];
     const names = targets.flatMap((t) => (t.k === 'name' ? [t.id] : t.k === 'tuple' || t.k === 'list' ? t.items.flatMap((i) => (i.k === 'name' ? [i.id] : [])) : []));
@@ -678,7 +687,7 @@ class CheetahParser {
       source = true;
     }
     const e = parser.test();
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     this.push({ t: 'cinclude', e, raw, source, ...here });
     return after;
   }
@@ -687,7 +696,7 @@ class CheetahParser {
   private statementDirective(word: string, p: number, clear: boolean, here: Pos): number {
     const parser = this.parserAt(p + 1);
     const stmt = parser.smallStatement();
-    const after = this.endDirective(parser, clear);
+    const after = this.finishExpression(parser, clear);
     if (stmt.k === 'break' || stmt.k === 'continue') {
       if (!this.stack.some((f) => f.kind === 'for' || f.kind === 'while' || f.kind === 'repeat')) this.fault(`#${word} outside #for, #while or #repeat`, p);
       this.push({ t: stmt.k, ...here });

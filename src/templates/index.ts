@@ -3,6 +3,6 @@
  * own interpreter for the Python subset real repositories use. Compile once, render per client.
  */
 export type { CompiledTemplate, TemplateKind, TemplateVars } from './types.js';
-export { compileTemplate, liquidName } from './compile.js';
+export { compileTemplate } from './compile.js';
 export { migrateTemplate, type Migration } from './migrate/index.js';
 export { benchmarkTemplates, type TemplateTiming } from './bench.js';

@@ -76,6 +76,18 @@ function subjectOf(v: PyValue | undefined, name: string): MatchSubject {
   return { hostname, groups: groups.items().map(str) };
 }
 
+/** XMLMatch results per Properties root and client (immutable data, so shared by every render of the build). */
+const matchedTrees = new WeakMap<PNode, Map<string, PNode>>();
+
+function matchedFor(root: PNode, m: ClientMetadata): PNode {
+  let byClient = matchedTrees.get(root);
+  if (!byClient) matchedTrees.set(root, (byClient = new Map()));
+  const key = `${m.hostname}\0${m.groups.join('\0')}`;
+  let tree = byClient.get(key);
+  if (!tree) byClient.set(key, (tree = xmlMatch(root, m)));
+  return tree;
+}
+
 /** Element attributes a template may wrongly ask of the file object instead of its xdata. */
 const ELEMENT_ONLY = ['find', 'findall', 'findtext', 'xpath', 'get', 'text', 'attrib', 'tag', 'iter'];
 
@@ -101,7 +113,7 @@ function pyProperties(m: ClientMetadata, build: BuildData): PyDict {
     }
     const root: PNode = f.root;
     if (f.automatch) {
-      out.set(f.name, rootElement(xmlMatch(root, m)));
+      out.set(f.name, rootElement(matchedFor(root, m)));
       continue;
     }
     const xdata = rootElement(root);
@@ -164,7 +176,7 @@ export function liquidMetadata(m: ClientMetadata, properties?: PropertiesModel):
   const props: Record<string, unknown> = {};
   for (const f of properties?.files ?? []) {
     if (f.root === null) continue;
-    props[f.name] = { name: f.name, data: f.data, xdata: plainElement(f.automatch ? xmlMatch(f.root, m) : f.root) };
+    props[f.name] = { name: f.name, data: f.data, xdata: plainElement(f.automatch ? matchedFor(f.root, m) : f.root) };
   }
   return {
     hostname: m.hostname,

@@ -42,7 +42,7 @@ function catches(e: PyError, names: readonly string[] | null): boolean {
 }
 
 /** Genshi prints None as nothing, strings as they are, and an iterable as its items run together. */
-export function genshiText(v: PyValue): string {
+function genshiText(v: PyValue): string {
   if (v === null) return '';
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map(str).join('');
@@ -53,7 +53,7 @@ export function genshiText(v: PyValue): string {
 }
 
 /** Cheetah prints str(value), with None as nothing. */
-export function cheetahText(v: PyValue): string {
+function cheetahText(v: PyValue): string {
   return v === null ? '' : str(v);
 }
 

@@ -30,7 +30,7 @@ export function validatorCommand(validator: RepoFile): string[] {
  * whitespace separates words, single quotes are literal, backslash escapes any character outside
  * quotes and only `"` or `\` inside double quotes.
  */
-export function shellSplit(s: string): string[] {
+function shellSplit(s: string): string[] {
   const words: string[] = [];
   let word: string | null = null;
   let quote: "'" | '"' | null = null;

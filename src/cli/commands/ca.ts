@@ -1,7 +1,6 @@
 import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BinderyError } from '../../errors.js';
-import { describeCertificate, initCa, issueToFiles, revokeCertificate } from '../../ca/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { intOption, positional } from './common.js';
 
@@ -18,9 +17,10 @@ export const caInitCommand: Command = {
     cn: { type: 'string', valueName: 'name', description: 'common name of the CA', default: 'bindery CA' },
   },
   async run(ctx) {
+    const ca = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', INIT_USAGE));
-    const paths = initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
-    const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
+    const paths = ca.initCa(dir, { days: intOption(ctx, 'days', undefined), commonName: stringOpt(ctx, 'cn') });
+    const cert = ca.describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`created CA ${cert.subject.replaceAll('\n', ', ')} valid until ${cert.validTo}\n  ${paths.certPath} (give this to clients and to bindery serve --ca)\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ok: true, ...paths, ...cert });
     return 0;
@@ -38,14 +38,15 @@ export const caIssueCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'dir', description: 'where <name>.crt and <name>.key go', default: '<dir>/issued' },
   },
   async run(ctx) {
+    const ca = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', ISSUE_USAGE));
     const name = positional(ctx, 1, 'certificate name (the client\'s FQDN, or the server\'s name)', ISSUE_USAGE);
     const san = ctx.values.san;
     const server = boolOpt(ctx, 'server');
     if (san && !server) throw new BinderyError('USAGE', '--san is for server certificates', {}, `usage: bindery ${ISSUE_USAGE}`);
     const out = resolve(stringOpt(ctx, 'out') ?? join(dir, 'issued'));
-    const paths = issueToFiles(dir, name, out, { server, days: intOption(ctx, 'days', undefined), altNames: Array.isArray(san) ? san : undefined });
-    const cert = describeCertificate(readFileSync(paths.certPath, 'utf8'));
+    const paths = ca.issueToFiles(dir, name, out, { server, days: intOption(ctx, 'days', undefined), altNames: Array.isArray(san) ? san : undefined });
+    const cert = ca.describeCertificate(readFileSync(paths.certPath, 'utf8'));
     ctx.io.info(`issued ${server ? 'server' : 'client'} certificate for ${name} valid until ${cert.validTo}${cert.subjectAltName ? ` (${cert.subjectAltName})` : ''}\n  ${paths.certPath}\n  ${paths.keyPath} (keep secret)`);
     ctx.io.result({ ok: true, ...paths, ...cert, server });
     return 0;
@@ -58,11 +59,12 @@ export const caRevokeCommand: Command = {
   usage: REVOKE_USAGE,
   options: {},
   async run(ctx) {
+    const ca = await import('../../ca/index.js');
     const dir = resolve(positional(ctx, 0, 'CA directory', REVOKE_USAGE));
     const which = positional(ctx, 1, 'certificate name (as given to ca issue) or certificate file', REVOKE_USAGE);
-    const r = revokeCertificate(dir, which);
+    const r = ca.revokeCertificate(dir, which);
     ctx.io.info(`${r.alreadyRevoked ? 'already revoked' : 'revoked'}: ${r.name} (serial ${r.serial})\n  ${r.crlPath} (bindery serve --ca ${dir} reads it; new connections with this certificate are refused)`);
-    ctx.io.result(r);
+    ctx.io.result({ ok: true, ...r });
     return 0;
   },
 };

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { BinderyError, diagnosticMessage, failureMessages } from '../../errors.js';
-import { inspectClient, buildFile } from '../../pipeline/index.js';
 import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { positional } from './common.js';
 
@@ -18,6 +17,8 @@ export const infoClientCommand: Command = {
   usage: CLIENT_USAGE,
   options: common,
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { inspectClient } = await import('../../pipeline/index.js');
     const host = positional(ctx, 0, 'client name', CLIENT_USAGE);
     const info = await inspectClient({ repo: repoOf(ctx), configPath: stringOpt(ctx, 'config'), host, env: process.env });
     const { io } = ctx;
@@ -53,6 +54,8 @@ export const infoBuildfileCommand: Command = {
   usage: BUILDFILE_USAGE,
   options: { ...common, altsrc: { type: 'string', valueName: 'path', description: 'bind this entry set instead of <path> (as a bundle\'s altsrc=)' } },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { buildFile } = await import('../../pipeline/index.js');
     const path = positional(ctx, 0, 'path', BUILDFILE_USAGE);
     const host = positional(ctx, 1, 'client name', BUILDFILE_USAGE);
     if (!path.startsWith('/')) throw new BinderyError('USAGE', `path must be absolute, like /etc/motd (got "${path}")`);

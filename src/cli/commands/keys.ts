@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { countOf, diagnosticMessage } from '../../errors.js';
-import { keys, load, plan } from '../../pipeline/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { jobsOption, positional } from './common.js';
 
@@ -16,6 +15,8 @@ export const keysCommand: Command = {
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'keys generated at once', default: 'the available parallelism' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { keys, load, plan } = await import('../../pipeline/index.js');
     const root = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const started = Date.now();
     const loaded = await load({ repo: root, configPath: stringOpt(ctx, 'config') });

@@ -2,8 +2,6 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { findUp, writeOutputFile } from './common.js';
 import { BinderyError } from '../../errors.js';
-import { loadMetadata } from '../../metadata/index.js';
-import { migrateTemplate } from '../../templates/index.js';
 import { boolOpt, type Command } from '../command.js';
 
 /** `bindery migrate <file>`: Genshi/Cheetah → an equivalent .liquid file beside it. */
@@ -15,6 +13,9 @@ export const migrateCommand: Command = {
     force: { type: 'boolean', short: 'f', description: 'overwrite an existing .liquid file' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { loadMetadata } = await import('../../metadata/index.js');
+    const { migrateTemplate } = await import('../../templates/index.js');
     const [file, ...extra] = ctx.positionals;
     if (!file || extra.length > 0) throw new BinderyError('USAGE', 'expected: migrate <file>', {}, 'run bindery migrate --help');
     const abs = resolve(file);

@@ -2,10 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BinderyError, isBinderyError, type Diagnostic } from '../../errors.js';
 import { renderMessage } from '../render.js';
-import { CA_CRL, caCertPath } from '../../ca/index.js';
-import { load } from '../../pipeline/index.js';
-import { loadMetadata } from '../../metadata/index.js';
-import { announceListening, clientHazards, isWorker, leavePool, openLineSink, startServer, startWorkers, workerLimiter, type AuthPolicy, type ServedBuild } from '../../server/index.js';
+import type { AuthPolicy, ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
 import { stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
@@ -17,7 +14,7 @@ const USAGE =
 const DEFAULT_LISTEN = '0.0.0.0:6789';
 
 /** host:port, [v6]:port or :port. */
-export function parseListen(text: string): { host: string; port: number } {
+function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new BinderyError('USAGE', `--listen ${text} is not host:port`, {}, 'for example --listen 0.0.0.0:6789 or --listen [::]:6789');
@@ -50,6 +47,11 @@ export const serveCommand: Command = {
     'path-style': { type: 'boolean', description: 'path-style S3 addressing (the default with --endpoint)' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { CA_CRL, caCertPath } = await import('../../ca/index.js');
+    const { load } = await import('../../pipeline/index.js');
+    const { loadMetadata } = await import('../../metadata/index.js');
+    const { announceListening, clientHazards, isWorker, leavePool, openLineSink, startServer, workerLimiter } = await import('../../server/index.js');
     const need = (name: string) => {
       const v = stringOpt(ctx, name);
       if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
@@ -179,6 +181,7 @@ function announce(ctx: CommandContext, url: string, where: { buildDir: string; s
 
 /** The primary of --workers N: start the workers (each runs this command), pass signals on, stop them together. */
 async function runPool(ctx: CommandContext, n: number, rateLimit: { maxFailures: number; windowMs: number }, where: { buildDir: string; stateDir: string }, hazards: readonly Diagnostic[]): Promise<number> {
+  const { startWorkers } = await import('../../server/index.js');
   const pool = startWorkers(n, rateLimit);
   let stopping = false;
   const stopped = new Promise<number>((done) => {
@@ -193,7 +196,7 @@ async function runPool(ctx: CommandContext, n: number, rateLimit: { maxFailures:
     void pool.died.then((code) => {
       if (stopping) return;
       stopping = true;
-      ctx.io.warn({ code: 'WORKER_DIED', message: `a server worker exited (code ${code}); stopping the others` });
+      ctx.io.warn({ code: 'worker-died', message: `a server worker exited (code ${code}); stopping the others` });
       void pool.stop().then(() => done(code === 2 ? 2 : 70));
     });
   });

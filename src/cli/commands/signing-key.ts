@@ -50,7 +50,7 @@ export const signingKeyRotateCommand: Command = {
     const to = keyFingerprint(newKeyPem);
     ctx.io.info(`${chainFile}: ${chain.length} rotation${chain.length === 1 ? '' : 's'}; key ${from.slice(0, 16)}… now hands over to ${to.slice(0, 16)}…`);
     ctx.io.info('next: build with the new key, which carries this chain in every host record (hosts pinned to any earlier key follow it); the old key can then be retired');
-    ctx.io.result({ chain: chainFile, rotations: chain.length, previousKey: from, newKey: to });
+    ctx.io.result({ ok: true, chain: chainFile, rotations: chain.length, previousKey: from, newKey: to });
     return 0;
   },
 };

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { countOf } from '../../errors.js';
-import { compile, messagesOf } from '../../pipeline/index.js';
 import { stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 
@@ -16,6 +15,8 @@ export const validateCommand: Command = {
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'validators run at once', default: 'the available parallelism' },
   },
   async run(ctx) {
+    // Loaded when the command runs, so help, --version and other commands start fast.
+    const { compile, messagesOf } = await import('../../pipeline/index.js');
     const repo = resolve(positional(ctx, 0, 'repository directory', USAGE));
     const started = Date.now();
     const result = await compile({ repo, configPath: stringOpt(ctx, 'config'), jobs: jobsOption(ctx), validate: true, forceValidation: true, generateKeys: false, env: process.env, onPhase: progressPhases(ctx.io) });

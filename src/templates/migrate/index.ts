@@ -32,7 +32,7 @@ export interface Comparison {
 }
 
 /** Render both templates for every client and compare. */
-export function compareRenders(
+function compareRenders(
   before: { readonly tpl: CompiledTemplate; readonly file: string },
   after: { readonly tpl: CompiledTemplate; readonly file: string },
   clients: readonly ClientMetadata[],

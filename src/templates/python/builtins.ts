@@ -138,7 +138,7 @@ export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set(
     'setattr slice staticmethod super type vars').split(' '),
 );
 
-export const EXCEPTIONS = ['TemplateError', 'UndefinedError', 'Exception', 'LookupError', 'ArithmeticError', 'ZeroDivisionError', 'ValueError', 'KeyError', 'IndexError', 'TypeError', 'AttributeError', 'RuntimeError', 'AssertionError', 'NameError'];
+const EXCEPTIONS = ['TemplateError', 'UndefinedError', 'Exception', 'LookupError', 'ArithmeticError', 'ZeroDivisionError', 'ValueError', 'KeyError', 'IndexError', 'TypeError', 'AttributeError', 'RuntimeError', 'AssertionError', 'NameError'];
 
 /** The builtins every template sees. */
 export function makeBuiltins(): ReadonlyMap<string, PyValue> {

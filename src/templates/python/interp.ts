@@ -13,7 +13,7 @@ import {
 } from './values.js';
 
 /** How many loop iterations and calls one render may take before it is stopped. */
-export const STEP_LIMIT = 1_000_000;
+const STEP_LIMIT = 1_000_000;
 const DEPTH_LIMIT = 100;
 
 /** One scope: a Genshi context frame, a Cheetah template's locals, a function call. */
@@ -62,6 +62,21 @@ export interface InterpOptions {
   readonly genshi: boolean;
   readonly builtins: ReadonlyMap<string, PyValue>;
 }
+
+/**
+ * Attribute names Python's own str, list, dict, set, tuple and number types have: a missing one
+ * is a method bindery lacks (outside the subset, never caught by #except); any other name is a
+ * plain lookup failure, as in Python.
+ */
+const PYTHON_ATTRIBUTES = new Set(
+  ('capitalize casefold center count decode encode endswith expandtabs find format format_map index isalnum isalpha isascii ' +
+    'isdecimal isdigit isidentifier islower isnumeric isprintable isspace istitle isupper join ljust lower lstrip maketrans ' +
+    'partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip ' +
+    'swapcase title translate upper zfill append clear copy extend insert pop remove reverse sort fromkeys get has_key items ' +
+    'iteritems iterkeys itervalues keys popitem setdefault update values viewitems viewkeys viewvalues add difference ' +
+    'difference_update discard intersection intersection_update isdisjoint issubset issuperset symmetric_difference ' +
+    'symmetric_difference_update union conjugate real imag bit_length numerator denominator as_integer_ratio fromhex hex is_integer').split(' '),
+);
 
 /** Cheetah autocalls what a `$placeholder` chain finds, unless the chain is called explicitly. */
 function autocallable(v: PyValue): v is PyFunc {
@@ -134,7 +149,7 @@ export class Interp {
     const e = new PyError(type, `${typeName(obj)} value has no ${what} "${name}"`);
     e.notFound = nameMapped;
     // A str, list, dict, … method Python has but bindery lacks reads like a typo: point at the list.
-    if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException)) {
+    if (obj !== null && !(obj instanceof PyObject || obj instanceof PyFunc || obj instanceof PyException) && (PYTHON_ATTRIBUTES.has(name) || name.startsWith('__'))) {
       e.message += ` (bindery evaluates the ${typeName(obj)} methods listed in docs/templates.md)`;
       e.outside = true;
     }

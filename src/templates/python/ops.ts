@@ -233,7 +233,7 @@ function pad(body: string, sign: string, width: number, left: boolean, zero: boo
 const PERCENT_RE = /%(?:\(([^)]*)\))?([-#0 +]*)(\*|\d+)?(?:\.(\*|\d*))?[hlL]?([diouxXeEfFgGcrs%])/y;
 
 /** `fmt % args` */
-export function percentFormat(fmt: string, args: PyValue): string {
+function percentFormat(fmt: string, args: PyValue): string {
   const positional = args instanceof PyTuple ? args.items : [args];
   const mapping = args instanceof PyDict ? args : null;
   let next = 0;

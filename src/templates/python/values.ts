@@ -20,7 +20,7 @@ export class PyTuple {
 }
 
 /** Keys: hashable values normalised so that 1 == 1.0 == True map to one key, as in Python. */
-export function hashKey(v: PyValue): unknown {
+function hashKey(v: PyValue): unknown {
   if (v === null || typeof v === 'string' || typeof v === 'bigint') return v;
   if (typeof v === 'boolean') return v ? 1n : 0n;
   if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
@@ -242,7 +242,7 @@ function seqCompare(a: readonly PyValue[], b: readonly PyValue[]): number {
   return a.length - b.length;
 }
 
-export function strRepr(s: string): string {
+function strRepr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of s) {
