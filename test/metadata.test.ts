@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { loadMetadata, parseMetadata, findClient, groupInCategory, groupStandIn, clientsByAddress, metadataOf, type MetadataModel } from '../src/metadata/index.ts';
+import { loadMetadata, parseMetadata, findClient, groupInCategory, groupStandIn, clientsByAddress, type MetadataModel } from '../src/metadata/index.ts';
 import { FIXTURES, tempDir, throwsBindery as throws } from './helpers.ts';
 
 const fixture = loadMetadata(join(FIXTURES, 'metadata-bcfg2'));
@@ -26,6 +26,19 @@ function withRepo(files: Record<string, string>, fn: (dir: string) => void): voi
       writeFileSync(join(t.dir, rel), text);
     }
     fn(t.dir);
+  } finally {
+    t.cleanup();
+  }
+}
+
+/** The Bcfg2 fixture with a Probes/probed.xml giving `host` these probe groups. */
+function withProbeGroups(host: string, groups: string[]): MetadataModel {
+  const t = tempDir('bindery-probed-');
+  try {
+    cpSync(join(FIXTURES, 'metadata-bcfg2'), t.dir, { recursive: true });
+    mkdirSync(join(t.dir, 'Probes'));
+    writeFileSync(join(t.dir, 'Probes/probed.xml'), `<Probed><Client name="${host}" timestamp="1">${groups.map((g) => `<Group name="${g}"/>`).join('')}</Client></Probed>`);
+    return loadMetadata(t.dir);
   } finally {
     t.cleanup();
   }
@@ -75,12 +88,12 @@ test('asking for alias1 gives client3 with its uuid, alias and address', () => {
   assert.is(c.password, 'password2');
 });
 
-test('an unlisted client is not compiled (decision 8 (docs/decisions.md)): no lookup result, metadataOf refuses it', () => {
+test('an unlisted client is not compiled (decision 8 (docs/decisions.md)): no lookup result, and its probe results are ignored', () => {
   assert.is(findClient(fixture, 'newclient'), undefined);
   assert.not.ok(fixture.clients.some((c) => c.hostname === 'newclient'));
-  const e = throws(() => metadataOf(fixture, 'newclient', []));
-  assert.is(e.code, 'METADATA');
-  assert.is(e.location.host, 'newclient');
+  const m = withProbeGroups('newclient', ['group7']);
+  assert.is(findClient(m, 'newclient'), undefined);
+  assert.ok(m.diagnostics.some((d) => d.code === 'probes-unknown-client' && d.host === 'newclient'));
 });
 
 test('client8 gets group8 from a top-level Client, group9 through group8, group10 through group8+group1', () => {
@@ -124,15 +137,16 @@ test('clients.xml attributes: floating, secure, aliases, shared address', () => 
   assert.equal(auth(fixture, 'client4').aliases, [{ name: 'alias2', address: '1.2.3.2' }, { name: 'alias3', address: null }]);
 });
 
-test('merging extra groups into client2 honours categories, adds bundles and follows rules', () => {
-  const refused = metadataOf(fixture, 'client2', ['group4']);
+test('probe groups merged into client2 honour categories, add bundles and follow rules', () => {
+  const probed = (groups: string[]) => client(withProbeGroups('client2', groups), 'client2');
+  const refused = probed(['group4']);
   assert.not.ok(refused.groups.includes('group4'));
   assert.equal(refused.categories, { category1: 'group2' });
-  assert.equal(metadataOf(fixture, 'client2', ['group7']).bundles, ['bundle1', 'bundle2', 'bundle3']);
-  assert.equal(metadataOf(fixture, 'client2', ['group12']).categories, { category1: 'group2', category3: 'group12' });
-  assert.equal(metadataOf(fixture, 'client2', ['group6', 'group8']).groups, ['group2', 'group6', 'group8', 'group9']);
-  assert.equal(metadataOf(fixture, 'client2', ['probed-group']).groups, ['group2', 'probed-group']);
-  assert.equal(client(fixture, 'client2').groups, ['group2'], 'the model itself is unchanged');
+  assert.equal(probed(['group7']).bundles, ['bundle1', 'bundle2', 'bundle3']);
+  assert.equal(probed(['group12']).categories, { category1: 'group2', category3: 'group12' });
+  assert.equal(probed(['group6', 'group8']).groups, ['group2', 'group6', 'group8', 'group9']);
+  assert.equal(probed(['probed-group']).groups, ['group2', 'probed-group']);
+  assert.equal(client(fixture, 'client2').groups, ['group2'], 'without probed.xml the client has its own groups only');
 });
 
 test('address resolution table: a shared address has two owners, alias names resolve', () => {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePropertyXml, xmlMatch, loadProperties, type PNode, type PropertiesModel } from '../src/properties/index.ts';
+import { xmlMatch, loadProperties, type PNode, type PropertiesModel } from '../src/properties/index.ts';
 import { compileTemplate } from '../src/templates/index.ts';
 import { configFromIni, parseIni } from '../src/config/index.ts';
 import { encryptText, passphrases } from '../src/secrets/index.ts';
@@ -109,6 +109,14 @@ function lxml(): Reference {
 }
 
 const ref = lxml();
+
+/** DOC as loadProperties reads it from the repository scan. */
+function parsePropertyXml(text: string, rel: string): PNode {
+  const file = { rel: `Properties/${rel}`, abs: `/nonexistent/Properties/${rel}`, data: Buffer.from(text), mode: 0o644 };
+  const p = loadProperties({ pluginFiles: new Map([[file.rel, file]]) }, configFromIni({}, null), []);
+  assert.equal(p.diagnostics, []);
+  return p.files[0]!.root!;
+}
 const dump = (n: PNode): unknown => [n.tag, n.text, n.tail, { ...n.attrib }, n.children.map(dump)];
 
 function client(hostname: string, groups: string[], probes?: Record<string, string>): ClientMetadata {

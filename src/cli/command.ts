@@ -42,3 +42,9 @@ export function stringOpt(ctx: CommandContext, name: string): string | undefined
 export function boolOpt(ctx: CommandContext, name: string): boolean {
   return ctx.values[name] === true;
 }
+
+/** A repeatable string option: every value given, in order (none: empty). */
+export function listOpt(ctx: CommandContext, name: string): string[] {
+  const v = ctx.values[name];
+  return Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+}

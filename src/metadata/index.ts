@@ -4,5 +4,5 @@
  * Probes/probed.xml adds probe values and probe groups.
  */
 export { loadMetadata, parseMetadata, CLIENTS_FILE, type MetadataModel, type MetadataDocument } from './model.js';
-export { findClient, groupInCategory, groupStandIn, clientsByAddress, metadataOf } from './lookup.js';
+export { findClient, groupInCategory, groupStandIn, clientsByAddress } from './lookup.js';
 export type { GroupDecl, MembershipRule, RuleCondition } from './groups.js';

@@ -1,7 +1,6 @@
-import { BinderyError } from '../errors.js';
 import type { ClientMetadata } from '../types.js';
-import { categoryWarner, indexRules, type RuleIndex } from './membership.js';
-import { CLIENTS_FILE, compare, withExtraGroups, type MetadataModel } from './model.js';
+import { indexRules, type RuleIndex } from './membership.js';
+import { compare, type MetadataModel } from './model.js';
 
 interface Lookup {
   readonly byName: ReadonlyMap<string, ClientMetadata>;
@@ -59,16 +58,4 @@ export function groupStandIn(group: string, clients: readonly ClientMetadata[]):
 /** Hostnames whose client or alias address is `address`, sorted (more than one means a uuid is needed). */
 export function clientsByAddress(model: MetadataModel, address: string): string[] {
   return [...(lookup(model).byAddress.get(address) ?? [])].sort(compare);
-}
-
-/**
- * A client's metadata with extra groups merged, as Bcfg2 merges connector groups: each extra group passes the category check, then the fixpoint runs
- * again and bundles are recomputed. Category suppressions here are not reported.
- */
-export function metadataOf(model: MetadataModel, hostname: string, extraGroups: readonly string[]): ClientMetadata {
-  const base = findClient(model, hostname);
-  if (!base) {
-    throw new BinderyError('METADATA', `no client ${hostname.toLowerCase()} in ${CLIENTS_FILE}`, { file: CLIENTS_FILE, host: hostname.toLowerCase() }, 'only clients listed in clients.xml are compiled: add it there');
-  }
-  return withExtraGroups(base, extraGroups, lookup(model).rules, model.defaultGroup, categoryWarner(base.hostname, []), {});
 }

@@ -59,7 +59,7 @@ const sha = (...parts: string[]) => {
 };
 
 /** Computes host keys for one build; the repository-wide parts are hashed once. */
-export function hostKeys(repo: RepoModel, config: Config, secrets: readonly Passphrase[], clients: readonly ClientMetadata[], target: EmitTarget, validating: boolean) {
+export function hostKeys(repo: RepoModel, config: Config, secrets: readonly Passphrase[], clients: readonly ClientMetadata[], target: EmitTarget, validating: boolean, skippedValidators: readonly string[] = []) {
   const fileHash = new Map<string, string>();
   const hashOf = (rel: string) => {
     let h = fileHash.get(rel);
@@ -76,7 +76,7 @@ export function hostKeys(repo: RepoModel, config: Config, secrets: readonly Pass
   const outsideCfg = sha(...all.filter((rel) => !inSets.has(rel)).map((rel) => `${rel}:${hashOf(rel)}`));
   const everyFile = sha(...all.map((rel) => `${rel}:${hashOf(rel)}`));
   const allClients = sha(stableStringify(clients));
-  const build = sha(FORMAT, release(), stableStringify(config), stableStringify(secrets), String(target.mtime), target.keyId, String(validating));
+  const build = sha(FORMAT, release(), stableStringify(config), stableStringify(secrets), String(target.mtime), target.keyId, String(validating), [...skippedValidators].sort().join('\0'));
   return (m: ClientMetadata, plan: readonly PathEntry[]): string => {
     const parts = [build, stableStringify(m), stableStringify(plan)];
     for (const entry of plan) {

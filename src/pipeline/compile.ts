@@ -33,6 +33,8 @@ export interface CompileOptions extends LoadOptions {
   readonly hosts?: (host: string) => boolean;
   /** With emitTo: the incremental cache's directory (hosts whose inputs did not change are reused). */
   readonly cacheDir?: string;
+  /** Client paths whose validators are not run (--skip-validator), each named in a warning. */
+  readonly skipValidators?: readonly string[];
 }
 
 export type HostResult = HostOutcome;
@@ -100,12 +102,13 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const validating = opts.validate && (config.cfg.validation || opts.forceValidation === true);
   const input = bindInput(loaded, plans.plans, opts.env, validating);
   warnings.push(...input.properties.diagnostics);
-  const validation = validationService(repo, config, opts.jobs);
+  const skip = opts.skipValidators ?? [];
+  const validation = validationService(repo, config, opts.jobs, new Set(skip));
   const target = opts.emitTo?.() ?? null;
   const sink: BindSink = target ? { emit: target, keepFiles: false } : { emit: null, keepFiles: true };
   // Hosts whose inputs are unchanged since the cached build are reused, not bound again.
   const cache = target && opts.cacheDir ? openCache(opts.cacheDir, target, (d) => warnings.push(d)) : null;
-  const keyOf = cache ? hostKeys(repo, config, passphrases(config, opts.env), metadata.clients, target!, validating) : null;
+  const keyOf = cache ? hostKeys(repo, config, passphrases(config, opts.env), metadata.clients, target!, validating, skip) : null;
   const keyOfHost = new Map(keyOf ? clients.map((m) => [m.hostname, keyOf(m, plans.plans.get(m.hostname) ?? [])]) : []);
   const reused = new Map<string, CachedHost>();
   for (const [host, key] of keyOfHost) {
@@ -121,6 +124,9 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
     return hit ? { host: m.hostname, failures: hit.failures, fileCount: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, files: [], diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
   });
   for (const h of hosts) warnings.push(...h.diagnostics);
+  for (const v of [...validation.skipped].sort()) {
+    warnings.push({ code: 'validator-skipped', file: v, message: 'validator not run (--skip-validator): the files it checks are published unchecked' });
+  }
   const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
   const binding = { threads: bound.threads, bound: bound.hosts.length, reused: reused.size };
   return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { ClientMetadata } from '../types.js';
+import { groupInCategory } from '../metadata/index.js';
 import { match, xmlMatch, type PNode, type PropertiesModel, type PropertyFile } from '../properties/index.js';
 import type { MatchSubject } from '../xml/index.js';
 import { PyError } from './python/errors.js';
@@ -155,7 +156,7 @@ export function pyMetadata(m: ClientMetadata, all: readonly ClientMetadata[], bu
       ['Properties', pyProperties(m, build)],
       ['Probes', new PyDict(Object.entries(m.probes ?? {}))],
       ['inGroup', method('inGroup', 1, 1, (a) => m.groups.includes(str(a[0]!)))],
-      ['group_in_category', method('group_in_category', 1, 1, (a) => category(m, str(a[0]!)) ?? '')],
+      ['group_in_category', method('group_in_category', 1, 1, (a) => groupInCategory(m, str(a[0]!)))],
       ['query', query(all, (c) => pyMetadata(c, all, build))],
     ]),
     UNAVAILABLE,

@@ -3,12 +3,12 @@ import { BinderyError, countOf } from '../../errors.js';
 import type { CompileResult } from '../../pipeline/index.js';
 import type { Publication } from '../../emit/index.js';
 import { layout } from '../../protocol/index.js';
-import { boolOpt, stringOpt, type Command } from '../command.js';
+import { boolOpt, listOpt, stringOpt, type Command } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
 import { publishOutput, storeOptions } from './publish.js';
 import { inputHash, parseShard, parseStoreUrl, refuseMissingKeys, shardOf } from '../../publish/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--shard K/N] [--publish s3://bucket/prefix|file:///dir [publish options]] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--shard K/N] [--publish s3://bucket/prefix|file:///dir [publish options]] [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -27,6 +27,7 @@ export const buildCommand: Command = {
     jobs: { type: 'string', short: 'j', valueName: 'n', description: 'worker threads that bind and write hosts, and validators run at once', default: 'the available parallelism' },
     cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
+    'skip-validator': { type: 'string', multiple: true, valueName: 'path', description: 'do not run the validator of this client path, e.g. /etc/sudoers when visudo is missing (repeatable; each is named in a warning)' },
     shard: { type: 'string', valueName: 'K/N', description: 'build only the hosts whose name hashes to shard K of N (join the N outputs with bindery merge); keys must exist (bindery keys)' },
     publish: { type: 'string', valueName: 'url', description: 'then publish the build to this store (s3://bucket/prefix or file:///dir), as bindery publish does' },
     ...storeOptions,
@@ -55,6 +56,7 @@ export const buildCommand: Command = {
         configPath: stringOpt(ctx, 'config'),
         jobs,
         validate: !boolOpt(ctx, 'no-validate'),
+        skipValidators: listOpt(ctx, 'skip-validator'),
         generateKeys: split === null,
         ...(split ? { hosts: (host: string) => shardOf(host, split.count) === split.index } : {}),
         env: process.env,

@@ -4,7 +4,7 @@ import { BinderyError, isBinderyError, type Diagnostic } from '../../errors.js';
 import { renderMessage } from '../render.js';
 import type { AuthPolicy, ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
-import { stringOpt, type Command, type CommandContext } from '../command.js';
+import { listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
 import { isStoreUrl, mirrorStore, openStore, parseStoreUrl, type StoreMirror } from '../../publish/index.js';
 
@@ -87,8 +87,7 @@ export const serveCommand: Command = {
     if (workers < 1 || workers > 64) throw new BinderyError('USAGE', `--workers ${workers} is not from 1 to 64`, {}, 'one process per core is usually right');
     // Each worker would mirror the store into the one cache on its own.
     if (fromStore && workers > 1) throw new BinderyError('USAGE', '--workers with --build from a store is not supported yet', {}, 'serve from a store with one process, or mirror it into a directory and serve that with --workers');
-    const resolverOpt = ctx.values.resolver;
-    const resolver = { servers: Array.isArray(resolverOpt) ? resolverOpt.map(String) : [] };
+    const resolver = { servers: listOpt(ctx, 'resolver') };
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
 
     const hazards = clientHazards(loaded.metadata.auth, policy.defaultAuth);
