@@ -6,8 +6,10 @@
  *   <prefix>/current                 the pointer: the kept builds, newest first, each naming its
  *                                    tree object; replaced only by compare-and-swap on its ETag
  *
- * A build's tree is itself an object: a JSON map from each path of the build directory
- * (manifest.json, manifest.json.sig, hosts/…) to the sha256 and size of its content. A reader
+ * A build's tree is itself an object: a JSON map from each path a reader of the build needs
+ * (manifest.json, manifest.json.sig, hosts/… of the build directory, and the objects/… of the
+ * output directory its manifest names: each host's record and tarball with their signatures) to
+ * the sha256 and size of its content. A reader
  * that follows `current` sees whole builds only: every object a tree names was stored before the
  * pointer naming the tree was written.
  */
