@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { keyFingerprint } from '../protocol/rotation.js';
-import { DRY_RUN_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
+import { DRY_RUN_HEADER, HEAD_HEADER, HEAD_PROOF_HEADER, HEAD_SIGNATURE_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 import { applyChanges, canWriteSafely, idTable, planChanges, unifiedDiff, type Change, type PathFailure } from './apply.js';
 import { loadState, saveState, stateFile, type HostState } from './state.js';
 import { connect, download, get, post, type Connection } from './transport.js';
@@ -131,7 +131,11 @@ async function fetchRecord(c: Connection, h: IncomingHttpHeaders): Promise<Signe
   const run = header(h, RUN_HEADER);
   const got = await get(c, RECORD_PATH, run ? { [RUN_HEADER]: run } : {}, MAX_RECORD_BYTES, 'the host record');
   const sig = header(got.headers, META_SIGNATURE_HEADER);
-  return sig === null ? null : { json: got.body, signature: Buffer.from(sig, 'base64') };
+  if (sig === null) return null;
+  const head = header(got.headers, HEAD_HEADER);
+  const b64 = (name: string) => Buffer.from(header(got.headers, name) ?? '', 'base64');
+  // A head without its signature or proof is kept as it is, and fails verification.
+  return { json: got.body, signature: Buffer.from(sig, 'base64'), head: head === null ? null : { json: Buffer.from(head, 'base64'), signature: b64(HEAD_SIGNATURE_HEADER), proof: b64(HEAD_PROOF_HEADER) } };
 }
 
 function usableKey(pem: string, what: string): void {

@@ -13,8 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
-import { followRotations } from '../protocol/rotation.js';
-import { parseHostRecord, type RecordFile } from '../protocol/index.js';
+import { followRotations, keyFingerprint } from '../protocol/rotation.js';
+import { hostLeaf, parseBuildHead, parseHostRecord, verifyMerkleProof, type RecordFile } from '../protocol/index.js';
 import type { AppliedBuild } from './state.js';
 
 function fail(message: string, hint?: string): never {
@@ -70,10 +70,33 @@ function parseRecord(json: Buffer): { record: CheckedRecord; chain: unknown } {
   return { record, chain: raw.keyChain };
 }
 
-/** The record and its signature as they came in the response headers. */
+/** The record and its signature as they came from GET /v1/config.meta, with the build head when the server sent one. */
 export interface SignedRecord {
   readonly json: Buffer;
   readonly signature: Buffer;
+  /** The head's bytes, its signature and this host's inclusion proof (the proof's JSON bytes), all as sent. */
+  readonly head: { readonly json: Buffer; readonly signature: Buffer; readonly proof: Buffer } | null;
+}
+
+const TAMPERED = 'the server or the connection to it may be compromised; nothing of this build can be trusted';
+
+/**
+ * The build head, checked: parsed, its key chain followed from `trusted`, signed by the key that
+ * leads to. Its serial and time then order this build (the record itself states neither).
+ */
+function verifyHead(head: NonNullable<SignedRecord['head']>, trusted: string): { serial: number; builtAt: string; revision: string | null; hostsRoot: string; key: string; followed: number } {
+  let h: ReturnType<typeof parseBuildHead>;
+  try {
+    h = parseBuildHead(head.json);
+  } catch (e) {
+    fail(`${(e as Error).message}: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
+  }
+  const { key, followed } = followRotations(trusted, h.keyChain);
+  if (!verifyBytes(head.json, head.signature, key)) {
+    fail(`the build head does not verify with the ${followed ? 'signing key the rotation chain leads to' : 'trusted key'}: nothing was applied`, TAMPERED);
+  }
+  if (keyFingerprint(key).slice(0, 16) !== h.keyId) fail(`the build head names signing key ${h.keyId}, not the key that signed it: nothing was applied`, TAMPERED);
+  return { serial: h.serial, builtAt: h.builtAt, revision: h.revision, hostsRoot: h.hostsRoot, key, followed };
 }
 
 /**
@@ -88,14 +111,16 @@ export function verifyRecord(signed: SignedRecord | null, trusted: string, name:
   }
   // The chain is read before the signature is checked: it is what says which key to check with,
   // and each of its links is verified from the trusted key on.
+  // A head, when sent, carries the chain for the whole build; its signature is checked first.
+  const head = signed.head ? verifyHead(signed.head, trusted) : null;
   let unverified: { record: CheckedRecord; chain: unknown } | null = null;
   try {
     unverified = parseRecord(signed.json);
   } catch (e) {
-    if (!verifyBytes(signed.json, signed.signature, trusted)) fail('the configuration\'s signed record does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
+    if (!verifyBytes(signed.json, signed.signature, head?.key ?? trusted)) fail('the configuration\'s signed record does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
     throw e;
   }
-  const { key, followed } = followRotations(trusted, unverified.chain);
+  const { key, followed } = head ?? followRotations(trusted, unverified.chain);
   if (!verifyBytes(signed.json, signed.signature, key)) {
     fail(
       `the configuration's signed record does not verify with the ${followed ? 'signing key the rotation chain leads to' : 'trusted key'}: nothing was applied`,
@@ -106,7 +131,19 @@ export function verifyRecord(signed: SignedRecord | null, trusted: string, name:
   if (record.host.toLowerCase() !== name.toLowerCase()) {
     fail(`the server sent the configuration of another host (${record.host}), not of ${name}: nothing was applied`, `the server or the connection to it may be compromised; if ${name} is not this host's name in clients.xml, pass --host NAME, this host's name in clients.xml`);
   }
-  return { record, signingKey: key, rotated: followed };
+  if (!head) return { record, signingKey: key, rotated: followed };
+  // The head orders the build only for the records it commits to: this one, for this host.
+  let proof: unknown;
+  try {
+    proof = JSON.parse(signed.head!.proof.toString('utf8'));
+  } catch {
+    proof = null;
+  }
+  const recordSha256 = createHash('sha256').update(signed.json).digest('hex');
+  if (!verifyMerkleProof(hostLeaf(record.host, recordSha256), proof, head.hostsRoot)) {
+    fail(`the build head's proof does not show this record (sha256 ${recordSha256}) as ${record.host}'s in that build: nothing was applied`, TAMPERED);
+  }
+  return { record: { ...record, serial: head.serial, builtAt: head.builtAt, revision: head.revision }, signingKey: key, rotated: followed };
 }
 
 /**
@@ -124,6 +161,10 @@ export function checkFreshness(record: AppliedBuild, last: AppliedBuild | null, 
   }
   if (!last || opts.allowDowngrade) return [];
   if (record.serial === null && record.builtAt === null) {
+    if (last.serial !== null || last.builtAt !== null) {
+      // Stripping the head off a replayed build must not switch the check off.
+      fail('the server sent a build that states no serial or build time (no build head), but this host last applied an ordered build: nothing was applied', 'a rollback looks like this; if the server was downgraded to an older bindery on purpose, run fetch with --allow-downgrade');
+    }
     return [{ code: 'fetch-unordered-build', severity: 'warning', message: 'the signed host record states neither a serial nor a build time, so this run cannot tell an older build from a newer one: rollback protection is off', hint: 'build with a bindery whose host records carry the build serial' }];
   }
   const older =

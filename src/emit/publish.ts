@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { asBinderyError, BinderyError } from '../errors.js';
 import { fsyncDir } from '../fsutil/index.js';
 import { FORMAT_VERSION, type Manifest, type ShardInfo } from '../protocol/format.js';
-import { BUILDS, CACHE, CURRENT, HOSTS, LOCK, MANIFEST, OBJECTS, SIGNATURE_SUFFIX, STABLE_LINKS, hostTarballPath, objectPath, signaturePath } from '../protocol/layout.js';
+import { BUILDS, CACHE, CURRENT, HEAD, HOSTS, LOCK, MANIFEST, OBJECTS, SIGNATURE_SUFFIX, STABLE_LINKS, hostTarballPath, objectPath, signaturePath } from '../protocol/layout.js';
 import type { BindFailure } from '../types.js';
+import { writeHead } from './head.js';
 import { stableChunks } from './json.js';
 import { signBytes, type SigningKey } from './sign.js';
 import { FILE_MODE, type EmitTarget, type EmittedHost } from './store.js';
@@ -147,6 +148,7 @@ export function finishPublish(pub: Publication, build: BuildSummary): Manifest {
       const chunks = stableChunks(manifest);
       writeChunks(join(pub.dir, MANIFEST), chunks);
       writeFileSync(join(pub.dir, MANIFEST + SIGNATURE_SUFFIX), signBytes(Buffer.concat(chunks), pub.target.key), { flag: 'wx', mode: FILE_MODE });
+      writeHead(pub.dir, pub.target, manifest);
       makeDurable(outDir, pub.dir, hosts);
       switchCurrent(outDir, pub.id);
     } catch (e) {
@@ -197,7 +199,7 @@ function makeDurable(outDir: string, dir: string, hosts: readonly EmittedHost[])
     }
   }
   fsyncPath(join(dir, MANIFEST), fsc.O_RDONLY);
-  fsyncPath(join(dir, MANIFEST + SIGNATURE_SUFFIX), fsc.O_RDONLY);
+  for (const name of [MANIFEST + SIGNATURE_SUFFIX, HEAD, HEAD + SIGNATURE_SUFFIX]) fsyncPath(join(dir, name), fsc.O_RDONLY);
   for (const d of dirs) fsyncDir(d);
 }
 

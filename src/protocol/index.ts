@@ -14,6 +14,14 @@ export const SIGNATURE_HEADER = 'bindery-signature';
  */
 export const META_HEADER = 'bindery-meta';
 export const META_SIGNATURE_HEADER = 'bindery-meta-signature';
+/**
+ * With the host record, GET /v1/config.meta carries the build head (head.ts) as base64 JSON, its
+ * raw Ed25519 signature (base64), and this host's inclusion proof in the head's hosts tree
+ * (base64 JSON list of proof steps). The head is small and of fixed size, the proof O(log hosts).
+ */
+export const HEAD_HEADER = 'bindery-head';
+export const HEAD_SIGNATURE_HEADER = 'bindery-head-signature';
+export const HEAD_PROOF_HEADER = 'bindery-head-proof';
 /** Header carrying a bootstrap run's token from the download to the run report. */
 export const RUN_HEADER = 'bindery-run';
 export const CLIENT_HEADER = 'bindery-client';
@@ -33,4 +41,5 @@ export const ROUTES: Readonly<Record<string, { route: Route; method: 'GET' | 'PO
 };
 
 export { FORMAT_VERSION, parseHostRecord, type HostRecord, type Manifest, type ManifestHost, type RecordFailure, type RecordFile, type ShardInfo } from './format.js';
+export { HEAD_FORMAT, hostLeaf, hostsTree, merkleProof, merkleRoot, parseBuildHead, verifyMerkleProof, type BuildHead, type ProofStep } from './head.js';
 export * as layout from './layout.js';

@@ -5,6 +5,7 @@
  *   objects/<aa>/<sha256>              tarballs and host records, named by their content
  *   objects/<aa>/<sha256>.<key>.sig    their raw Ed25519 signatures by signing key <key>
  *   .builds/<id>/manifest.json(.sig)   one published build
+ *   .builds/<id>/head.json(.sig)       its signed build head (head.ts)
  *   .builds/<id>/hosts/<host>.tar.gz(.sig)  links into objects/
  *   current -> .builds/<id>            swapped with one rename()
  *   hosts, manifest.json, manifest.json.sig -> current/…
@@ -15,6 +16,7 @@ export const BUILDS = '.builds';
 export const CURRENT = 'current';
 export const HOSTS = 'hosts';
 export const MANIFEST = 'manifest.json';
+export const HEAD = 'head.json';
 export const SIGNATURE_SUFFIX = '.sig';
 export const CACHE = '.cache';
 export const LOCK = '.lock';

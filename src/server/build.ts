@@ -5,11 +5,11 @@
  * or a second has passed (in case a change went unseen); a published build directory never
  * changes, so what was read from it is cached until the link moves.
  */
-import { readlinkSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { keyId, readCurrentBuild } from '../emit/index.js';
-import type { Manifest } from '../protocol/index.js';
+import { hostsTree, merkleProof, type Manifest } from '../protocol/index.js';
 import { layout } from '../protocol/index.js';
 
 export interface HostArtifact {
@@ -18,6 +18,8 @@ export interface HostArtifact {
   readonly sha256: string;
   /** The host record (which names the host the tarball is for) and its signature, from the same build (always there in format v2). */
   readonly meta: { readonly json: Buffer; readonly signature: Buffer } | null;
+  /** The build head (base64 JSON), its signature (base64) and this host's proof (base64 JSON); null for a build made before heads. */
+  readonly head: { readonly json: string; readonly signature: string; readonly proof: string } | null;
 }
 
 export interface ServedBuild {
@@ -45,8 +47,30 @@ const CACHE_BYTES = 64 * 1024 * 1024;
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
+/**
+ * The build's head and its hosts tree, read and built once per build; each host's proof is
+ * taken from the tree (O(log hosts)) when its artifact is first read, then cached with it.
+ */
+function openHead(dir: string, manifest: Manifest): ((client: string) => HostArtifact['head']) {
+  let json: string;
+  let signature: string;
+  try {
+    json = readFileSync(join(dir, layout.HEAD)).toString('base64');
+    signature = readFileSync(join(dir, layout.HEAD + layout.SIGNATURE_SUFFIX)).toString('base64');
+  } catch {
+    return () => null; // an older build: the client warns that it cannot order it
+  }
+  const { names, levels } = hostsTree(manifest.hosts);
+  const index = new Map(names.map((n, i) => [n, i]));
+  return (client) => {
+    const i = index.get(client);
+    return i === undefined ? null : { json, signature, proof: Buffer.from(JSON.stringify(merkleProof(levels, i))).toString('base64') };
+  };
+}
+
 /** The manifest is signed, but its hashes become file names: only well-formed ones are used. */
 function openBuild(outDir: string, dir: string, manifest: Manifest): ServedBuild {
+  const head = openHead(dir, manifest);
   const cache = new Map<string, HostArtifact>();
   let cachedBytes = 0;
   const key = keyId({ publicKeyPem: manifest.signingKey });
@@ -70,7 +94,7 @@ function openBuild(outDir: string, dir: string, manifest: Manifest): ServedBuild
         read(layout.objectPath(e.record)),
         read(layout.signaturePath(e.record, key)),
       ]);
-      const a: HostArtifact = { tarball, signature, sha256: e.tarball, meta: { json, signature: metaSignature } };
+      const a: HostArtifact = { tarball, signature, sha256: e.tarball, meta: { json, signature: metaSignature }, head: head(client) };
       const size = tarball.length + json.length;
       if (cachedBytes + size <= CACHE_BYTES) {
         cache.set(client, a);
