@@ -260,7 +260,7 @@ test('two builds of the same input with SOURCE_DATE_EPOCH are byte-identical, si
   publish(join(tmp.dir, 'out-b'), [...hosts].reverse(), {}, env);
   const a = tree(readCurrentBuild(join(tmp.dir, 'out-a'))!.dir);
   const b = tree(readCurrentBuild(join(tmp.dir, 'out-b'))!.dir);
-  assert.equal(Object.keys(a), ['hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
+  assert.equal(Object.keys(a), ['head.json', 'head.json.sig', 'hosts/db1.tar.gz', 'hosts/db1.tar.gz.sig', 'hosts/web1.tar.gz', 'hosts/web1.tar.gz.sig', 'manifest.json', 'manifest.json.sig']);
   assert.equal(a, b);
   assert.equal(tree(join(tmp.dir, 'out-a', 'objects')), tree(join(tmp.dir, 'out-b', 'objects')));
 });

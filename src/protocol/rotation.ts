@@ -110,7 +110,7 @@ export function followRotations(trusted: string, chain: unknown): { key: string;
 /**
  * Where the chain leading to the key in `signingKeyPath` lives: beside it. `bindery signing-key
  * rotate` writes it there for the new key, and a build signed with that key picks it up from
- * there and puts it in each host record's `keyChain`.
+ * there and puts it in each build head's `keyChain` (head.ts).
  */
 export function keyChainFile(signingKeyPath: string): string {
   return `${signingKeyPath}.chain.json`;

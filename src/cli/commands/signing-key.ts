@@ -49,7 +49,7 @@ export const signingKeyRotateCommand: Command = {
     const from = keyFingerprint(current.publicKeyPem);
     const to = keyFingerprint(newKeyPem);
     ctx.io.info(`${chainFile}: ${chain.length} rotation${chain.length === 1 ? '' : 's'}; key ${from.slice(0, 16)}… now hands over to ${to.slice(0, 16)}…`);
-    ctx.io.info('next: build with the new key, which carries this chain in every host record (hosts pinned to any earlier key follow it); the old key can then be retired');
+    ctx.io.info('next: build with the new key, which carries this chain in every build head (hosts pinned to any earlier key follow it); the old key can then be retired');
     ctx.io.result({ ok: true, chain: chainFile, rotations: chain.length, previousKey: from, newKey: to });
     return 0;
   },
