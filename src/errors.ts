@@ -40,6 +40,9 @@ const CODES = {
   'emit-failed': c('the output could not be written or published'),
   'auth-failed': c('a client could not be authenticated'),
   'fetch-failed': c('a client could not download or verify its configuration'),
+  'store-failed': c('an object store (s3://, file://) could not be reached or refused the credentials or bucket'),
+  'store-damaged': c('an object in a store does not hold what its name or the signed manifest says'),
+  'publish-conflict': c('another publisher switched the store\'s current build first: run again'),
   'internal': c('a bug in bindery', 70),
   // Warnings (and bind failures) found while loading, planning and binding.
   'alias-shadows-client': c('an alias in clients.xml is also a client name'),
@@ -100,6 +103,22 @@ const CODES = {
   'validator-skipped': c('a :test validator was not run because --skip-validator named its path'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
+  // Lint findings (bindery lint; docs/review.md lists them with their severities).
+  'ambiguous-priority': c('two equal-priority group files, and a client in both groups'),
+  'cat-file-used': c('a .cat delta (deprecated in Bcfg2)'),
+  'crypt-not-encrypted': c('a .crypt file whose content is not encrypted'),
+  'diff-file-used': c('a .diff delta (deprecated in Bcfg2)'),
+  'duplicate-address': c('one address for several clients, not all with a uuid'),
+  'equal-priority': c('two equal-priority group files: a failure once a client joins both groups'),
+  'load-failed': c('lint could not read the repository'),
+  'perms-attribute': c('perms= in info.xml, the pre-1.3 name of mode='),
+  'pubkey-without-privkey': c('pubkey.xml with no privkey.xml for its private key path'),
+  'short-passphrase': c('an [encryption] passphrase shorter than 16 characters'),
+  'unreachable-group-file': c('a group file for a group no client is or can become a member of'),
+  'unused-bundle': c('a Bundler/ file no group lists'),
+  'unused-group': c('a group with no bundles, files or category that nothing tests'),
+  'validator-not-executable': c('a :test validator neither executable nor with a #! line'),
+  'validator-shebang-only': c('a :test validator with a #! line but not executable'),
 } as const satisfies Record<string, CodeInfo>;
 
 export type MessageCode = keyof typeof CODES;

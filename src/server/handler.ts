@@ -6,7 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import type { ClientAuth } from '../types.js';
-import { CLIENT_HEADER, DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER, type Route } from '../protocol/index.js';
+import { CLIENT_HEADER, DRY_RUN_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER, type Route } from '../protocol/index.js';
 import { authenticate, indexClients, type AuthDecision, type AuthIndex, type AuthPolicy } from './auth.js';
 import type { BootstrapStatus, BootstrapStore } from './bootstrap.js';
 import type { BuildSource, HostArtifact, ServedBuild } from './build.js';
@@ -30,6 +30,8 @@ export interface HandlerContext {
   readonly maxReportBytes: number;
   /** True when the connection was set up before the revocation list last changed: it is closed after this answer. */
   readonly staleConnection: (req: IncomingMessage) => boolean;
+  /** More fields for /healthz. */
+  readonly health?: () => Record<string, unknown>;
 }
 
 type Spec = { readonly route: Route; readonly method: 'GET' | 'POST' };
@@ -56,10 +58,9 @@ interface ArtifactHeaders {
 
 function artifactHeaders(a: HostArtifact, client: string): ArtifactHeaders {
   const common = { etag: `"${a.sha256}"`, 'cache-control': 'private, no-cache', [CLIENT_HEADER]: client };
-  // A build of an older bindery has no meta: served without it (and the client refuses it).
-  const metaHeaders = a.meta ? { [META_HEADER]: a.meta.json.toString('base64'), [META_SIGNATURE_HEADER]: a.meta.signature.toString('base64') } : {};
+  // The host record never travels in a header (it can outgrow header limits): it has its own route.
   return {
-    config: { ...common, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: a.signature.toString('base64'), ...metaHeaders },
+    config: { ...common, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: a.signature.toString('base64') },
     signature: { ...common, 'content-type': 'application/octet-stream' },
     meta: a.meta ? { ...common, 'content-type': 'application/json', [META_SIGNATURE_HEADER]: a.meta.signature.toString('base64') } : null,
   };
@@ -91,7 +92,7 @@ export function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
   async function publicRoute(spec: Spec, res: ServerResponse): Promise<boolean> {
     if (spec.route === 'healthz') {
       const build = await ctx.builds.current();
-      sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null });
+      sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null, ...ctx.health?.() });
       return true;
     }
     if (spec.route === 'signing-key') {
