@@ -51,7 +51,6 @@ const CODES = {
   'authorized-keys-no-key': c('an authorized_keys.xml entry names a key that does not exist'),
   'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
-  'cache-ignored': c('the incremental build cache is unreadable, damaged or foreign and is ignored'),
   'category-conflict': c('a client is in two groups of one category'),
   'cache-ignored': c('the build cache is unreadable, damaged or foreign and is ignored'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
