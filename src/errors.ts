@@ -40,6 +40,9 @@ const CODES = {
   'emit-failed': c('the output could not be written or published'),
   'auth-failed': c('a client could not be authenticated'),
   'fetch-failed': c('a client could not download or verify its configuration'),
+  'store-failed': c('an object store (s3://, file://) could not be reached or refused the credentials or bucket'),
+  'store-damaged': c('an object in a store does not hold what its name or the signed manifest says'),
+  'publish-conflict': c('another publisher switched the store\'s current build first: run again'),
   'internal': c('a bug in bindery', 70),
   // Warnings (and bind failures) found while loading, planning and binding.
   'alias-shadows-client': c('an alias in clients.xml is also a client name'),
