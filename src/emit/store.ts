@@ -31,8 +31,9 @@ export interface EmittedHost {
   readonly host: string;
   /** sha256 of the host record. */
   readonly record: string;
-  /** sha256 of the tarball. */
+  /** sha256 of the tarball, and its size. */
   readonly tarball: string;
+  readonly tarballSize: number;
   readonly files: number;
   /** Paths of objects and signatures this host created (relative to outDir); empty when all existed. */
   readonly created: readonly string[];
@@ -131,7 +132,7 @@ export function emitHost(target: EmitTarget, host: string, files: readonly Bound
     const record = Buffer.from(recordJson(hostRecord(host, tarball, tarSha, entries, failures)));
     const recordSha = sha256Hex(record);
     putSigned(target, recordSha, record, created);
-    return { host, record: recordSha, tarball: tarSha, files: entries.length, created };
+    return { host, record: recordSha, tarball: tarSha, tarballSize: tarball.length, files: entries.length, created };
   } catch (e) {
     throw asBinderyError(e, 'EMIT', { host });
   }

@@ -292,10 +292,12 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
   const running: Worker[] = [];
   // This thread binds the first shard itself (one worker fewer to start), yielding between
   // clients so the workers' messages are answered meanwhile.
+  let stopped = false;
   const here = async () => {
     const b = newBinder(input);
     const byName = new Map(clients.map((m) => [m.hostname, m]));
     for (const host of shards[0]!) {
+      if (stopped) return;
       byHost.set(host, await processHost(b, byName.get(host)!, input.plans.get(host) ?? [], opts.sink, validate));
       opts.onClient();
       await new Promise((resolve) => setImmediate(resolve));
@@ -337,7 +339,8 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
       ),
     ]);
   } finally {
-    // On a failure the other workers are stopped: the build is going to be thrown away.
+    // On a failure the other threads are stopped: the build is going to be thrown away.
+    stopped = true;
     await Promise.all(running.map((w) => w.terminate()));
   }
   return { hosts: clients.map((m) => byHost.get(m.hostname)!), threads: workers };

@@ -77,20 +77,30 @@ export function hostKeys(repo: RepoModel, config: Config, secrets: readonly Pass
   const everyFile = sha(...all.map((rel) => `${rel}:${hashOf(rel)}`));
   const allClients = sha(stableStringify(clients));
   const build = sha(FORMAT, release(), stableStringify(config), stableStringify(secrets), String(target.mtime), target.keyId, String(validating), [...skippedValidators].sort().join('\0'));
+  // What one entry set contributes depends only on the client's groups, unless a .H_ file names
+  // it: computed once per (entry set, group set), as binding shares its results.
+  const perSet = new Map<string, string>();
+  const setPart = (name: string, m: ClientMetadata): string => {
+    const set = repo.entrySets.get(name);
+    if (!set) return `${name}:none`;
+    const all = [...set.generators, ...set.deltas, ...set.validators, ...set.infos, ...set.creators];
+    const own = all.some((f) => f.specificity.kind === 'host' && f.specificity.host === m.hostname);
+    const memo = `${name}\0${own ? m.hostname : ''}\0${m.groups.join('\0')}`;
+    let part = perSet.get(memo);
+    if (part === undefined) {
+      const files = all.filter((f) => f.role === 'info' || matches(f.specificity, m));
+      const parts = [name, ...files.map((f) => `${f.file.rel}:${hashOf(f.file.rel)}`)];
+      if (files.some((f) => TEMPLATE_LIKE.has(f.kind)) || set.creators.length > 0) parts.push(outsideCfg, allClients);
+      if (files.some((f) => f.kind === 'authorized_keys.xml')) parts.push(everyFile);
+      part = sha(...parts);
+      perSet.set(memo, part);
+    }
+    return part;
+  };
   return (m: ClientMetadata, plan: readonly PathEntry[]): string => {
     const parts = [build, stableStringify(m), stableStringify(plan)];
     for (const entry of plan) {
-      for (const name of entry.altsrc ? [entry.altsrc, entry.name] : [entry.name]) {
-        const set = repo.entrySets.get(name);
-        if (!set) {
-          parts.push(`${name}:none`);
-          continue;
-        }
-        const files = [...set.generators, ...set.deltas, ...set.validators, ...set.infos, ...set.creators].filter((f) => f.role === 'info' || matches(f.specificity, m));
-        parts.push(name, ...files.map((f) => `${f.file.rel}:${hashOf(f.file.rel)}`));
-        if (files.some((f) => TEMPLATE_LIKE.has(f.kind)) || set.creators.length > 0) parts.push(outsideCfg, allClients);
-        if (files.some((f) => f.kind === 'authorized_keys.xml')) parts.push(everyFile);
-      }
+      for (const name of entry.altsrc ? [entry.altsrc, entry.name] : [entry.name]) parts.push(setPart(name, m));
     }
     return sha(...parts);
   };
@@ -133,15 +143,13 @@ export function openCache(dir: string, target: EmitTarget, warn: (d: Diagnostic)
   }
   const whole = (c: CachedHost, host: string): boolean => {
     const e = c.emitted;
-    if (e?.host !== host || typeof e.record !== 'string' || typeof e.tarball !== 'string' || !/^[0-9a-f]{64}$/.test(e.record) || !/^[0-9a-f]{64}$/.test(e.tarball)) return false;
+    if (e?.host !== host || typeof e.tarballSize !== 'number' || typeof e.record !== 'string' || typeof e.tarball !== 'string' || !/^[0-9a-f]{64}$/.test(e.record) || !/^[0-9a-f]{64}$/.test(e.tarball)) return false;
     try {
-      // Re-hashed, not trusted: the record names the host and its tarball, which must be there whole.
+      // The cache is signed, so what it links is ours; the objects are re-hashed or checked whole.
       const record = readFileSync(join(target.outDir, layout.objectPath(e.record)));
       if (createHash('sha256').update(record).digest('hex') !== e.record) return false;
-      const r = JSON.parse(record.toString('utf8')) as { host?: unknown; tarball?: { sha256?: unknown; size?: unknown } };
-      if (r.host !== host || r.tarball?.sha256 !== e.tarball) return false;
       for (const rel of [layout.signaturePath(e.record, target.keyId), layout.signaturePath(e.tarball, target.keyId)]) lstatSync(join(target.outDir, rel));
-      return lstatSync(join(target.outDir, layout.objectPath(e.tarball))).size === r.tarball.size;
+      return lstatSync(join(target.outDir, layout.objectPath(e.tarball))).size === e.tarballSize;
     } catch {
       return false;
     }

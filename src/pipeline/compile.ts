@@ -127,7 +127,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   for (const v of [...validation.skipped].sort()) {
     warnings.push({ code: 'validator-skipped', file: v, message: 'validator not run (--skip-validator): the files it checks are published unchecked' });
   }
-  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
+  const saveCache = () => cache?.save(hosts.map((h) => ({ key: keyOfHost.get(h.host)!, emitted: { host: h.host, record: h.emitted!.record, tarball: h.emitted!.tarball, tarballSize: h.emitted!.tarballSize, files: h.emitted!.files }, failures: h.failures, diagnostics: h.diagnostics })));
   const binding = { threads: bound.threads, bound: bound.hosts.length, reused: reused.size };
   return { repo, config, metadata, hosts, skipped: plans.skipped, warnings: dedupe(warnings), keysWritten, validation: validation.stats, binding, revision: gitRevision(repo.root), saveCache };
 }

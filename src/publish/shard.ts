@@ -92,7 +92,7 @@ export async function mergeShards(shardDirs: readonly string[], outDir: string, 
       }
       created.push(...mine);
       const record = parseHostRecord(await readFile(join(outDir, layout.objectPath(entry.record))));
-      emitted.push({ host, record: entry.record, tarball: entry.tarball, files: record.files.length, created: mine });
+      emitted.push({ host, record: entry.record, tarball: entry.tarball, tarballSize: record.tarball.size, files: record.files.length, created: mine });
     }
     const manifest = finishPublish(pub, {
       hosts: emitted,
