@@ -169,13 +169,20 @@ test('an unknown user costs what a known user with a wrong password does (no tim
     for (let i = 0; i < 40; i++) authenticate(c, index, policy, () => false);
     return Number(process.hrtime.bigint() - t0) / 40 / 1000;
   };
-  let u = Infinity;
-  let k = Infinity;
-  for (let round = 0; round < 1500; round++) {
-    u = Math.min(u, batch(unknown));
-    k = Math.min(k, batch(known));
-  }
-  assert.ok(u / k > 0.7, `unknown user ${u.toFixed(2)} µs, known user ${k.toFixed(2)} µs per decision`);
+  const measure = () => {
+    let u = Infinity;
+    let k = Infinity;
+    for (let round = 0; round < 1500; round++) {
+      u = Math.min(u, batch(unknown));
+      k = Math.min(k, batch(known));
+    }
+    return { u, k };
+  };
+  // A busy machine can starve one kind for a whole measurement: up to three tries. Without the
+  // padding compares the ratio is about 0.24, so an oracle fails all three.
+  let m = measure();
+  for (let tries = 1; tries < 3 && m.u / m.k <= 0.7; tries++) m = measure();
+  assert.ok(m.u / m.k > 0.7, `unknown user ${m.u.toFixed(2)} µs, known user ${m.k.toFixed(2)} µs per decision`);
 });
 
 const handshake = (port: number, args: string[]) =>
