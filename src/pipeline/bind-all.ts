@@ -279,11 +279,17 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
   const workers = Math.min(opts.jobs, Math.floor(clients.length / CLIENTS_PER_WORKER));
   if (workers <= 1) {
     const b = newBinder(input);
-    const hosts: HostOutcome[] = [];
-    for (const m of clients) {
-      hosts.push(await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate));
-      opts.onClient();
-    }
+    // Several hosts in flight, as in a worker, so their validators run side by side (up to --jobs).
+    const limit = pLimit(IN_FLIGHT);
+    const hosts = await Promise.all(
+      clients.map((m) =>
+        limit(async () => {
+          const outcome = await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate);
+          opts.onClient();
+          return outcome;
+        }),
+      ),
+    );
     return { hosts, threads: 1 };
   }
   const byHost = new Map<string, HostOutcome>();
