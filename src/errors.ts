@@ -258,14 +258,16 @@ export function diagnosticMessage(d: Diagnostic): Message {
   return message({ ...rest, code: registeredCode(code), severity: severity ?? 'warning', text });
 }
 
-/** The fields of a bind failure (types.ts's BindFailure), kept here so errors.ts imports nothing. */
-interface FailureLike {
+/** An entry that could not be bound for a host (re-exported by types.ts); defined here so errors.ts imports nothing. */
+export interface BindFailure {
   readonly host: string;
   readonly path: string;
+  /** The file that caused it, when one did. */
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  /** A registered code when not 'bind-failed', e.g. 'validator-failed'. */
   readonly code?: string;
 }
 
@@ -273,8 +275,8 @@ interface FailureLike {
  * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
  * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
  */
-export function failureMessages(failures: readonly FailureLike[]): Message[] {
-  const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
+export function failureMessages(failures: readonly BindFailure[]): Message[] {
+  const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
   for (const f of failures) {
     const key = `${f.code ?? ''}\0${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key);
