@@ -4,12 +4,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectedClientName, fetchAndApply, type FetchOptions } from '../src/client/index.ts';
 import { startServer, type RunningServer } from '../src/server/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import type { SigningKey } from '../src/emit/index.ts';
+import { layout } from '../src/protocol/index.ts';
 import { tempDir } from './helpers.ts';
 import { clientAuth, makePki, makeSigningKey, publish, type HostFiles, type Pki } from './fixtures/server-kit/index.ts';
 
@@ -123,9 +124,8 @@ test('a real run writes every file atomically with its mode, then posts the run 
   const stored = JSON.parse(readFileSync(join(stateDir, 'reports', 'client-web1.json'), 'utf8'));
   assert.is(stored.report.sha256, r.sha256);
   assert.is(stored.report.ok, true);
-  const meta = JSON.parse(readFileSync(join(tmp.dir, 'out', 'hosts', 'web1.meta.json'), 'utf8'));
-  assert.equal([r.client, r.builtAt, r.revision], ['web1', meta.builtAt, null]);
-  assert.equal([stored.report.client, stored.report.builtAt, stored.report.revision], ['web1', meta.builtAt, null], 'the report records the build from the signed meta');
+  assert.equal([r.client, r.serverFailed], ['web1', []]);
+  assert.equal([stored.report.client, stored.report.status], ['web1', 'applied'], 'the report names the host from the signed record');
 
   const again = await fetchAndApply(base(root));
   assert.ok(again.changes.every((c) => c.action === 'unchanged'), 'a second run changes nothing');
@@ -220,13 +220,19 @@ async function tamperedServer(name: string, tamper: (hostsDir: string, outDir: s
   return { url: s.url, stateDir: state };
 }
 
-/** Put host `from`'s files in place of host `to`'s (the names in `suffixes`). */
-const replay = (hostsDir: string, from: string, to: string, suffixes: string[]) => {
-  for (const x of suffixes) renameSync(join(hostsDir, `${from}${x}`), join(hostsDir, `${to}${x}`));
+type Hosts = Record<string, { record: string; tarball: string }>;
+
+/** Make the served manifest give host `to` what `pick` takes from host `from` (as a compromised server could). */
+const replay = (out: string, from: string, to: string, pick: (keyof Hosts[string])[]) => {
+  const path = join(out, '.builds', readdirSync(join(out, '.builds')).find((n) => !n.startsWith('.'))!, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as { hosts: Hosts };
+  for (const k of pick) manifest.hosts[to]![k] = manifest.hosts[from]![k];
+  writeFileSync(path, JSON.stringify(manifest));
+  return manifest.hosts;
 };
 
-test('a server handing this host another host\'s validly signed tarball and meta is refused; nothing is written or reported', async () => {
-  const s = await tamperedServer('replay', (h) => replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig', '.meta.json', '.meta.json.sig']));
+test('a server handing this host another host\'s validly signed tarball and record is refused; nothing is written or reported', async () => {
+  const s = await tamperedServer('replay', (_, out) => replay(out, 'db1', 'web1', ['record', 'tarball']));
   for (const dryRun of [true, false]) {
     const root = newRoot(`replay-${dryRun}`);
     const e = await refused(fetchAndApply(base(root, { server: s.url, dryRun })), /^the server sent the configuration of another host \(db1\), not of web1: nothing was applied$/);
@@ -236,35 +242,22 @@ test('a server handing this host another host\'s validly signed tarball and meta
   assert.not.ok(existsSync(join(s.stateDir, 'reports', 'client-web1.json')), 'no run report');
 });
 
-test('another host\'s tarball with this host\'s own meta is refused: the sha256 does not match', async () => {
-  const s = await tamperedServer('replay-tarball', (h) => replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig']));
+test('another host\'s tarball with this host\'s own record is refused: the sha256 does not match', async () => {
+  const s = await tamperedServer('replay-tarball', (_, out) => replay(out, 'db1', 'web1', ['tarball']));
   const root = newRoot('replay-tarball');
-  await refused(fetchAndApply(base(root, { server: s.url })), /^the configuration \(sha256 [0-9a-f]{64}\) is not the one its signed record describes \([0-9a-f]{64}\): nothing was applied$/);
+  await refused(fetchAndApply(base(root, { server: s.url })), /^the server keeps sending a tarball other than the one its signed record describes: nothing was applied$/);
   assert.equal(readdirSync(root), []);
 });
 
-test('a tampered meta (another host name, same signature) is refused', async () => {
-  const s = await tamperedServer('tampered-meta', (h) => {
-    const path = join(h, 'db1.meta.json');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('"host": "db1"', '"host": "web1"'));
-    // db1's tarball with its meta claiming to be web1's.
-    replay(h, 'db1', 'web1', ['.tar.gz', '.tar.gz.sig', '.meta.json', '.meta.json.sig']);
+test('a tampered record (another host name, same signature) is refused', async () => {
+  const s = await tamperedServer('tampered-record', (_, out) => {
+    const hosts = replay(out, 'db1', 'web1', ['record', 'tarball']);
+    // db1's record, edited to claim to be web1's.
+    const path = join(out, layout.objectPath(hosts.web1!.record));
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"host":"db1"', '"host":"web1"'));
   });
-  const root = newRoot('tampered-meta');
+  const root = newRoot('tampered-record');
   await refused(fetchAndApply(base(root, { server: s.url })), /signed record does not verify with the trusted key: nothing was applied/);
-  assert.equal(readdirSync(root), []);
-});
-
-test('a build without meta files (from an older bindery) is refused: nothing shows the tarball is this host\'s', async () => {
-  const s = await tamperedServer('no-meta', (h, out) => {
-    rmSync(join(h, 'web1.meta.json'));
-    rmSync(join(h, 'web1.meta.json.sig'));
-    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-    delete manifest.hosts.web1.meta;
-    writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
-  });
-  const root = newRoot('no-meta');
-  await refused(fetchAndApply(base(root, { server: s.url })), /^the server answered 404 for the host record: .*older bindery.*run bindery build again$/);
   assert.equal(readdirSync(root), []);
 });
 
