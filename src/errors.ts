@@ -51,7 +51,9 @@ const CODES = {
   'authorized-keys-no-key': c('an authorized_keys.xml entry names a key that does not exist'),
   'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
+  'cache-ignored': c('the incremental build cache is unreadable, damaged or foreign and is ignored'),
   'category-conflict': c('a client is in two groups of one category'),
+  'cache-ignored': c('the build cache is unreadable, damaged or foreign and is ignored'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
   'client-name-case': c('a client name is not lower case'),
   'conflicting-altsrc': c('a path is in two bundles with different altsrc'),
@@ -99,6 +101,22 @@ const CODES = {
   'validator-skipped': c('a :test validator was not run because --skip-validator named its path'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
+  // Lint findings (bindery lint; docs/review.md lists them with their severities).
+  'ambiguous-priority': c('two equal-priority group files, and a client in both groups'),
+  'cat-file-used': c('a .cat delta (deprecated in Bcfg2)'),
+  'crypt-not-encrypted': c('a .crypt file whose content is not encrypted'),
+  'diff-file-used': c('a .diff delta (deprecated in Bcfg2)'),
+  'duplicate-address': c('one address for several clients, not all with a uuid'),
+  'equal-priority': c('two equal-priority group files: a failure once a client joins both groups'),
+  'load-failed': c('lint could not read the repository'),
+  'perms-attribute': c('perms= in info.xml, the pre-1.3 name of mode='),
+  'pubkey-without-privkey': c('pubkey.xml with no privkey.xml for its private key path'),
+  'short-passphrase': c('an [encryption] passphrase shorter than 16 characters'),
+  'unreachable-group-file': c('a group file for a group no client is or can become a member of'),
+  'unused-bundle': c('a Bundler/ file no group lists'),
+  'unused-group': c('a group with no bundles, files or category that nothing tests'),
+  'validator-not-executable': c('a :test validator neither executable nor with a #! line'),
+  'validator-shebang-only': c('a :test validator with a #! line but not executable'),
 } as const satisfies Record<string, CodeInfo>;
 
 export type MessageCode = keyof typeof CODES;

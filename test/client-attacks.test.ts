@@ -63,17 +63,19 @@ interface Build {
   readonly key: SigningKey;
 }
 
-/** A build of `files` for web1 with a record stating its size and files; `extra` adds or overrides record fields. */
+/** One file as a format 2 record lists it. */
+const recordFile = (path: string, data: string | Buffer, mode = '0644') => ({ path, sha256: sha256(Buffer.from(data)), size: Buffer.byteLength(data), mode, owner: 'root', group: 'root', source: `Cfg${path}`, deltas: [] });
+
+/** A build of `files` for web1 with its format 2 record (plus a build time); `extra` adds or overrides record fields. */
 async function build(files: Record<string, string>, extra: Record<string, unknown> = {}, key = k0): Promise<Build> {
   const tgz = await tarball(files);
   const record = {
-    version: 1,
+    version: 2,
     host: 'web1',
-    sha256: sha256(tgz),
-    size: tgz.length,
+    tarball: { sha256: sha256(tgz), size: tgz.length },
+    files: Object.entries(files).map(([path, data]) => recordFile(path, data)),
+    failed: [],
     builtAt: '2026-12-01T00:00:00.000Z',
-    revision: null,
-    files: Object.entries(files).map(([path, data]) => ({ path, sha256: sha256(Buffer.from(data)), size: Buffer.byteLength(data) })),
     ...extra,
   };
   return { tgz, record, key };
@@ -97,23 +99,16 @@ function serveRecord(b: Build) {
   };
 }
 
-/** Serve `b` as bindery serve would: tarball body, its signature, the signed record in headers. */
+/** Serve `b` as bindery serve does: the tarball with its signature; its signed record at GET /v1/config.meta. */
 function serve(b: Build, body: (res: ServerResponse) => void = (res) => res.end(b.tgz), headers: Record<string, string> = {}) {
+  serveRecord(b);
   answer = (req, res) => {
     const etag = `"${sha256(b.tgz)}"`;
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag });
       return void res.end();
     }
-    const { json, signature } = recordHeaders(b);
-    res.writeHead(200, {
-      etag,
-      'content-type': 'application/gzip',
-      'bindery-signature': signBytes(b.tgz, b.key).toString('base64'),
-      'bindery-meta': json.toString('base64'),
-      'bindery-meta-signature': signature,
-      ...headers,
-    });
+    res.writeHead(200, { etag, 'content-type': 'application/gzip', 'bindery-signature': signBytes(b.tgz, b.key).toString('base64'), ...headers });
     body(res);
   };
 }
@@ -330,15 +325,13 @@ test('a body larger than the signed record states is cut at that size, streamed 
   assert.not.ok(existsSync(join(root, 'etc')));
 });
 
-test('a declared Content-Length over the cap is refused before the body is read; without a stated size --max-size is the cap', async () => {
+test('a declared Content-Length over the stated size is refused before the body is read', async () => {
   const root = newDir('declared');
   const b = await build({ '/etc/motd': 'x\n' });
   // It claims 1 GiB and sends 4 KiB, then waits: only the declared length can refuse it in time.
   serve(b, (res) => void res.write(Buffer.alloc(4096)), { 'content-length': String(b.tgz.length + (1 << 30)) });
   await refused(fetchAndApply(opts(root, { timeoutMs: 5000 })), new RegExp(`^the server sent ${b.tgz.length + (1 << 30)} bytes, more than the ${b.tgz.length} its signed record states`));
-  const unsized = await build({ '/etc/motd': 'x\n' }, { size: undefined });
-  serve(unsized);
-  await refused(fetchAndApply(opts(root, { maxSize: 100 })), /more than the 100 allowed \(--max-size\)/);
+  serve(b);
   await fetchAndApply(opts(root));
   assert.is(motd(root), 'x\n');
 });
@@ -347,7 +340,7 @@ test('a signed gzip bomb is refused once its output passes what the record state
   const root = newDir('bomb');
   // 512 MiB of zeros, about 500 KiB gzipped, validly signed; the record says it is 10 bytes.
   const tgz = await tarball({ '/etc/motd': { size: 512 << 20 } });
-  const record = { version: 1, host: 'web1', sha256: sha256(tgz), size: tgz.length, builtAt: '2026-12-01T00:00:00.000Z', revision: null, files: [{ path: '/etc/motd', sha256: sha256(Buffer.alloc(10)), size: 10 }] };
+  const record = { version: 2, host: 'web1', tarball: { sha256: sha256(tgz), size: tgz.length }, files: [recordFile('/etc/motd', Buffer.alloc(10))], failed: [] };
   serve({ tgz, record, key: k0 });
   const rss = process.memoryUsage().rss;
   const started = Date.now();
@@ -361,7 +354,7 @@ test('a signed gzip bomb is refused once its output passes what the record state
 test('a file whose content is not what the record states, or one the record does not list, is refused', async () => {
   const root = newDir('files');
   const b = await build({ '/etc/motd': 'real\n' });
-  serve({ ...b, record: { ...b.record, files: [{ path: '/etc/motd', sha256: sha256(Buffer.from('other\n')), size: 5 }] } });
+  serve({ ...b, record: { ...b.record, files: [recordFile('/etc/motd', 'other\n')] } });
   await refused(fetchAndApply(opts(root)), /^\/etc\/motd in the tarball is not the content its signed record states/);
   serve({ ...b, record: { ...b.record, files: [] } });
   await refused(fetchAndApply(opts(root)), /holds \/etc\/motd, which its signed record does not list/);
@@ -463,13 +456,13 @@ test('bindery signing-key rotate writes the chain beside the new key, and fetch 
   assert.is((await fetchAndApply(opts(root, { trust: old.publicKeyPem }))).keyRotations, 1, 'from the key the state remembers');
 });
 
-test('a record fetched from /v1/config.meta caps the tarball too; a build published in between is fetched again', async () => {
+test('a build published between the tarball\'s headers and its record is fetched again; the record\'s size caps a chunked body', async () => {
   const root = newDir('record-route');
   const a = await build({ '/etc/motd': 'build a\n' }, { serial: 1 });
   const b = await build({ '/etc/motd': 'build b\n' }, { serial: 2 });
   // The tarball with its signature only, as servers that keep the record out of the headers send it.
   const tarballOnly = (x: Build) => (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { etag: `"${x.record.sha256}"`, 'content-length': String(x.tgz.length), 'bindery-signature': signBytes(x.tgz, x.key).toString('base64') });
+    res.writeHead(200, { etag: `"${sha256(x.tgz)}"`, 'content-length': String(x.tgz.length), 'bindery-signature': signBytes(x.tgz, x.key).toString('base64') });
     res.end(x.tgz);
   };
   let gets = 0;
@@ -486,7 +479,7 @@ test('a record fetched from /v1/config.meta caps the tarball too; a build publis
   // The size the route's record states caps the body.
   const big = await build({ '/etc/motd': 'big\n' }, { serial: 3 });
   answer = (_req, res) => {
-    res.writeHead(200, { etag: `"${big.record.sha256}"`, 'bindery-signature': signBytes(big.tgz, k0).toString('base64') });
+    res.writeHead(200, { etag: `"${sha256(big.tgz)}"`, 'bindery-signature': signBytes(big.tgz, k0).toString('base64') });
     res.write(big.tgz);
     res.end(Buffer.alloc(1 << 20));
   };
@@ -495,27 +488,17 @@ test('a record fetched from /v1/config.meta caps the tarball too; a build publis
   answerRecord = (_req, res) => void res.writeHead(404).end();
 });
 
-test('a format 2 host record (tarball sha256 and size, files with modes and owners, no build time) is verified the same way', async () => {
-  const root = newDir('v2');
-  const files = { '/etc/motd': 'v2\n' };
-  const b = await build(files);
-  const v2 = (over: Record<string, unknown> = {}) => ({
-    version: 2,
-    host: 'web1',
-    tarball: { sha256: b.record.sha256, size: b.tgz.length },
-    files: [{ path: '/etc/motd', sha256: sha256(Buffer.from('v2\n')), size: 3, mode: '0644', owner: 'root', group: 'root', source: 'Cfg/etc/motd/motd', deltas: [] }],
-    failed: [],
-    ...over,
-  });
-  serve({ ...b, record: v2({ files: [{ ...(v2().files as object[])[0]!, mode: '4755' }] }) });
+test('each file\'s mode and owners must be the record\'s; a record with neither serial nor build time gets a rollback warning', async () => {
+  const root = newDir('modes');
+  const b = await build({ '/etc/motd': 'v2\n' }, { builtAt: undefined });
+  serve({ ...b, record: { ...b.record, files: [recordFile('/etc/motd', 'v2\n', '4755')] } });
   await refused(fetchAndApply(opts(root)), /^\/etc\/motd in the tarball has mode 0644 root:root, not the 4755 root:root its signed record states/);
-  serve({ ...b, record: v2() });
+  serve(b);
   const first = await fetchAndApply(opts(root));
   assert.equal(first.warnings, [], 'nothing to compare with on the first run');
   assert.is(motd(root), 'v2\n');
   // Without a serial or a build time, a later run cannot tell old from new: it says so.
-  const b2 = await build({ '/etc/motd': 'v2 again\n' });
-  serve({ ...b2, record: v2({ tarball: { sha256: b2.record.sha256, size: b2.tgz.length }, files: [{ ...(v2().files as object[])[0]!, sha256: sha256(Buffer.from('v2 again\n')), size: 9 }] }) });
+  serve(await build({ '/etc/motd': 'v2 again\n' }, { builtAt: undefined }));
   const second = await fetchAndApply(opts(root));
   assert.equal(second.warnings.map((w) => w.code), ['fetch-unordered-build']);
   assert.is(motd(root), 'v2 again\n');
@@ -526,7 +509,7 @@ test('paths the server could not bind are reported and left untouched, in the re
   mkdirSync(join(root, 'etc'));
   writeFileSync(join(root, 'etc/ganglia.conf'), 'local, kept\n');
   reports.length = 0;
-  const b = await build({ '/etc/motd': 'bound\n', '/etc/ganglia.conf': 'must not be applied\n' }, { failed: [{ path: '/etc/ganglia.conf', reason: 'TemplateError' }] });
+  const b = await build({ '/etc/motd': 'bound\n', '/etc/ganglia.conf': 'must not be applied\n' }, { failed: [{ path: '/etc/ganglia.conf', message: 'TemplateError: ganglia needs the group' }] });
   serve(b);
   const r = await fetchAndApply(opts(root));
   assert.equal(r.serverFailed, ['/etc/ganglia.conf']);

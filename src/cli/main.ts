@@ -23,7 +23,7 @@ const BUG = `this is a bug in bindery ${version}; please report it with the comm
 function addOptions(sub: Program, c: Command): void {
   for (const [name, spec] of Object.entries(c.options)) {
     const flags = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` <${spec.valueName ?? 'value'}>` : ''}`;
-    const text = (spec.description ?? '') + (spec.default !== undefined ? ` (default: ${spec.default})` : '') + (spec.multiple ? ' (repeatable)' : '');
+    const text = (spec.description ?? '') + (spec.default !== undefined ? ` (default: ${spec.default})` : '') + (spec.multiple && !/repeatable/.test(spec.description ?? '') ? ' (repeatable)' : '');
     const opt = new Option(flags, text.trim());
     if (spec.multiple) opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     sub.addOption(opt);

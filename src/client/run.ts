@@ -14,11 +14,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { keyFingerprint } from '../protocol/rotation.js';
-import { DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
+import { DRY_RUN_HEADER, META_SIGNATURE_HEADER, RUN_HEADER, SIGNATURE_HEADER } from '../protocol/index.js';
 import { applyChanges, canWriteSafely, idTable, planChanges, unifiedDiff, type Change, type PathFailure } from './apply.js';
 import { loadState, saveState, stateFile, type HostState } from './state.js';
 import { connect, download, get, post, type Connection } from './transport.js';
-import { checkFreshness, readTarball, unpackedLimit, verifyRecord, type HostRecord, type SignedRecord } from './verify.js';
+import { checkFreshness, readTarball, verifyRecord, type CheckedRecord, type SignedRecord } from './verify.js';
 
 export interface FetchOptions {
   /** https://host:port of `bindery serve`. */
@@ -46,8 +46,6 @@ export interface FetchOptions {
   readonly allowDowngrade?: boolean;
   /** Refuse a build made longer ago than this. */
   readonly maxAgeMs?: number;
-  /** The most bytes accepted when the signed record does not state the size. */
-  readonly maxSize?: number;
   /** The whole run's deadline. */
   readonly timeoutMs?: number;
   readonly dryRun?: boolean;
@@ -79,7 +77,6 @@ export interface FetchResult {
   readonly reportPosted: boolean;
 }
 
-export const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 function fail(message: string, hint?: string): never {
@@ -127,13 +124,10 @@ const RECORD_PATH = '/v1/config.meta';
 const MAX_RECORD_BYTES = 16 << 20;
 
 /**
- * The signed host record of the configuration whose headers are `h`: in them (servers that
- * send it along), else from GET /v1/config.meta, carrying the bootstrap run's token.
+ * The signed host record of the configuration whose headers are `h`, from GET /v1/config.meta
+ * (it can be larger than HTTP header limits), carrying the bootstrap run's token.
  */
 async function fetchRecord(c: Connection, h: IncomingHttpHeaders): Promise<SignedRecord | null> {
-  const json = header(h, META_HEADER);
-  const signature = header(h, META_SIGNATURE_HEADER);
-  if (json !== null && signature !== null) return { json: Buffer.from(json, 'base64'), signature: Buffer.from(signature, 'base64') };
   const run = header(h, RUN_HEADER);
   const got = await get(c, RECORD_PATH, run ? { [RUN_HEADER]: run } : {}, MAX_RECORD_BYTES, 'the host record');
   const sig = header(got.headers, META_SIGNATURE_HEADER);
@@ -175,7 +169,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     if (opts.dryRun) headers[DRY_RUN_HEADER] = '1';
     // A dry run always downloads: it shows what is on disk against the build, drift included.
     else if (last) headers['if-none-match'] = `"${last.sha256}"`;
-    let verified: { record: HostRecord; signingKey: string; rotated: number } | null = null;
+    let verified: { record: CheckedRecord; signingKey: string; rotated: number } | null = null;
     let got: Awaited<ReturnType<typeof download>> | null = null;
     let warnings: Diagnostic[] = [];
     // Twice at most: a build published between the tarball's headers and its record is fetched again.
@@ -189,8 +183,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
           fail('the server keeps sending a tarball other than the one its signed record describes: nothing was applied', 'a new build may be being published right now: run fetch again; if it persists, the server may be compromised');
         }
         warnings = checkFreshness(verified.record, last, { allowDowngrade: opts.allowDowngrade, maxAgeMs: opts.maxAgeMs, now: Date.now() });
-        const size = verified.record.size;
-        return size !== null ? { limit: size, why: 'its signed record states' } : { limit: opts.maxSize ?? DEFAULT_MAX_SIZE, why: 'allowed (--max-size)' };
+        return verified.record.size;
       }).catch((e: unknown) => {
         if (e instanceof Stale) return null;
         throw e;
@@ -200,14 +193,14 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     if (got.status === 'unchanged') {
       if (!last || !state) fail('the server answered 304 (unchanged) to a request that named no build', 'is --server a bindery serve?');
       // The server says the last build is still current; freshness still holds it to --max-age.
-      if (opts.maxAgeMs !== undefined) checkFreshness({ ...last, host: name, size: null, files: null, failed: [] }, null, { maxAgeMs: opts.maxAgeMs, now: Date.now() });
+      if (opts.maxAgeMs !== undefined) checkFreshness(last, null, { maxAgeMs: opts.maxAgeMs, now: Date.now() });
       const result: FetchResult = { client: state.host, ...build(last), status: 'unchanged', changes: [], failed: [], serverFailed: state.applied!.failed, keyRotations: 0, warnings, diff: null, reportPosted: false };
       await report(c, result, started, header(got.headers, RUN_HEADER));
       return { ...result, reportPosted: true };
     }
 
     const { record, signingKey, rotated } = verified!;
-    if (record.size !== null && got.size !== record.size) fail(`the configuration is ${got.size} bytes, not the ${record.size} its signed record states: nothing was applied`);
+    if (got.size !== record.size) fail(`the configuration is ${got.size} bytes, not the ${record.size} its signed record states: nothing was applied`);
     if (got.sha256 !== record.sha256) {
       fail(`the configuration (sha256 ${got.sha256}) is not the one its signed record describes (${record.sha256}): nothing was applied`, 'the server sent a tarball of another host or another build; the server or the connection to it may be compromised');
     }
@@ -217,7 +210,7 @@ export async function fetchAndApply(opts: FetchOptions): Promise<FetchResult> {
     if (!verifyBytes(readFileSync(got.file), Buffer.from(signature, 'base64'), signingKey)) {
       fail('the configuration\'s signature does not verify with the trusted key: nothing was applied', 'check --trust is the build\'s signing public key; if it is, the download was tampered with');
     }
-    const files = await readTarball(got.file, unpackedLimit(record, opts.maxSize ?? DEFAULT_MAX_SIZE), record);
+    const files = await readTarball(got.file, record);
     // Paths the server could not bind are left as they are, even if a tarball carried them.
     const serverFailed = new Set(record.failed);
     const chown = opts.chown ?? process.getuid?.() === 0;

@@ -139,11 +139,11 @@ export type Download =
 
 /**
  * GET the configuration. `inspect` sees the headers first (to get and verify the signed record)
- * and returns the most bytes the body may have; the body then goes into `file`, hashed on the way,
+ * and returns the size the body must have; the body then goes into `file`, hashed on the way,
  * and the request is cut as soon as it would pass that limit. 304 (with If-None-Match) is
  * 'unchanged'.
  */
-export function download(c: Connection, path: string, headers: Record<string, string>, file: string, inspect: (headers: IncomingHttpHeaders) => Promise<{ limit: number; why: string }>): Promise<Download> {
+export function download(c: Connection, path: string, headers: Record<string, string>, file: string, inspect: (headers: IncomingHttpHeaders) => Promise<number>): Promise<Download> {
   return exchange(c, 'GET', path, headers, undefined, async (res) => {
     const status = res.statusCode ?? 0;
     if (status === 304) {
@@ -152,8 +152,8 @@ export function download(c: Connection, path: string, headers: Record<string, st
     }
     if (status !== 200) checkStatus(status, res.headers, await readSmall(res, MAX_SMALL_BODY), 'the configuration');
     // The body waits (paused, held back by TCP) while inspect fetches and verifies the record.
-    const { limit, why } = await inspect(res.headers);
-    const tooBig = (n: string) => new BinderyError('FETCH', `the server sent ${n} bytes, more than the ${limit} ${why}: nothing was applied`, {}, 'a hostile or broken server looks like this; if the configuration really is this large, raise --max-size');
+    const limit = await inspect(res.headers);
+    const tooBig = (n: string) => new BinderyError('FETCH', `the server sent ${n} bytes, more than the ${limit} its signed record states: nothing was applied`, {}, 'a hostile or broken server looks like this');
     const declared = res.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) throw tooBig(declared);
     const hash = createHash('sha256');

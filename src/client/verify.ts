@@ -14,35 +14,25 @@ import tar from 'tar-stream';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import { verifyBytes } from '../emit/index.js';
 import { followRotations } from '../protocol/rotation.js';
+import { parseHostRecord, type RecordFile } from '../protocol/index.js';
 import type { AppliedBuild } from './state.js';
 
 function fail(message: string, hint?: string): never {
   throw new BinderyError('FETCH', message, {}, hint);
 }
 
-/** One file the record says the tarball holds. */
-export interface RecordFile {
-  readonly path: string;
-  readonly sha256: string;
-  readonly size: number | null;
-  /** Mode (four octal digits), owner and group, when stated. */
-  readonly mode: string | null;
-  readonly owner: string | null;
-  readonly group: string | null;
-}
-
-/** What the client knows from the signed host record, checked. */
-export interface HostRecord {
+/** What the client knows from the signed host record (output format 2), checked. */
+export interface CheckedRecord {
   readonly host: string;
+  /** sha256 and size of the tarball. */
   readonly sha256: string;
-  /** Size of the tarball in bytes, when stated. */
-  readonly size: number | null;
+  readonly size: number;
+  /** The build's serial (only grows) and time, when the record states them: rollback and freeze are checked against them. */
+  readonly serial: number | null;
   readonly builtAt: string | null;
   readonly revision: string | null;
-  /** The build's serial, which only grows, when stated. */
-  readonly serial: number | null;
-  /** The tarball's files, when stated: each must be there with that content, and no other. */
-  readonly files: readonly RecordFile[] | null;
+  /** The tarball's files: each must be there with this content, mode and owners, and no other. */
+  readonly files: readonly RecordFile[];
   /** Paths the server could not bind for this host (they are not in the tarball). */
   readonly failed: readonly string[];
 }
@@ -50,65 +40,34 @@ export interface HostRecord {
 type Unchecked = Record<string, unknown>;
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const optional = <T>(v: unknown, ok: (v: unknown) => v is T, what: string): T | null => {
+const isString = (v: unknown): v is string => typeof v === 'string';
+/** A field beyond format 2's own, when present. */
+const extra = <T>(v: unknown, ok: (v: unknown) => v is T, what: string): T | null => {
   if (v === undefined || v === null) return null;
   if (!ok(v)) fail(`the configuration's signed record has a malformed ${what}: nothing was applied`, 'run bindery build again on the server with a bindery as new as this one');
   return v;
 };
-const isString = (v: unknown): v is string => typeof v === 'string';
 
-function parseFiles(v: unknown): RecordFile[] | null {
-  if (v === undefined || v === null) return null;
-  if (!Array.isArray(v)) fail('the configuration\'s signed record has a malformed file list: nothing was applied');
-  return v.map((f: Unchecked) => {
-    if (!f || typeof f.path !== 'string' || typeof f.sha256 !== 'string') fail('the configuration\'s signed record has a file without path or sha256: nothing was applied');
-    const text = (v: unknown, what: string) => optional(v, isString, `${what} for ${f.path}`);
-    return { path: f.path, sha256: f.sha256, size: optional(f.size, isCount, `size for ${f.path}`), mode: text(f.mode, 'mode'), owner: text(f.owner, 'owner'), group: text(f.group, 'group') };
-  });
-}
-
-/** Failed paths: plain strings, or objects with a path (and perhaps why). */
-function parseFailed(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) fail('the configuration\'s signed record has a malformed list of failed paths: nothing was applied');
-  return v.map((f: unknown) => {
-    const path = typeof f === 'string' ? f : (f as Unchecked | null)?.path;
-    if (typeof path !== 'string') fail('the configuration\'s signed record lists a failed entry without a path: nothing was applied');
-    return path;
-  });
-}
-
-function parseRecord(json: Buffer): { record: HostRecord; chain: unknown } {
-  let m: Unchecked | null = null;
+/** The record's fields (format 2, parsed by the protocol's one parser) and the key chain it carries. */
+function parseRecord(json: Buffer): { record: CheckedRecord; chain: unknown } {
+  let r: ReturnType<typeof parseHostRecord>;
   try {
-    m = JSON.parse(json.toString('utf8')) as Unchecked | null;
-  } catch {
-    // reported below
+    r = parseHostRecord(json);
+  } catch (e) {
+    fail(`${(e as Error).message}: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
   }
-  // Version 1 is the meta of hosts/<host>.meta.json; version 2 the host record of output format v2,
-  // whose tarball's sha256 and size sit in `tarball`.
-  if (m && typeof m === 'object' && m.version === 2 && m.tarball && typeof m.tarball === 'object') {
-    const t = m.tarball as Unchecked;
-    m = { ...m, sha256: t.sha256, size: t.size };
-  }
-  if (!m || typeof m !== 'object' || (m.version !== 1 && m.version !== 2)) {
-    fail(`the configuration's signed record is ${m && typeof m === 'object' ? `of version ${String(m.version)}` : 'not a JSON object'}, which this bindery does not read: nothing was applied`, 'use a bindery fetch as new as the bindery that built the configuration');
-  }
-  const { host, sha256, revision } = m;
-  if (typeof host !== 'string' || typeof sha256 !== 'string' || !(revision === undefined || revision === null || typeof revision === 'string')) {
-    fail('the configuration\'s signed record lacks host, sha256 or revision: nothing was applied', 'run bindery build again on the server');
-  }
-  const record: HostRecord = {
-    host,
-    sha256,
-    size: optional(m.size, isCount, 'size'),
-    builtAt: optional(m.builtAt, isString, 'builtAt'),
-    revision: (revision as string | null | undefined) ?? null,
-    serial: optional(m.serial, isCount, 'serial'),
-    files: parseFiles(m.files),
-    failed: parseFailed(m.failed),
+  const raw = r as unknown as Unchecked;
+  const record: CheckedRecord = {
+    host: r.host,
+    sha256: r.tarball.sha256,
+    size: r.tarball.size,
+    serial: extra(raw.serial, isCount, 'serial'),
+    builtAt: extra(raw.builtAt, isString, 'builtAt'),
+    revision: extra(raw.revision, isString, 'revision'),
+    files: r.files,
+    failed: r.failed.map((f) => f.path),
   };
-  return { record, chain: m.keyChain };
+  return { record, chain: raw.keyChain };
 }
 
 /** The record and its signature as they came in the response headers. */
@@ -123,13 +82,13 @@ export interface SignedRecord {
  * its TLS key) could hand this host another host's validly signed tarball: the record names the
  * host and the tarball's sha256, and both must match. `signingKey` is the key that signed it.
  */
-export function verifyRecord(signed: SignedRecord | null, trusted: string, name: string, source: string): { record: HostRecord; signingKey: string; rotated: number } {
+export function verifyRecord(signed: SignedRecord | null, trusted: string, name: string, source: string): { record: CheckedRecord; signingKey: string; rotated: number } {
   if (!signed) {
     fail(`the server sent no signed record (${source}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
   }
   // The chain is read before the signature is checked: it is what says which key to check with,
   // and each of its links is verified from the trusted key on.
-  let unverified: { record: HostRecord; chain: unknown } | null = null;
+  let unverified: { record: CheckedRecord; chain: unknown } | null = null;
   try {
     unverified = parseRecord(signed.json);
   } catch (e) {
@@ -155,7 +114,7 @@ export function verifyRecord(signed: SignedRecord | null, trusted: string, name:
  * handing out one old build): the build must not be older than the last applied, unless
  * `allowDowngrade`; and not older than `maxAgeMs` when given.
  */
-export function checkFreshness(record: HostRecord, last: AppliedBuild | null, opts: { allowDowngrade?: boolean; maxAgeMs?: number; now: number }): Diagnostic[] {
+export function checkFreshness(record: AppliedBuild, last: AppliedBuild | null, opts: { allowDowngrade?: boolean; maxAgeMs?: number; now: number }): Diagnostic[] {
   if (opts.maxAgeMs !== undefined) {
     if (record.builtAt === null) fail('--max-age is set but the configuration\'s signed record states no build time: nothing was applied', 'drop --max-age, or build with a bindery that records the build time');
     const age = opts.now - Date.parse(record.builtAt);
@@ -197,9 +156,8 @@ const TAR_PER_FILE = 3 * 512;
 const TAR_END = 20 * 512;
 
 /** The most a tarball of these files can unpack to: the gunzip output cap. */
-export function unpackedLimit(record: HostRecord, fallback: number): number {
-  if (!record.files || record.files.some((f) => f.size === null)) return fallback;
-  return record.files.reduce((n, f) => n + Math.ceil(f.size! / 512) * 512 + TAR_PER_FILE, TAR_END);
+export function unpackedLimit(record: CheckedRecord): number {
+  return record.files.reduce((n, f) => n + Math.ceil(f.size / 512) * 512 + TAR_PER_FILE, TAR_END);
 }
 
 /** Stops the stream once more than `limit` bytes went through. */
@@ -218,7 +176,8 @@ function byteLimit(limit: number, what: () => BinderyError): Transform {
  * The tarball's files, unpacked from `file` with at most `limit` bytes of gunzip output:
  * regular files with clean relative names only, each as the record states it when it does.
  */
-export async function readTarball(file: string, limit: number, record: HostRecord | null): Promise<ConfigFile[]> {
+export async function readTarball(file: string, record: CheckedRecord): Promise<ConfigFile[]> {
+  const limit = unpackedLimit(record);
   const files: ConfigFile[] = [];
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
@@ -236,14 +195,14 @@ export async function readTarball(file: string, limit: number, record: HostRecor
     });
     stream.on('error', next);
   });
-  const tooBig = () => new BinderyError('FETCH', `the configuration unpacks to more than ${limit} bytes${record?.files ? ', more than its signed record states' : ''}: nothing was applied`, {}, record?.files ? 'the tarball is not the one the record describes (a gzip bomb looks like this)' : 'raise --max-size if the configuration really is this large');
+  const tooBig = () => new BinderyError('FETCH', `the configuration unpacks to more than ${limit} bytes, more than its signed record states: nothing was applied`, {}, 'the tarball is not the one the record describes (a gzip bomb looks like this)');
   try {
     await pipeline(createReadStream(file), createGunzip(), byteLimit(limit, tooBig), extract);
   } catch (e) {
     if (e instanceof BinderyError) throw e;
     fail(`the configuration is not a readable gzip tarball (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): nothing was applied`);
   }
-  if (record?.files) checkFiles(files, record.files);
+  checkFiles(files, record.files);
   return files;
 }
 
@@ -255,8 +214,8 @@ function checkFiles(files: readonly ConfigFile[], stated: readonly RecordFile[])
     if (!s) fail(`the tarball holds ${f.path}, which its signed record does not list: nothing was applied`);
     if (createHash('sha256').update(f.data).digest('hex') !== s.sha256) fail(`${f.path} in the tarball is not the content its signed record states: nothing was applied`);
     const mode = f.mode.toString(8).padStart(4, '0');
-    if ((s.mode !== null && s.mode !== mode) || (s.owner !== null && s.owner !== f.owner) || (s.group !== null && s.group !== f.group)) {
-      fail(`${f.path} in the tarball has mode ${mode} ${f.owner}:${f.group}, not the ${s.mode ?? mode} ${s.owner ?? f.owner}:${s.group ?? f.group} its signed record states: nothing was applied`);
+    if (s.mode !== mode || s.owner !== f.owner || s.group !== f.group) {
+      fail(`${f.path} in the tarball has mode ${mode} ${f.owner}:${f.group}, not the ${s.mode} ${s.owner}:${s.group} its signed record states: nothing was applied`);
     }
     want.delete(f.path);
   }

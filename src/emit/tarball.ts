@@ -177,7 +177,7 @@ function writeHeader(buf: Buffer, off: number, template: HeaderTemplate, h: { na
 }
 
 /** The uncompressed tar of checked entries, laid out in one buffer. */
-export function tarBytes(entries: readonly TarEntry[], mtime: number): Buffer {
+function tarBytes(entries: readonly TarEntry[], mtime: number): Buffer {
   const layout = entries.map((e) => {
     const split = ustarName(e.name);
     const pax = split ? null : paxRecord('path', e.name);

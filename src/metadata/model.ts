@@ -135,7 +135,7 @@ function clientMetadata(r: ClientRecord, index: RuleIndex, declared: readonly Gr
  * passes the category check, then the fixpoint runs again and bundles are recomputed; a client
  * still without a profile takes the first extra group that is one, else the default group.
  */
-export function withExtraGroups(base: ClientMetadata, extraGroups: readonly string[], index: RuleIndex, defaultGroup: string | null, warn: CategoryWarn, at: { file?: string }): ClientMetadata {
+function withExtraGroups(base: ClientMetadata, extraGroups: readonly string[], index: RuleIndex, defaultGroup: string | null, warn: CategoryWarn, at: { file?: string }): ClientMetadata {
   const m: Membership = { groups: new Set(base.groups), categories: new Map(Object.entries(base.categories)) };
   for (const g of extraGroups) addGroup(m, index, g, warn, at);
   mergeGroups(m, index, base.hostname, warn);

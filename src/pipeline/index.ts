@@ -10,3 +10,4 @@
 export { load, plan, keys, type LoadOptions, type Loaded, type Plans, type Phase, type Skipped } from './stages.js';
 export { compile, messagesOf, type CompileOptions, type CompileResult, type HostResult } from './compile.js';
 export { inspectClient, buildFile, type PathReport } from './inspect.js';
+export { repoChecks } from './checks.js';

@@ -6,7 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import type { ClientAuth } from '../types.js';
-import { CLIENT_HEADER, DRY_RUN_HEADER, META_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER, type Route } from '../protocol/index.js';
+import { CLIENT_HEADER, DRY_RUN_HEADER, META_SIGNATURE_HEADER, ROUTES, RUN_HEADER, SIGNATURE_HEADER, type Route } from '../protocol/index.js';
 import { authenticate, indexClients, type AuthDecision, type AuthIndex, type AuthPolicy } from './auth.js';
 import type { BootstrapStatus, BootstrapStore } from './bootstrap.js';
 import type { BuildSource, HostArtifact, ServedBuild } from './build.js';
@@ -56,10 +56,9 @@ interface ArtifactHeaders {
 
 function artifactHeaders(a: HostArtifact, client: string): ArtifactHeaders {
   const common = { etag: `"${a.sha256}"`, 'cache-control': 'private, no-cache', [CLIENT_HEADER]: client };
-  // A build of an older bindery has no meta: served without it (and the client refuses it).
-  const metaHeaders = a.meta ? { [META_HEADER]: a.meta.json.toString('base64'), [META_SIGNATURE_HEADER]: a.meta.signature.toString('base64') } : {};
+  // The host record never travels in a header (it can outgrow header limits): it has its own route.
   return {
-    config: { ...common, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: a.signature.toString('base64'), ...metaHeaders },
+    config: { ...common, 'content-type': 'application/gzip', [SIGNATURE_HEADER]: a.signature.toString('base64') },
     signature: { ...common, 'content-type': 'application/octet-stream' },
     meta: a.meta ? { ...common, 'content-type': 'application/json', [META_SIGNATURE_HEADER]: a.meta.signature.toString('base64') } : null,
   };

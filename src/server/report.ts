@@ -3,9 +3,8 @@
  * `bindery fetch` sends, and stored as compact JSON, written off the request path. A report is
  * the client's word about its own run: it is kept for the operator, never interpreted further.
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomicAsync } from '../fsutil/index.js';
 
 /** Deepest nesting of objects and arrays accepted (a real report needs 3: report → files → file). */
 export const MAX_REPORT_DEPTH = 8;
@@ -74,21 +73,9 @@ export interface StoredReport {
 }
 
 /**
- * `<dir>/client-<name>.json`, replaced atomically (temporary file, then rename) without
+ * `<dir>/client-<name>.json`, replaced atomically and durably (src/fsutil) without
  * blocking the event loop. The next report for the same client simply replaces it.
  */
 export async function storeReport(dir: string, stored: StoredReport): Promise<void> {
-  const file = join(dir, `client-${encodeURIComponent(stored.client)}.json`);
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'wx', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(stored) + '\n');
-    await handle.sync();
-  } catch (e) {
-    await handle.close();
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  await handle.close();
-  await rename(tmp, file);
+  await writeFileAtomicAsync(join(dir, `client-${encodeURIComponent(stored.client)}.json`), JSON.stringify(stored) + '\n', 0o600);
 }

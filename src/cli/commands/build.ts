@@ -3,10 +3,11 @@ import { BinderyError, countOf } from '../../errors.js';
 import type { CompileResult } from '../../pipeline/index.js';
 import type { Publication } from '../../emit/index.js';
 import { layout } from '../../protocol/index.js';
-import { boolOpt, listOpt, stringOpt, type Command } from '../command.js';
-import { failureCounts, jobsOption, positional, progressPhases } from './common.js';
+import { boolOpt, listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
+import { failureCounts, jobsOption, positional, progressPhases, writeOutputFile } from './common.js';
+import type { FinishedBuild } from '../../report/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -26,6 +27,9 @@ export const buildCommand: Command = {
     cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
     'skip-validator': { type: 'string', multiple: true, valueName: 'path', description: 'do not run the validator of this client path, e.g. /etc/sudoers when visudo is missing (repeatable; each is named in a warning)' },
+    report: { type: 'string', valueName: 'file', description: 'also write a self-contained HTML report of the build (and of the changes since the previous one)' },
+    junit: { type: 'string', valueName: 'file', description: 'also write JUnit XML: one test case per host, a failure per failed path' },
+    format: { type: 'string', valueName: 'text|github', description: 'github: print failures and warnings as GitHub Actions workflow annotations on stdout', default: 'text' },
   },
   async run(ctx) {
     // Loaded when the command runs, so help, --version and other commands start fast.
@@ -40,6 +44,9 @@ export const buildCommand: Command = {
     const key = loadSigningKey({ path: stringOpt(ctx, 'signing-key'), env: process.env });
     const jobs = jobsOption(ctx);
     const keepGoing = boolOpt(ctx, 'keep-going');
+    const format = stringOpt(ctx, 'format') ?? 'text';
+    if (format !== 'text' && format !== 'github') throw new BinderyError('USAGE', `--format ${format}: expected text or github`, {}, `usage: bindery ${USAGE}`);
+    const phases: Record<string, number> = {};
     let pub: Publication | null = null;
     try {
       const result = await compile({
@@ -50,13 +57,27 @@ export const buildCommand: Command = {
         skipValidators: listOpt(ctx, 'skip-validator'),
         generateKeys: true,
         env: process.env,
-        onPhase: progressPhases(ctx.io),
+        onPhase: timePhases(progressPhases(ctx.io), phases),
         // The output directory is locked only once the repository has loaded.
         emitTo: () => (pub = beginPublish(out, key)).target,
         cacheDir: resolve(stringOpt(ctx, 'cache') ?? join(out, layout.CACHE)),
       });
       const { io } = ctx;
       const failures = result.hosts.flatMap((h) => h.failures);
+      const finish = (published: boolean) =>
+        reviewOutputs(ctx, format, {
+          repo,
+          out,
+          published,
+          hosts: result.hosts,
+          failures,
+          warnings: result.warnings,
+          entrySets: result.repo.entrySets,
+          hostGroups: new Map(result.metadata.clients.map((c) => [c.hostname, c.groups])),
+          phases,
+          revision: result.revision,
+          seconds: (Date.now() - started) / 1000,
+        });
       const messages = messagesOf(result.repo, failures, result.warnings);
       messages.warnings.forEach((w) => io.report(w));
       const summary = {
@@ -81,6 +102,7 @@ export const buildCommand: Command = {
         abortPublish(pub!, result.hosts.flatMap((h) => h.emitted?.created ?? []));
         pub = null;
         io.info(`build failed: entries could not be bound (${failureCounts(failures)}); nothing was published to ${out} (any previous build there is untouched; --keep-going publishes every host without its failed entries)`);
+        await finish(false);
         io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
         return 1;
       }
@@ -97,6 +119,7 @@ export const buildCommand: Command = {
           (result.warnings.length ? `; ${countOf(result.warnings.length, 'warning')}` : '') +
           (failures.length ? `; published without the entries that failed (${failureCounts(failures)})` : ''),
       );
+      await finish(true);
       io.result({
         ...summary,
         published: true,
@@ -111,3 +134,32 @@ export const buildCommand: Command = {
     }
   },
 };
+
+/** Record the seconds each phase takes (for the report) while showing its progress. */
+function timePhases(inner: ReturnType<typeof progressPhases>, into: Record<string, number>): ReturnType<typeof progressPhases> {
+  return (phase, total) => {
+    const t0 = performance.now();
+    const p = inner(phase, total);
+    return {
+      tick: () => p.tick(),
+      done: () => {
+        p.done();
+        into[phase] = (into[phase] ?? 0) + (performance.now() - t0) / 1000;
+      },
+    };
+  };
+}
+
+/** --report, --junit and --format github: files for reviewers and CI, written whether or not the build published. */
+async function reviewOutputs(ctx: CommandContext, format: string, b: FinishedBuild): Promise<void> {
+  const report = stringOpt(ctx, 'report');
+  const junit = stringOpt(ctx, 'junit');
+  if (!report && !junit && format !== 'github') return;
+  const { buildAnnotations, buildJunit, buildReport } = await import('../../report/index.js');
+  if (report) {
+    writeOutputFile(resolve(report), await buildReport(b), 0o644, 'REPO');
+    ctx.io.info(`report: ${resolve(report)}`);
+  }
+  if (junit) writeOutputFile(resolve(junit), buildJunit(b), 0o644, 'REPO');
+  if (format === 'github' && !ctx.io.json) ctx.io.out(buildAnnotations(b));
+}

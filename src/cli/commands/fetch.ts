@@ -1,19 +1,18 @@
 import { resolve } from 'node:path';
 import { BinderyError } from '../../errors.js';
 import { caCertPath } from '../../ca/index.js';
-import { DEFAULT_MAX_SIZE, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT_MS, fetchAndApply } from '../../client/index.js';
+import { DEFAULT_STATE_DIR, DEFAULT_TIMEOUT_MS, fetchAndApply } from '../../client/index.js';
 import { boolOpt, stringOpt, type Command } from '../command.js';
 import { readOptionFile } from './common.js';
 
 const USAGE =
-  'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--host NAME] [--state DIR] [--allow-downgrade] [--max-age 7d] [--max-size 256M] [--timeout 600] [--dry-run]';
+  'fetch --server https://host:port --ca ca.crt --trust signing-pub.pem --root <dir> [--cert client.crt --key client.key] [--user NAME|UUID|root] [--password P | --password-file F] [--host NAME] [--state DIR] [--allow-downgrade] [--max-age 7d] [--timeout 600] [--dry-run]';
 
 const PASSWORD_ENV = 'BINDERY_PASSWORD';
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
-const SIZES: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
-/** `--name` as a number with one of `units` (e.g. 7d, 256M), or undefined when absent. */
+/** `--name` as a number with one of `units` (e.g. 7d), or undefined when absent. */
 function scaled(value: string | undefined, name: string, units: Record<string, number>, example: string): number | undefined {
   if (value === undefined) return undefined;
   const m = /^([0-9]+)([a-z]?)$/i.exec(value);
@@ -40,7 +39,6 @@ export const fetchCommand: Command = {
     state: { type: 'string', valueName: 'dir', description: 'where the last applied build and the trusted key are remembered (against rollback; for 304s)', default: DEFAULT_STATE_DIR },
     'allow-downgrade': { type: 'boolean', description: 'apply a build older than the last one applied (a deliberate rollback)' },
     'max-age': { type: 'string', valueName: 'age', description: 'refuse a build made longer ago than this, e.g. 7d (s, m, h, d)' },
-    'max-size': { type: 'string', valueName: 'bytes', description: 'the most a configuration may be when its signed record states no size, e.g. 256M (K, M, G)', default: '256M' },
     timeout: { type: 'string', valueName: 'time', description: 'deadline for the whole run, e.g. 600 or 10m (s, m, h)', default: '10m' },
     'dry-run': { type: 'boolean', short: 'n', description: 'show what would change (a diff), change nothing' },
     'local-address': { type: 'string', valueName: 'ip', description: 'source address to connect from' },
@@ -78,7 +76,6 @@ export const fetchCommand: Command = {
       stateDir: resolve(stringOpt(ctx, 'state') ?? DEFAULT_STATE_DIR),
       allowDowngrade: boolOpt(ctx, 'allow-downgrade'),
       maxAgeMs: maxAge === undefined ? undefined : maxAge * 1000,
-      maxSize: scaled(stringOpt(ctx, 'max-size'), 'max-size', SIZES, '256M') ?? DEFAULT_MAX_SIZE,
       timeoutMs: timeout === undefined ? DEFAULT_TIMEOUT_MS : timeout * 1000,
       dryRun,
       localAddress: stringOpt(ctx, 'local-address'),

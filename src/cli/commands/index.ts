@@ -15,4 +15,7 @@ export const commands: readonly Command[] = [
   (await import('./fetch.js')).fetchCommand,
   (await import('./signing-key.js')).signingKeyRotateCommand,
   (await import('./migrate.js')).migrateCommand,
+  (await import('./lint.js')).lintCommand,
+  (await import('./diff.js')).diffCommand,
+  (await import('./report.js')).reportCommand,
 ];
