@@ -53,7 +53,6 @@ const CODES = {
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
   'cache-ignored': c('the incremental build cache is unreadable, damaged or foreign and is ignored'),
   'category-conflict': c('a client is in two groups of one category'),
-  'cache-ignored': c('the build cache is unreadable, damaged or foreign and is ignored'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
   'client-name-case': c('a client name is not lower case'),
   'conflicting-altsrc': c('a path is in two bundles with different altsrc'),
