@@ -40,6 +40,9 @@ const CODES = {
   'emit-failed': c('the output could not be written or published'),
   'auth-failed': c('a client could not be authenticated'),
   'fetch-failed': c('a client could not download or verify its configuration'),
+  'store-failed': c('an object store (s3://, file://) could not be reached or refused the credentials or bucket'),
+  'store-damaged': c('an object in a store does not hold what its name or the signed manifest says'),
+  'publish-conflict': c('another publisher switched the store\'s current build first: run again'),
   'internal': c('a bug in bindery', 70),
   // Warnings (and bind failures) found while loading, planning and binding.
   'alias-shadows-client': c('an alias in clients.xml is also a client name'),
@@ -51,7 +54,6 @@ const CODES = {
   'authorized-keys-no-key': c('an authorized_keys.xml entry names a key that does not exist'),
   'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
-  'cache-ignored': c('the incremental build cache is unreadable, damaged or foreign and is ignored'),
   'category-conflict': c('a client is in two groups of one category'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
   'client-name-case': c('a client name is not lower case'),
@@ -255,14 +257,16 @@ export function diagnosticMessage(d: Diagnostic): Message {
   return message({ ...rest, code: registeredCode(code), severity: severity ?? 'warning', text });
 }
 
-/** The fields of a bind failure (types.ts's BindFailure), kept here so errors.ts imports nothing. */
-interface FailureLike {
+/** An entry that could not be bound for a host (re-exported by types.ts); defined here so errors.ts imports nothing. */
+export interface BindFailure {
   readonly host: string;
   readonly path: string;
+  /** The file that caused it, when one did. */
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  /** A registered code when not 'bind-failed', e.g. 'validator-failed'. */
   readonly code?: string;
 }
 
@@ -270,8 +274,8 @@ interface FailureLike {
  * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
  * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
  */
-export function failureMessages(failures: readonly FailureLike[]): Message[] {
-  const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
+export function failureMessages(failures: readonly BindFailure[]): Message[] {
+  const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
   for (const f of failures) {
     const key = `${f.code ?? ''}\0${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key);

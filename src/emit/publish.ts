@@ -12,7 +12,7 @@ import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, read
 import { join } from 'node:path';
 import { asBinderyError, BinderyError } from '../errors.js';
 import { fsyncDir } from '../fsutil/index.js';
-import { FORMAT_VERSION, type Manifest } from '../protocol/format.js';
+import { FORMAT_VERSION, type Manifest, type ShardInfo } from '../protocol/format.js';
 import { BUILDS, CACHE, CURRENT, HOSTS, LOCK, MANIFEST, OBJECTS, SIGNATURE_SUFFIX, STABLE_LINKS, hostTarballPath, objectPath, signaturePath } from '../protocol/layout.js';
 import type { BindFailure } from '../types.js';
 import { stableChunks } from './json.js';
@@ -115,6 +115,7 @@ export interface BuildSummary {
   readonly warnings: readonly unknown[];
   /** The repository's git revision, or null when it is not a git checkout. */
   readonly revision: string | null;
+  readonly shard?: ShardInfo;
 }
 
 /**
@@ -147,6 +148,7 @@ export function finishPublish(pub: Publication, build: BuildSummary): Manifest {
         failures: build.failures,
         skipped: build.skipped,
         warnings: build.warnings,
+        ...(build.shard ? { shard: build.shard } : {}),
       };
       const chunks = stableChunks(manifest);
       writeChunks(join(pub.dir, MANIFEST), chunks);

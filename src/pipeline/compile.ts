@@ -29,6 +29,8 @@ export interface CompileOptions extends LoadOptions {
    * once, after loading and the key phase, just before binding), else kept in memory.
    */
   readonly emitTo?: () => EmitTarget;
+  /** Only the clients this accepts are planned and bound (build --shard). */
+  readonly hosts?: (host: string) => boolean;
   /** With emitTo: the incremental cache's directory (hosts whose inputs did not change are reused). */
   readonly cacheDir?: string;
   /** Client paths whose validators are not run (--skip-validator), each named in a warning. */
@@ -83,7 +85,9 @@ function dedupe(ds: readonly Diagnostic[]): Diagnostic[] {
 export async function compile(opts: CompileOptions): Promise<CompileResult> {
   const phase = opts.onPhase ?? (() => noProgress);
   let loaded = await load(opts);
-  const plans = plan(loaded);
+  // All clients, or one shard's (build --shard).
+  const clients = opts.hosts ? loaded.metadata.clients.filter((m) => opts.hosts!(m.hostname)) : loaded.metadata.clients;
+  const plans = plan(loaded, clients);
   const warnings: Diagnostic[] = [...loaded.warnings, ...plans.warnings];
   let keysWritten: readonly string[] = [];
   if (opts.generateKeys) {
@@ -105,17 +109,17 @@ export async function compile(opts: CompileOptions): Promise<CompileResult> {
   // Hosts whose inputs are unchanged since the cached build are reused, not bound again.
   const cache = target && opts.cacheDir ? openCache(opts.cacheDir, target, (d) => warnings.push(d)) : null;
   const keyOf = cache ? hostKeys(repo, config, passphrases(config, opts.env), metadata.clients, target!, validating, skip) : null;
-  const keyOfHost = new Map(keyOf ? metadata.clients.map((m) => [m.hostname, keyOf(m, plans.plans.get(m.hostname) ?? [])]) : []);
+  const keyOfHost = new Map(keyOf ? clients.map((m) => [m.hostname, keyOf(m, plans.plans.get(m.hostname) ?? [])]) : []);
   const reused = new Map<string, CachedHost>();
   for (const [host, key] of keyOfHost) {
     const hit = cache!.lookup(host, key);
     if (hit) reused.set(host, hit);
   }
-  const bar = phase('binding', metadata.clients.length - reused.size);
-  const bound = await bindAll(input, { clients: metadata.clients.filter((m) => !reused.has(m.hostname)), jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
+  const bar = phase('binding', clients.length - reused.size);
+  const bound = await bindAll(input, { clients: clients.filter((m) => !reused.has(m.hostname)), jobs: opts.jobs, sink, validate: validation.validate, onClient: () => bar.tick() });
   bar.done();
   const byHost = new Map(bound.hosts.map((h) => [h.host, h]));
-  const hosts: HostOutcome[] = metadata.clients.map((m) => {
+  const hosts: HostOutcome[] = clients.map((m) => {
     const hit = reused.get(m.hostname);
     return hit ? { host: m.hostname, failures: hit.failures, fileCount: hit.emitted.files, emitted: { ...hit.emitted, created: [] }, files: [], diagnostics: hit.diagnostics } : byHost.get(m.hostname)!;
   });

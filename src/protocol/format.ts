@@ -63,6 +63,16 @@ export interface Manifest {
   readonly failures: readonly (RecordFailure & { readonly host: string })[];
   readonly skipped: readonly unknown[];
   readonly warnings: readonly unknown[];
+  /** Set by `build --shard K/N`: which slice of the clients this build is (for `bindery merge`). */
+  readonly shard?: ShardInfo;
+}
+
+export interface ShardInfo {
+  /** 1-based. */
+  readonly index: number;
+  readonly count: number;
+  /** sha256 over the repository's files and the configuration's options: the shards of one build agree on it. */
+  readonly inputs: string;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;

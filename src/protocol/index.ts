@@ -32,5 +32,5 @@ export const ROUTES: Readonly<Record<string, { route: Route; method: 'GET' | 'PO
   '/healthz': { route: 'healthz', method: 'GET' },
 };
 
-export { FORMAT_VERSION, parseHostRecord, type HostRecord, type Manifest, type ManifestHost, type RecordFailure, type RecordFile } from './format.js';
+export { FORMAT_VERSION, parseHostRecord, type HostRecord, type Manifest, type ManifestHost, type RecordFailure, type RecordFile, type ShardInfo } from './format.js';
 export * as layout from './layout.js';

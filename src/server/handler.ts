@@ -30,6 +30,8 @@ export interface HandlerContext {
   readonly maxReportBytes: number;
   /** True when the connection was set up before the revocation list last changed: it is closed after this answer. */
   readonly staleConnection: (req: IncomingMessage) => boolean;
+  /** More fields for /healthz. */
+  readonly health?: () => Record<string, unknown>;
 }
 
 type Spec = { readonly route: Route; readonly method: 'GET' | 'POST' };
@@ -90,7 +92,7 @@ export function createHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
   async function publicRoute(spec: Spec, res: ServerResponse): Promise<boolean> {
     if (spec.route === 'healthz') {
       const build = await ctx.builds.current();
-      sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null });
+      sendJson(res, 200, { ok: true, build: build ? basename(build.dir) : null, ...ctx.health?.() });
       return true;
     }
     if (spec.route === 'signing-key') {

@@ -42,6 +42,8 @@ export interface ServerOptions {
   /** Largest accepted run report (default 1 MiB). */
   readonly maxReportBytes?: number;
   readonly timeouts?: Partial<ServerTimeouts>;
+  /** More fields for /healthz (e.g. the state of the object store the build comes from). */
+  readonly health?: () => Record<string, unknown>;
 }
 
 export interface RunningServer {
@@ -116,6 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     reportsDir: join(opts.stateDir, 'reports'),
     maxReportBytes: opts.maxReportBytes ?? DEFAULT_MAX_REPORT_BYTES,
     staleConnection: (req) => (generationOf.get(req.socket) ?? crlGeneration) < crlGeneration,
+    health: opts.health,
   });
 
   const server: Server = createHttpsServer(

@@ -6,8 +6,10 @@ import { layout } from '../../protocol/index.js';
 import { boolOpt, listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { failureCounts, jobsOption, positional, progressPhases, writeOutputFile } from './common.js';
 import type { FinishedBuild } from '../../report/index.js';
+import { publishOutput, storeOptions } from './publish.js';
+import { inputHash, parseShard, parseStoreUrl, refuseMissingKeys, shardOf } from '../../publish/index.js';
 
-const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
+const USAGE = 'build <repo> --out <dir> [--config bcfg2.conf] [--signing-key key.pem] [--keep-going] [--jobs N] [--cache <dir>] [--no-validate] [--skip-validator PATH]... [--shard K/N] [--publish s3://bucket/prefix|file:///dir [publish options]] [--report report.html] [--junit junit.xml] [--format text|github] [--json]';
 
 /** Paths that failed, per host (--json). */
 function failedByHost(result: CompileResult): Record<string, string[]> {
@@ -30,6 +32,9 @@ export const buildCommand: Command = {
     report: { type: 'string', valueName: 'file', description: 'also write a self-contained HTML report of the build (and of the changes since the previous one)' },
     junit: { type: 'string', valueName: 'file', description: 'also write JUnit XML: one test case per host, a failure per failed path' },
     format: { type: 'string', valueName: 'text|github', description: 'github: print failures and warnings as GitHub Actions workflow annotations on stdout', default: 'text' },
+    shard: { type: 'string', valueName: 'K/N', description: 'build only the hosts whose name hashes to shard K of N (join the N outputs with bindery merge); keys must exist (bindery keys)' },
+    publish: { type: 'string', valueName: 'url', description: 'then publish the build to this store (s3://bucket/prefix or file:///dir), as bindery publish does' },
+    ...storeOptions,
   },
   async run(ctx) {
     // Loaded when the command runs, so help, --version and other commands start fast.
@@ -47,6 +52,10 @@ export const buildCommand: Command = {
     const format = stringOpt(ctx, 'format') ?? 'text';
     if (format !== 'text' && format !== 'github') throw new BinderyError('USAGE', `--format ${format}: expected text or github`, {}, `usage: bindery ${USAGE}`);
     const phases: Record<string, number> = {};
+    const to = stringOpt(ctx, 'publish');
+    if (to) parseStoreUrl(to);
+    const shardText = stringOpt(ctx, 'shard');
+    const split = shardText ? parseShard(shardText) : null;
     let pub: Publication | null = null;
     try {
       const result = await compile({
@@ -55,7 +64,8 @@ export const buildCommand: Command = {
         jobs,
         validate: !boolOpt(ctx, 'no-validate'),
         skipValidators: listOpt(ctx, 'skip-validator'),
-        generateKeys: true,
+        generateKeys: split === null,
+        ...(split ? { hosts: (host: string) => shardOf(host, split.count) === split.index } : {}),
         env: process.env,
         onPhase: timePhases(progressPhases(ctx.io), phases),
         // The output directory is locked only once the repository has loaded.
@@ -78,6 +88,8 @@ export const buildCommand: Command = {
           revision: result.revision,
           seconds: (Date.now() - started) / 1000,
         });
+      if (split) refuseMissingKeys(result.repo.entrySets, failures, repo);
+      const shard = split && { ...split, inputs: inputHash([...result.repo.files.values(), ...result.repo.pluginFiles.values()], result.config.raw) };
       const messages = messagesOf(result.repo, failures, result.warnings);
       messages.warnings.forEach((w) => io.report(w));
       const summary = {
@@ -106,7 +118,7 @@ export const buildCommand: Command = {
         io.result({ ...summary, seconds: (Date.now() - started) / 1000 });
         return 1;
       }
-      const manifest = finishPublish(pub!, { hosts: result.hosts.map((h) => h.emitted!), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision });
+      const manifest = finishPublish(pub!, { hosts: result.hosts.map((h) => h.emitted!), failures, skipped: result.skipped, warnings: result.warnings, revision: result.revision, ...(shard ? { shard } : {}) });
       pub = null;
       result.saveCache();
       const seconds = (Date.now() - started) / 1000;
@@ -120,9 +132,11 @@ export const buildCommand: Command = {
           (failures.length ? `; published without the entries that failed (${failureCounts(failures)})` : ''),
       );
       await finish(true);
+      const store = to ? await publishOutput(ctx, out, to) : undefined;
       io.result({
         ...summary,
         published: true,
+        ...(store ? { store } : {}),
         seconds,
         serial: manifest.serial,
         manifest: `${out}/manifest.json`,

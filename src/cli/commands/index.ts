@@ -18,4 +18,6 @@ export const commands: readonly Command[] = [
   (await import('./lint.js')).lintCommand,
   (await import('./diff.js')).diffCommand,
   (await import('./report.js')).reportCommand,
+  (await import('./publish.js')).publishCommand,
+  (await import('./merge.js')).mergeCommand,
 ];

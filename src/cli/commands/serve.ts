@@ -6,9 +6,10 @@ import type { AuthPolicy, ServedBuild } from '../../server/index.js';
 import type { ClientAuth } from '../../types.js';
 import { listOpt, stringOpt, type Command, type CommandContext } from '../command.js';
 import { intOption, readOptionFile } from './common.js';
+import { isStoreUrl, mirrorStore, openStore, parseStoreUrl, type StoreMirror } from '../../publish/index.js';
 
 const USAGE =
-  'serve --build <dir> --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S] [--resolver host[:port]]... [--crl ca.crl] [--workers N]';
+  'serve --build <dir>|s3://bucket/prefix|file:///dir --repo <repo> --tls-cert server.crt --tls-key server.key --ca ca.crt [--listen host:port] [--state <dir>] [--config bcfg2.conf] [--log file] [--max-failures N] [--failure-window S] [--resolver host[:port]]... [--crl ca.crl] [--workers N] [--trust-key pub.pem] [--poll S] [--endpoint URL] [--path-style]';
 
 const DEFAULT_LISTEN = '0.0.0.0:6789';
 
@@ -26,7 +27,7 @@ export const serveCommand: Command = {
   usage: USAGE,
   handlesSignals: true,
   options: {
-    build: { type: 'string', valueName: 'dir', description: 'the output directory of bindery build (required)' },
+    build: { type: 'string', valueName: 'dir', description: 'the output directory of bindery build, or a store it was published to (s3://bucket/prefix, file:///dir) (required)' },
     repo: { type: 'string', valueName: 'dir', description: 'the repository the build was made from; its clients.xml says who may fetch (required)' },
     'tls-cert': { type: 'string', valueName: 'file', description: 'server certificate (PEM)', default: '[communication] certificate' },
     'tls-key': { type: 'string', valueName: 'file', description: 'server private key (PEM)', default: '[communication] key' },
@@ -40,6 +41,10 @@ export const serveCommand: Command = {
     resolver: { type: 'string', multiple: true, valueName: 'ip[:port]', description: 'DNS server for the reverse lookup of clients without a listed address (repeatable)', default: 'the system resolver' },
     crl: { type: 'string', valueName: 'file', description: 'certificate revocation list, reloaded when it changes', default: 'ca.crl beside the CA certificate' },
     workers: { type: 'string', valueName: 'n', description: 'server processes sharing the port, bootstrap state and rate limits', default: '1' },
+    'trust-key': { type: 'string', valueName: 'file', description: 'with --build from a store: the public key (PEM) every manifest must be signed by', default: 'the key of the first build fetched, pinned in --state' },
+    poll: { type: 'string', valueName: 'seconds', description: 'with --build from a store: how often the store\'s current pointer is checked', default: '5' },
+    endpoint: { type: 'string', valueName: 'url', description: 'an S3-compatible endpoint, e.g. http://127.0.0.1:7480', default: 'AWS, or $AWS_ENDPOINT_URL' },
+    'path-style': { type: 'boolean', description: 'path-style S3 addressing (the default with --endpoint)' },
   },
   async run(ctx) {
     // Loaded when the command runs, so help, --version and other commands start fast.
@@ -52,7 +57,10 @@ export const serveCommand: Command = {
       if (!v) throw new BinderyError('USAGE', `missing --${name}`, {}, `usage: bindery ${USAGE}`);
       return resolve(v);
     };
-    const buildDir = need('build');
+    const buildArg = stringOpt(ctx, 'build');
+    const fromStore = buildArg !== undefined && isStoreUrl(buildArg);
+    if (fromStore && !stringOpt(ctx, 'state')) throw new BinderyError('USAGE', '--build from a store needs --state <dir> (the local copy of the build is kept there)', {}, `usage: bindery ${USAGE}`);
+    const buildDir = fromStore ? resolve(stringOpt(ctx, 'state')!, 'store-cache') : need('build');
     const repo = need('repo');
     // The same load as build's: the same checks, and the clients as the build saw them.
     const loaded = await load({ repo, configPath: stringOpt(ctx, 'config') });
@@ -77,6 +85,8 @@ export const serveCommand: Command = {
     const rateLimit = { maxFailures: intOption(ctx, 'max-failures', 20), windowMs: intOption(ctx, 'failure-window', 60) * 1000 };
     const workers = intOption(ctx, 'workers', 1);
     if (workers < 1 || workers > 64) throw new BinderyError('USAGE', `--workers ${workers} is not from 1 to 64`, {}, 'one process per core is usually right');
+    // Each worker would mirror the store into the one cache on its own.
+    if (fromStore && workers > 1) throw new BinderyError('USAGE', '--workers with --build from a store is not supported yet', {}, 'serve from a store with one process, or mirror it into a directory and serve that with --workers');
     const resolver = { servers: listOpt(ctx, 'resolver') };
     const policy: AuthPolicy = { globalPassword: config.communication.password, defaultAuth: config.communication.authentication };
 
@@ -102,7 +112,19 @@ export const serveCommand: Command = {
       return inventory.clients;
     };
 
+    let mirror: StoreMirror | null = null;
+    if (fromStore) {
+      const trustFile = stringOpt(ctx, 'trust-key');
+      const store = await openStore(parseStoreUrl(buildArg), { endpoint: stringOpt(ctx, 'endpoint'), pathStyle: ctx.values['path-style'] === true || undefined });
+      mirror = await mirrorStore(store, {
+        cacheDir: buildDir,
+        trustedKey: trustFile ? readOptionFile(resolve(trustFile), 'trusted signing key', 'CONFIG') : undefined,
+        pollMs: intOption(ctx, 'poll', 5) * 1000,
+        log: (event) => log(JSON.stringify({ time: new Date().toISOString(), ...event })),
+      });
+    }
     const server = await startServer({
+      health: mirror ? () => ({ store: mirror.health() }) : undefined,
       buildDir,
       tls,
       clients,
@@ -124,6 +146,7 @@ export const serveCommand: Command = {
       const stop = () => {
         if (stopping) return;
         stopping = true;
+        mirror?.close();
         void server.close().then(() => {
           sink.close();
           leavePool();
