@@ -99,6 +99,7 @@ const CODES = {
   'uuid-shadows-name': c('a client\'s uuid is another client\'s name, so that name logs in as the uuid client'),
   'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
   'worker-died': c('serve: a worker process exited on its own; the others are stopped'),
+  'cache-ignored': c('the incremental build cache is damaged, foreign or signed by another key, so it is not used'),
   'validator-skipped': c('a :test validator was not run because --skip-validator named its path'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
