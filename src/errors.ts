@@ -55,7 +55,6 @@ const CODES = {
   'authorized-keys-params-deprecated': c('authorized_keys.xml uses the deprecated <Params>'),
   'authorized-keys-unknown-host': c('authorized_keys.xml names a host not in clients.xml'),
   'category-conflict': c('a client is in two groups of one category'),
-  'cache-ignored': c('the build cache is unreadable, damaged or foreign and is ignored'),
   'cfg-file-outside-entry': c('a file directly in Cfg/ belongs to no entry set'),
   'client-name-case': c('a client name is not lower case'),
   'conflicting-altsrc': c('a path is in two bundles with different altsrc'),
@@ -100,6 +99,7 @@ const CODES = {
   'uuid-shadows-name': c('a client\'s uuid is another client\'s name, so that name logs in as the uuid client'),
   'unsupported-xinclude': c('an XInclude in a bundle is not followed'),
   'worker-died': c('serve: a worker process exited on its own; the others are stopped'),
+  'cache-ignored': c('the incremental build cache is damaged, foreign or signed by another key, so it is not used'),
   'validator-skipped': c('a :test validator was not run because --skip-validator named its path'),
   'xinclude-ignored': c('an XInclude is ignored'),
   'xinclude-no-match': c('an XInclude matches no file'),
@@ -258,14 +258,16 @@ export function diagnosticMessage(d: Diagnostic): Message {
   return message({ ...rest, code: registeredCode(code), severity: severity ?? 'warning', text });
 }
 
-/** The fields of a bind failure (types.ts's BindFailure), kept here so errors.ts imports nothing. */
-interface FailureLike {
+/** An entry that could not be bound for a host (re-exported by types.ts); defined here so errors.ts imports nothing. */
+export interface BindFailure {
   readonly host: string;
   readonly path: string;
+  /** The file that caused it, when one did. */
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
   readonly message: string;
+  /** A registered code when not 'bind-failed', e.g. 'validator-failed'. */
   readonly code?: string;
 }
 
@@ -273,8 +275,8 @@ interface FailureLike {
  * Bind failures as Messages, one per distinct (file, line, column, path, text) with every host
  * it hit: a broken file shared by 5,000 hosts is one Message naming 5,000 hosts.
  */
-export function failureMessages(failures: readonly FailureLike[]): Message[] {
-  const groups = new Map<string, { f: FailureLike; hosts: string[] }>();
+export function failureMessages(failures: readonly BindFailure[]): Message[] {
+  const groups = new Map<string, { f: BindFailure; hosts: string[] }>();
   for (const f of failures) {
     const key = `${f.code ?? ''}\0${f.file ?? ''}\0${f.line ?? ''}\0${f.column ?? ''}\0${f.path}\0${f.message}`;
     const g = groups.get(key);

@@ -136,16 +136,6 @@ export interface BoundFile {
   readonly validator?: string;
 }
 
-export interface BindFailure {
-  readonly host: string;
-  readonly path: string;
-  /** The file that caused it, when one did. */
-  readonly file?: string;
-  readonly line?: number;
-  readonly column?: number;
-  readonly message: string;
-  /** A registered code (src/errors.ts) when not 'bind-failed', e.g. 'validator-failed'. */
-  readonly code?: string;
-}
+export type { BindFailure } from './errors.js';
 
 export type { Diagnostic };

@@ -2,6 +2,7 @@
  * The client against a real server over TLS: verify before anything touches disk, dry-run
  * diffs, atomic application with modes (and owners as root), the run report.
  */
+import { userInfo } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -359,10 +360,14 @@ test('wrong credentials are a FETCH error naming the 401', async () => {
   }
 });
 
-test('owners are applied when asked to (as root)', async () => {
-  if (process.getuid?.() !== 0) return; // chown needs root; the CI container runs as root
+test('owners are applied when asked to: another user as root, this user otherwise; an unknown user fails that file only', async () => {
+  // chown to another user needs root; anyone may chown a file to themselves.
+  const asRoot = process.getuid?.() === 0;
+  const self = userInfo();
+  const owner = asRoot ? 'nobody' : self.username;
+  const group = asRoot ? 'root' : (readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(self.gid))?.split(':')[0] ?? 'root');
   const out = join(tmp.dir, 'owned-out');
-  await publish(out, { web1: { '/etc/owned': { data: 'x\n', owner: 'nobody', group: 'root', mode: '0644' }, '/etc/ghost': { data: 'y\n', owner: 'no-such-user' } } }, key);
+  await publish(out, { web1: { '/etc/owned': { data: 'x\n', owner, group, mode: '0644' }, '/etc/ghost': { data: 'y\n', owner: 'no-such-user' } } }, key);
   const s = await startServer({
     buildDir: out,
     tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
@@ -375,8 +380,8 @@ test('owners are applied when asked to (as root)', async () => {
   started.push(s);
   const root = newRoot('owned');
   const r = await fetchAndApply(base(root, { server: s.url, chown: true }));
-  const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2];
-  assert.is(statSync(join(root, 'etc/owned')).uid, Number(nobody));
+  const uid = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${owner}:`))!.split(':')[2];
+  assert.is(statSync(join(root, 'etc/owned')).uid, Number(uid));
   assert.equal(r.failed, [{ path: '/etc/ghost', reason: 'unknown user no-such-user on this host' }]);
   assert.not.ok(existsSync(join(root, 'etc/ghost')));
 });

@@ -162,19 +162,27 @@ test('an unknown user costs what a known user with a wrong password does (no tim
   const creds = (user: string): Credentials => ({ cert: null, basic: { user, password: 'a guessed password' }, address: '10.0.0.1' });
   const unknown = creds('nobody.example.com');
   const known = creds('known.example.com');
-  const time = (c: Credentials) => {
-    const t0 = performance.now();
-    for (let i = 0; i < 2000; i++) authenticate(c, index, policy, () => false);
-    return performance.now() - t0;
+  // Many short batches, alternating, and the fastest batch of each: a batch takes a fraction of
+  // a scheduler time slice, so on a loaded machine some batches of each kind run undisturbed.
+  const batch = (c: Credentials) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 40; i++) authenticate(c, index, policy, () => false);
+    return Number(process.hrtime.bigint() - t0) / 40 / 1000;
   };
-  // Interleaved rounds, the fastest of each: the least disturbed by other load on the machine.
-  let u = Infinity;
-  let k = Infinity;
-  for (let round = 0; round < 30; round++) {
-    u = Math.min(u, time(unknown));
-    k = Math.min(k, time(known));
-  }
-  assert.ok(u / k > 0.7, `unknown user ${(u / 2).toFixed(2)} µs, known user ${(k / 2).toFixed(2)} µs per decision`);
+  const measure = () => {
+    let u = Infinity;
+    let k = Infinity;
+    for (let round = 0; round < 1500; round++) {
+      u = Math.min(u, batch(unknown));
+      k = Math.min(k, batch(known));
+    }
+    return { u, k };
+  };
+  // A busy machine can starve one kind for a whole measurement: up to three tries. Without the
+  // padding compares the ratio is about 0.24, so an oracle fails all three.
+  let m = measure();
+  for (let tries = 1; tries < 3 && m.u / m.k <= 0.7; tries++) m = measure();
+  assert.ok(m.u / m.k > 0.7, `unknown user ${m.u.toFixed(2)} µs, known user ${m.k.toFixed(2)} µs per decision`);
 });
 
 const handshake = (port: number, args: string[]) =>

@@ -297,10 +297,10 @@ test('bindery build: two equally specific validators for a host are an error nam
   let r = await build(s);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'error[bind-failed]: Cfg/etc/sel/:test.G50_x, hosts db1, db2, path /etc/sel: 2 validators are equally specific (group x (priority 50)) for this client: Cfg/etc/sel/:test.G50_x and Cfg/etc/sel/:test.G50_y');
-  assert.not.ok(existsSync(s.out));
+  assert.not.ok(existsSync(join(s.out, 'current')), 'nothing is published');
   r = await build(s, '--keep-going');
   assert.is(r.code, 1);
-  assert.equal(hostsOf(s), ['web1', 'web2', 'web3', 'web4']);
+  assert.equal(hostsOf(s), ['db1', 'db2', 'web1', 'web2', 'web3', 'web4'], 'every host is published, without its failed entries');
 });
 
 test('bindery build: a failing validator names hosts, path, validator and message; the previous output stays; --keep-going keeps the rest', async () => {
@@ -314,7 +314,7 @@ test('bindery build: a failing validator names hosts, path, validator and messag
   assert.equal(readFileSync(join(s.out, 'manifest.json')), manifest, 'the previous build is untouched');
   r = await build(s, '--keep-going', '--json');
   assert.is(r.code, 1);
-  assert.equal(hostsOf(s), ['web1', 'web2', 'web3', 'web4']);
+  assert.equal(hostsOf(s), ['db1', 'db2', 'web1', 'web2', 'web3', 'web4'], 'every host is published, without its failed entries');
   const failures = JSON.parse(readFileSync(join(s.out, 'manifest.json'), 'utf8')).failures;
   assert.equal(failures.map((f: { host: string; path: string; file: string; message: string }) => [f.host, f.path, f.file, f.message]), [
     ['db1', '/etc/sel', 'Cfg/etc/sel/:test', 'validator failed: sel: not for databases'],

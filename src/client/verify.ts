@@ -197,7 +197,7 @@ const TAR_PER_FILE = 3 * 512;
 const TAR_END = 20 * 512;
 
 /** The most a tarball of these files can unpack to: the gunzip output cap. */
-export function unpackedLimit(record: CheckedRecord): number {
+function unpackedLimit(record: CheckedRecord): number {
   return record.files.reduce((n, f) => n + Math.ceil(f.size / 512) * 512 + TAR_PER_FILE, TAR_END);
 }
 

@@ -39,7 +39,7 @@ export function summaryLine(d: BuildDiff): string {
 }
 
 /** Said when one edit is shown for hosts whose contents differ. */
-export function variantNote(c: Change): string {
+function variantNote(c: Change): string {
   return `  (the same edit in ${plural(c.variants!.length, 'different content')}; the diff shown is host ${c.variants![0]!.hosts[0]}'s)`;
 }
 

@@ -34,7 +34,7 @@ async function git(cwd: string, args: readonly string[]): Promise<string> {
 }
 
 /** "A..B" (B defaults to HEAD). A revision may not look like an option: it is passed to git. */
-export function parseRange(range: string): [string, string] {
+function parseRange(range: string): [string, string] {
   const i = range.indexOf('..');
   if (i <= 0 || range.includes('...')) throw new BinderyError('USAGE', `--rev ${range}: expected A..B (two revisions, e.g. origin/main..HEAD)`);
   const [a, b] = [range.slice(0, i), range.slice(i + 2) || 'HEAD'];

@@ -75,7 +75,7 @@ const gunzipAsync = promisify(gunzip);
 const TARBALL = '.tar.gz';
 
 /** An output directory (with `current`), or a build directory itself (with manifest.json or hosts/). */
-export function buildDirectory(dir: string): string {
+function buildDirectory(dir: string): string {
   const current = join(dir, layout.CURRENT);
   const d = existsSync(current) ? current : dir;
   if (!existsSync(join(d, layout.HOSTS)) && !existsSync(join(d, layout.MANIFEST))) {

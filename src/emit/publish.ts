@@ -56,6 +56,8 @@ export interface Publication {
   readonly serial: number;
   readonly previous: PreviousBuild | null;
   readonly unlock: () => void;
+  /** What this publish created before any host was written: removed again if it is given up. */
+  readonly made: readonly string[];
 }
 
 /**
@@ -66,6 +68,8 @@ export function beginPublish(outDir: string, key: SigningKey, opts: { env?: Node
   const epoch = sourceDateEpoch(opts.env ?? process.env);
   const now = epoch ?? Math.floor(Date.now() / 1000);
   let unlock: () => void;
+  // A new output directory (or store) is removed again when the build is given up.
+  const made = [outDir, join(outDir, OBJECTS)].filter((d) => !lstatOrNull(d));
   try {
     prepareOutDir(outDir);
     unlock = lock(outDir);
@@ -85,7 +89,7 @@ export function beginPublish(outDir: string, key: SigningKey, opts: { env?: Node
       const sub = i.toString(16).padStart(2, '0');
       if (!present.has(sub)) mkdirSync(join(outDir, OBJECTS, sub), { mode: DIR_MODE });
     }
-    return { target: { outDir, mtime: epoch ?? FIXED_MTIME, key, keyId: keyId(key) }, id, dir, builtAt: new Date(now * 1000).toISOString(), serial, previous, unlock };
+    return { target: { outDir, mtime: epoch ?? FIXED_MTIME, key, keyId: keyId(key) }, id, dir, builtAt: new Date(now * 1000).toISOString(), serial, previous, unlock, made };
   } catch (e) {
     unlock();
     throw asBinderyError(e, 'EMIT', { file: outDir });
@@ -100,6 +104,8 @@ export function abortPublish(pub: Publication, created: readonly string[]): void
   } finally {
     pub.unlock();
   }
+  // Only what did not exist before: nothing else can be in them.
+  for (const d of pub.made) rmSync(d, { recursive: true, force: true });
 }
 
 export interface BuildSummary {

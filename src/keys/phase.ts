@@ -4,11 +4,11 @@ import pLimit from 'p-limit';
 import { BinderyError, type Diagnostic } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { RepoModel } from '../repo/index.js';
-import { decryptAny, encryptText, passphraseNamed, passphrases, type Passphrase } from '../secrets/index.js';
-import { newFindings, type Findings } from './findings.js';
+import { decryptAny, encryptText, passphraseNamed, passphrases } from '../secrets/index.js';
+import { newFindings } from './findings.js';
 import { loadPrivateKey, newKey, privateKeyText, publicKeyId, publicKeyLine } from './material.js';
 import { planKeys, type KeyNeed, type SshJob } from './plan.js';
-import { runSslJob } from './ssl-run.js';
+import { runSslJob, type KeyRunContext } from './ssl-run.js';
 import { createExclusive, explainWriteError, readIfExists, replaceAtomic } from './write.js';
 
 export type { KeyNeed } from './plan.js';
@@ -27,16 +27,6 @@ export interface KeyPhaseResult {
   readonly failed: readonly Diagnostic[];
 }
 
-/** What writing SSH keys needs: the repository, the phase's bookkeeping and its decryption cache. */
-interface SshRunContext {
-  readonly repo: RepoModel;
-  readonly config: Config;
-  readonly passphrases: readonly Passphrase[];
-  readonly findings: Findings;
-  wrote(rel: string): void;
-  adopt(rel: string): void;
-  readPrivate(rel: string, data: Buffer, encrypted: boolean): Buffer;
-}
 
 /**
  * The key phase (ARCHITECTURE "keys"): plan every key and certificate some client needs and
@@ -50,7 +40,7 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
   const written: string[] = [];
   const adopted: string[] = [];
   const decrypted = new Map<string, Buffer>();
-  const ctx: SshRunContext = {
+  const ctx: KeyRunContext = {
     repo,
     config,
     passphrases: list,
@@ -71,7 +61,7 @@ export async function generateKeys(repo: RepoModel, needs: readonly KeyNeed[], c
 }
 
 /** Write a public key line; one already there for the same key is kept, one for another key replaced. */
-async function writePublic(ctx: SshRunContext, pubRel: string, line: string): Promise<void> {
+async function writePublic(ctx: KeyRunContext, pubRel: string, line: string): Promise<void> {
   const abs = join(ctx.repo.root, pubRel);
   if (await createExclusive(abs, line, 0o644)) {
     ctx.wrote(pubRel);
@@ -85,7 +75,7 @@ async function writePublic(ctx: SshRunContext, pubRel: string, line: string): Pr
 }
 
 /** Make one SSH key pair (or the public half of an existing private key) and write it. */
-async function runSshJob(job: SshJob, ctx: SshRunContext): Promise<void> {
+async function runSshJob(job: SshJob, ctx: KeyRunContext): Promise<void> {
   const { config } = ctx;
   try {
     if (job.mode === 'derive') {

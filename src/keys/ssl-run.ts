@@ -10,8 +10,8 @@ import type { Findings } from './findings.js';
 import type { CertRequest, SslJob } from './ssl.js';
 import { createExclusive, explainWriteError, readIfExists } from './write.js';
 
-/** What making SSL keys and certificates needs besides the plan: the repository to write, and the phase's bookkeeping. */
-export interface SslRunContext {
+/** What writing keys (SSH pairs, SSL keys and certificates) needs besides the plan: the repository to write, and the phase's bookkeeping. */
+export interface KeyRunContext {
   readonly repo: RepoModel;
   readonly config: Config;
   readonly passphrases: readonly Passphrase[];
@@ -28,7 +28,7 @@ const rsaKeyPair = promisify(generateKeyPair) as (type: 'rsa', options: { modulu
 const loadCa = () => import('../ca/index.js');
 
 /** Make (or certify) one client's key and issue its certificates; every failure is reported to the asking clients. */
-export async function runSslJob(j: SslJob, ctx: SslRunContext): Promise<void> {
+export async function runSslJob(j: SslJob, ctx: KeyRunContext): Promise<void> {
   const { repo, config } = ctx;
   const confName = config.file ?? 'bcfg2.conf';
   /** `[sslca] passphrase`: the [encryption] passphrase generated private keys are stored under. */

@@ -21,7 +21,7 @@ export interface LintInput {
 }
 
 /** Passphrases shorter than this fall to offline guessing: the .crypt format uses one MD5 round and no MAC. */
-export const MIN_PASSPHRASE = 16;
+const MIN_PASSPHRASE = 16;
 
 const allFiles = (set: EntrySet): CfgFile[] => [...set.generators, ...set.deltas, ...set.validators, ...set.infos, ...set.creators];
 

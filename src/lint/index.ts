@@ -4,4 +4,3 @@
  */
 export { lintRepo } from './run.js';
 export { CHECKS } from './registry.js';
-export { LINT_CONFIG_FILE } from './silence.js';

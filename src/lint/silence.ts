@@ -6,7 +6,7 @@ import { parseIni } from '../config/index.js';
 import { CHECKS, defaultSeverity, type Finding, type ReportedFinding, type Severity } from './registry.js';
 
 /** Looked for at the repository root unless --lint-config names another file. */
-export const LINT_CONFIG_FILE = 'bindery-lint.conf';
+const LINT_CONFIG_FILE = 'bindery-lint.conf';
 
 /**
  * bindery-lint.conf, INI like bcfg2-lint.conf:

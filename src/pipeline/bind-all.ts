@@ -279,11 +279,17 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
   const workers = Math.min(opts.jobs, Math.floor(clients.length / CLIENTS_PER_WORKER));
   if (workers <= 1) {
     const b = newBinder(input);
-    const hosts: HostOutcome[] = [];
-    for (const m of clients) {
-      hosts.push(await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate));
-      opts.onClient();
-    }
+    // Several clients in flight, so their validators run side by side (up to --jobs at once).
+    const limit = pLimit(IN_FLIGHT);
+    const hosts = await Promise.all(
+      clients.map((m) =>
+        limit(async () => {
+          const outcome = await processHost(b, m, input.plans.get(m.hostname) ?? [], opts.sink, validate);
+          opts.onClient();
+          return outcome;
+        }),
+      ),
+    );
     return { hosts, threads: 1 };
   }
   const byHost = new Map<string, HostOutcome>();
@@ -296,12 +302,18 @@ export async function bindAll(input: BindInput, opts: { clients: readonly Client
   const here = async () => {
     const b = newBinder(input);
     const byName = new Map(clients.map((m) => [m.hostname, m]));
-    for (const host of shards[0]!) {
-      if (stopped) return;
-      byHost.set(host, await processHost(b, byName.get(host)!, input.plans.get(host) ?? [], opts.sink, validate));
-      opts.onClient();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const limit = pLimit(IN_FLIGHT);
+    await Promise.all(
+      shards[0]!.map((host) =>
+        limit(async () => {
+          if (stopped) return;
+          // Yield first, so the workers' messages are answered between clients.
+          await new Promise((resolve) => setImmediate(resolve));
+          byHost.set(host, await processHost(b, byName.get(host)!, input.plans.get(host) ?? [], opts.sink, validate));
+          opts.onClient();
+        }),
+      ),
+    );
   };
   try {
     await Promise.all([

@@ -114,7 +114,7 @@ async function readTree(store: ObjectStore, sha256: string): Promise<Tree | null
 }
 
 /** The store's pointer and its tag, or nulls when nothing has been published there. */
-export async function readPointer(store: ObjectStore): Promise<{ pointer: Pointer | null; etag: string | null }> {
+async function readPointer(store: ObjectStore): Promise<{ pointer: Pointer | null; etag: string | null }> {
   const o = await store.get(POINTER_KEY);
   return o ? { pointer: decodePointer(o.body, store.url), etag: o.etag } : { pointer: null, etag: null };
 }

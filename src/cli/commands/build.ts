@@ -25,7 +25,7 @@ export const buildCommand: Command = {
     config: { type: 'string', short: 'C', valueName: 'file', description: 'bcfg2.conf to read', default: '<repo>/bcfg2.conf when present, else built-in defaults' },
     'signing-key': { type: 'string', valueName: 'file', description: 'Ed25519 private key (PEM) that signs tarballs, host records and the manifest', default: '$BINDERY_SIGNING_KEY' },
     'keep-going': { type: 'boolean', short: 'k', description: 'publish every host without the entries that failed, listed in its record and the manifest (exit 1 still)' },
-    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'worker threads that bind and write hosts, and validators run at once', default: 'the available parallelism' },
+    jobs: { type: 'string', short: 'j', valueName: 'n', description: 'threads for binding, validators and writing', default: 'the available parallelism' },
     cache: { type: 'string', valueName: 'dir', description: 'incremental build cache: hosts whose inputs did not change are reused', default: '<out>/.cache' },
     'no-validate': { type: 'boolean', description: 'do not run the :test validators' },
     'skip-validator': { type: 'string', multiple: true, valueName: 'path', description: 'do not run the validator of this client path, e.g. /etc/sudoers when visudo is missing (repeatable; each is named in a warning)' },
