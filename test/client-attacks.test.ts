@@ -17,6 +17,7 @@ import { keyFingerprint, signRotation, type SignedRotation } from '../src/protoc
 import { signBytes, type SigningKey } from '../src/emit/index.ts';
 import { BinderyError } from '../src/errors.ts';
 import { reportProblem } from '../src/server/report.ts';
+import { HEAD_FORMAT, hostsTree, merkleProof, merkleRoot } from '../src/protocol/head.ts';
 import { ROOT, run, tempDir } from './helpers.ts';
 import { makePki, makeSigningKey, type Pki } from './fixtures/server-kit/index.ts';
 
@@ -519,6 +520,76 @@ test('paths the server could not bind are reported and left untouched, in the re
   assert.equal(reports.at(-1)!.failed, [{ path: '/etc/ganglia.conf', reason: 'the server could not bind it; left untouched', unbound: true }]);
   assert.is(reports.at(-1)!.ok, true);
   assert.equal((reports.at(-1)!.files as { path: string }[]).map((f) => f.path), ['/etc/motd']);
+});
+
+/**
+ * Serve `b` with a build head signed by its key over the hosts web1 (this record) and `others`;
+ * `head` overrides head fields, `proof` replaces the proof steps, and a header left out of
+ * `only` is not sent.
+ */
+function serveWithHead(b: Build, over: { head?: Record<string, unknown>; proof?: (p: string[]) => unknown; others?: string[]; only?: string[] } = {}) {
+  serve(b);
+  const json = Buffer.from(JSON.stringify(b.record));
+  const hosts = Object.fromEntries([['web1', { record: sha256(json) }], ...(over.others ?? ['db1', 'db2']).map((h) => [h, { record: sha256(Buffer.from(h)) }])]);
+  const { names, levels } = hostsTree(hosts);
+  const head = Buffer.from(JSON.stringify({ format: HEAD_FORMAT, serial: 50, builtAt: new Date().toISOString(), revision: 'abc123', keyId: keyFingerprint(b.key.publicKeyPem).slice(0, 16), hostsRoot: merkleRoot(levels), ...over.head }));
+  const steps = merkleProof(levels, names.indexOf('web1'));
+  const headers: Record<string, string> = {
+    'bindery-meta-signature': signBytes(json, b.key).toString('base64'),
+    'bindery-head': head.toString('base64'),
+    'bindery-head-signature': signBytes(head, b.key).toString('base64'),
+    'bindery-head-proof': Buffer.from(JSON.stringify(over.proof ? over.proof(steps) : steps)).toString('base64'),
+  };
+  answerRecord = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).filter(([k]) => !over.only || k === 'bindery-meta-signature' || over.only.includes(k))) });
+    res.end(json);
+  };
+}
+
+test('the build head orders a build whose record states no serial or time, and is what the state remembers', async () => {
+  const root = newDir('head-orders');
+  serveWithHead(await build({ '/etc/motd': 'headed\n' }, { builtAt: undefined }));
+  const r = await fetchAndApply(opts(root, { maxAgeMs: 60_000 }));
+  assert.equal([r.serial, r.revision, r.warnings], [50, 'abc123', []]);
+  const stateDir = opts(root).stateDir!;
+  const [server] = readdirSync(stateDir);
+  const [file] = readdirSync(join(stateDir, server!));
+  assert.is(JSON.parse(readFileSync(join(stateDir, server!, file!), 'utf8')).applied.serial, 50);
+  serveWithHead(await build({ '/etc/motd': 'older\n' }, { builtAt: undefined }), { head: { serial: 49 } });
+  await refused(fetchAndApply(opts(root)), /^the server sent an older build \(serial 49, built .*, from abc123\) than the one this host applied last \(serial 50, /);
+  assert.is(motd(root), 'headed\n');
+});
+
+test('a changed, missing or reordered proof step, a missing proof or head signature, or a head naming another key is refused; nothing is written', async () => {
+  const b = await build({ '/etc/motd': 'x\n' }, { builtAt: undefined });
+  const cases: [Parameters<typeof serveWithHead>[1], RegExp][] = [
+    [{ proof: (p) => p.map((s, i) => (i === 0 ? s.slice(0, 2) + (s[2] === 'a' ? 'b' : 'a') + s.slice(3) : s)) }, /^the build head's proof does not show this record \(sha256 [0-9a-f]{64}\) as web1's in that build: nothing was applied$/],
+    [{ proof: (p) => p.slice(1) }, /proof does not show this record/],
+    [{ proof: (p) => [...p].reverse() }, /proof does not show this record/],
+    [{ proof: () => 'not a list' }, /proof does not show this record/],
+    [{ only: ['bindery-head', 'bindery-head-signature'] }, /proof does not show this record/],
+    [{ only: ['bindery-head', 'bindery-head-proof'] }, /^the build head does not verify with the trusted key: nothing was applied$/],
+    [{ head: { keyId: '0000000000000000' } }, /^the build head names signing key 0000000000000000, not the key that signed it: nothing was applied$/],
+    [{ head: { format: 'bindery-build-head-0' } }, /^the build head is of format "bindery-build-head-0", not bindery-build-head-1: nothing was applied$/],
+  ];
+  for (const [over, message] of cases) {
+    const root = newDir('head-tampered');
+    serveWithHead(b, { others: ['db1', 'db2', 'db3'], ...over });
+    await refused(fetchAndApply(opts(root)), message);
+    assert.equal(readdirSync(root), [], String(message));
+    assert.not.ok(existsSync(opts(root).stateDir!), 'no state was saved');
+  }
+});
+
+test('once an ordered build was applied, a build without a head (stripped) is refused; --allow-downgrade applies it', async () => {
+  const root = newDir('head-stripped');
+  serveWithHead(await build({ '/etc/motd': 'ordered\n' }, { builtAt: undefined }));
+  await fetchAndApply(opts(root));
+  serve(await build({ '/etc/motd': 'stripped\n' }, { builtAt: undefined }));
+  await refused(fetchAndApply(opts(root)), /^the server sent a build that states no serial or build time \(no build head\), but this host last applied an ordered build: nothing was applied$/);
+  assert.is(motd(root), 'ordered\n');
+  await fetchAndApply(opts(root, { allowDowngrade: true }));
+  assert.is(motd(root), 'stripped\n');
 });
 
 test.run();
