@@ -224,4 +224,21 @@ test('rotation: a build signed by the next key carries the chain in its head; a 
   assert.is(stateOf(state).signingKey, readFileSync(at('next-pub.pem'), 'utf8'), 'the next key is trusted from now on');
 });
 
+test('the build refuses a chain that does not lead to its key, and a BINDERY_SIGNING_KEY_CHAIN that names no file; the variable carries a chain for a key given as text', async () => {
+  // The chain made above hands over to next.pem: beside signing.pem it leads elsewhere.
+  copyFileSync(at('chain.json'), at('signing.pem.chain.json'));
+  const wrong = await binderyCompiled(['build', repo.dir, '--out', at('wrong-chain-out'), '--signing-key', at('signing.pem'), '--json']);
+  renameSync(at('signing.pem.chain.json'), at('wrong.chain.json'));
+  assert.is(wrong.code, 2, wrong.stdout);
+  assert.match(errorOf(wrong), /^the key rotation chain does not lead to the signing key/);
+  assert.match(wrong.stdout, /signing\.pem\.chain\.json/, 'the message names the chain file');
+  const env = { BINDERY_SIGNING_KEY: readFileSync(at('next.pem'), 'utf8'), BINDERY_SIGNING_KEY_CHAIN: at('no-such-chain.json') };
+  const missing = await binderyCompiled(['build', repo.dir, '--out', at('env-chain-out'), '--json'], { env });
+  assert.is(missing.code, 2, missing.stdout);
+  assert.match(errorOf(missing), /^BINDERY_SIGNING_KEY_CHAIN names a key rotation chain file that does not exist/);
+  const ok = await binderyCompiled(['build', repo.dir, '--out', at('env-chain-out')], { env: { ...env, BINDERY_SIGNING_KEY_CHAIN: at('chain.json') } });
+  assert.is(ok.code, 0, ok.stderr);
+  assert.equal(head(at('env-chain-out')).keyChain, JSON.parse(readFileSync(at('chain.json'), 'utf8')));
+});
+
 test.run();
