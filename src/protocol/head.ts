@@ -31,7 +31,11 @@ export interface BuildHead {
 /** One step of an inclusion proof: the sibling hash (hex) and whether it sits left or right. */
 export type ProofStep = `${'l' | 'r'}:${string}`;
 
-const sha256 = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+const sha256 = (...parts: Buffer[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 const SHA256_RE = /^[0-9a-f]{64}$/;
