@@ -1,9 +1,10 @@
 /**
- * Verification: nothing the server sends is believed before it checks out. The signed host
- * record (today's hosts/<host>.meta.json) is verified first, from the response headers, with the
- * key the trust chain leads to; it names the host, the tarball's sha256 and, when the build
- * states them, the tarball's size, its files and the paths the server could not bind. The body
- * is then held to those figures, and the build to the last one this host applied.
+ * Verification: nothing the server sends is believed before it checks out. The signed build head
+ * and host record (GET /v1/config.meta) are verified first, with the key the trust chain leads
+ * to; the record names the host, the tarball's sha256 and size, its files and the paths the
+ * server could not bind, and the head's proof shows it is this host's record in the build whose
+ * serial and time the head states. The body is then held to those figures, and the build to the
+ * last one this host applied.
  */
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
@@ -109,9 +110,9 @@ export function verifyRecord(signed: SignedRecord | null, trusted: string, name:
   if (!signed) {
     fail(`the server sent no signed record (${source}) with the configuration, so nothing shows it is this host's: nothing was applied`, 'the server runs, or its build was made by, an older bindery: upgrade it and run bindery build again');
   }
-  // The chain is read before the signature is checked: it is what says which key to check with,
-  // and each of its links is verified from the trusted key on.
-  // A head, when sent, carries the chain for the whole build; its signature is checked first.
+  // The chain is read before any signature is checked: it is what says which key to check with,
+  // and each of its links is verified from the trusted key on. A head, when sent, carries the
+  // build's chain; a record states one only when it was made by a server of its own.
   const head = signed.head ? verifyHead(signed.head, trusted) : null;
   let unverified: { record: CheckedRecord; chain: unknown } | null = null;
   try {
@@ -165,7 +166,7 @@ export function checkFreshness(record: AppliedBuild, last: AppliedBuild | null, 
       // Stripping the head off a replayed build must not switch the check off.
       fail('the server sent a build that states no serial or build time (no build head), but this host last applied an ordered build: nothing was applied', 'a rollback looks like this; if the server was downgraded to an older bindery on purpose, run fetch with --allow-downgrade');
     }
-    return [{ code: 'fetch-unordered-build', severity: 'warning', message: 'the signed host record states neither a serial nor a build time, so this run cannot tell an older build from a newer one: rollback protection is off', hint: 'build with a bindery whose host records carry the build serial' }];
+    return [{ code: 'fetch-unordered-build', severity: 'warning', message: 'the server sent no build head and the signed host record states neither a serial nor a build time, so this run cannot tell an older build from a newer one: rollback protection is off', hint: 'rebuild with a bindery that writes build heads (head.json) and serve it with a bindery serve that sends them' }];
   }
   const older =
     record.serial !== null && last.serial !== null
