@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { bindery, copyFixture, run, tempDir } from './helpers.ts';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bindery, copyFixture, fileTree as tree, run, tempDir } from './helpers.ts';
 import { layout, parseHostRecord, type Manifest } from '../src/protocol/index.ts';
 import { keyId } from '../src/emit/index.ts';
 
@@ -45,20 +45,6 @@ function gangliaRepo() {
   return repo;
 }
 
-/** Every file and link under dir with its bytes (or target). */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else out[relative(dir, p)] = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p).toString('base64');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 const manifestOf = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
 const recordOf = (out: string, m: Manifest, host: string) => parseHostRecord(readFileSync(join(out, layout.objectPath(m.hosts[host]!.record))));

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { abortPublish, beginPublish, emitHost, finishPublish, hostTarball, keyId, loadSigningKey, readCurrentBuild, signBytes, stableStringify, verifyBytes, type BuildSummary, type EmittedHost, type SigningKey } from '../src/emit/index.ts';
 import { layout, parseHostRecord, type Manifest } from '../src/protocol/index.ts';
@@ -9,7 +9,7 @@ import { BinderyError } from '../src/errors.ts';
 import { renderMessage } from '../src/cli/render.ts';
 import type { BindFailure, BoundFile } from '../src/types.ts';
 import { spawnSync } from 'node:child_process';
-import { tempDir } from './helpers.ts';
+import { fileTree as tree, tempDir } from './helpers.ts';
 
 const OPENSSL_HINT = 'openssl genpkey -algorithm ed25519 -out signing-key.pem';
 const EPOCH = '1700000000'; // 2023-11-14T22:13:20Z
@@ -71,20 +71,6 @@ function objects(out: string): string[] {
   return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((n) => `objects/${sub}/${n}`)).sort();
 }
 
-/** Every regular file under dir, by relative path. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else out[relative(dir, p)] = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p).toString('base64');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function thrown(fn: () => unknown): BinderyError {
   try {

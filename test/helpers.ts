@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import { BinderyError } from '../src/errors.ts';
@@ -95,4 +95,19 @@ export function writeTree(dir: string, files: Readonly<Record<string, string | B
 /** Run the compiled CLI (bin/bindery.js → dist/; build it first with npx tsc -p .). */
 export function binderyCompiled(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, [join(ROOT, 'bin', 'bindery.js'), ...args], opts);
+}
+
+/** Every file and link under dir with its bytes (base64) or link target, by relative path. */
+export function fileTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else out[relative(dir, p)] = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : readFileSync(p).toString('base64');
+    }
+  };
+  walk(dir);
+  return out;
 }
